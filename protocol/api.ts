@@ -1,0 +1,175 @@
+/**
+ * The REST API's wire format: request bodies and queries as the Worker validates them, and
+ * the resources it returns, which the `loop` CLI parses. zod only: no runtime code of
+ * either side lives here.
+ */
+import { z } from "zod";
+
+/** Longest prompt a task or run accepts (characters). Bodies are capped at 64 KiB. */
+export const MAX_PROMPT_CHARS = 32_000;
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export const TaskType = z.enum(["cron", "interval", "once"]);
+export type TaskType = z.infer<typeof TaskType>;
+
+export const RunStatus = z.enum(["queued", "running", "succeeded", "failed", "cancelled", "lost"]);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+export const RunTrigger = z.enum(["discord", "schedule", "mcp", "api"]);
+export type RunTrigger = z.infer<typeof RunTrigger>;
+
+const Prompt = z.string().trim().min(1, "prompt is empty").max(MAX_PROMPT_CHARS, `prompt is longer than ${MAX_PROMPT_CHARS} characters`);
+const ScheduleText = z.string().max(200, "schedule is longer than 200 characters");
+const TimeZone = z.string().min(1).max(64);
+export const ChannelId = z.string().min(1).max(64);
+
+// ---- tasks ----------------------------------------------------------------------------
+
+export const CreateTask = z.strictObject({
+  channel_id: ChannelId,
+  schedule: ScheduleText,
+  type: TaskType,
+  prompt: Prompt,
+  tz: TimeZone.nullish(),
+});
+export type CreateTask = z.infer<typeof CreateTask>;
+
+export const UpdateTask = z
+  .strictObject({
+    enabled: z.boolean(),
+    schedule: ScheduleText,
+    type: TaskType,
+    prompt: Prompt,
+    tz: TimeZone.nullable(),
+  })
+  .partial()
+  .refine((v) => Object.keys(v).length > 0, { message: "nothing to change: give enabled, schedule, type, prompt or tz" });
+export type UpdateTask = z.infer<typeof UpdateTask>;
+
+export const ListTasksQuery = z.strictObject({ channel_id: ChannelId.optional() });
+
+export const PreviewQuery = z.strictObject({
+  count: z.coerce.number().int().min(1).max(50).default(5),
+});
+
+export const Task = z.object({
+  id: z.number().int(),
+  channel_id: z.string(),
+  schedule: z.string(),
+  type: TaskType,
+  tz: z.string().nullable(),
+  prompt: z.string(),
+  enabled: z.boolean(),
+  next_run_at: z.string().nullable(),
+  last_run_at: z.string().nullable(),
+  template_name: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type Task = z.infer<typeof Task>;
+
+export const TaskWithPreview = Task.extend({ preview: z.array(z.string()) });
+export type TaskWithPreview = z.infer<typeof TaskWithPreview>;
+
+// ---- channels -------------------------------------------------------------------------
+
+export const EnsureChannel = z.strictObject({
+  dir_path: z
+    .string()
+    .min(1)
+    .max(1024)
+    .refine((p) => p.startsWith("/"), { message: "dir_path must be an absolute path" }),
+  name: z.string().trim().min(1).max(100).optional(),
+  channel_id: ChannelId.optional(),
+});
+export type EnsureChannel = z.infer<typeof EnsureChannel>;
+
+export const Channel = z.object({
+  id: z.string(),
+  discord_channel_id: z.string().nullable(),
+  guild_id: z.string().nullable(),
+  name: z.string(),
+  dir_path: z.string().nullable(),
+  parent_id: z.string().nullable(),
+  session_id: z.string().nullable(),
+  runner_label: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type Channel = z.infer<typeof Channel>;
+
+// ---- runs -----------------------------------------------------------------------------
+
+export const ListRunsQuery = z.strictObject({
+  channel_id: ChannelId.optional(),
+  task_id: z.coerce.number().int().positive().optional(),
+  status: RunStatus.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before: z.coerce.number().int().positive().optional(),
+});
+
+export const RunEvent = z.object({
+  seq: z.number().int(),
+  type: z.string(),
+  payload: z.unknown(),
+  at: z.string(),
+});
+export type RunEvent = z.infer<typeof RunEvent>;
+
+export const Run = z.object({
+  id: z.number().int(),
+  task_id: z.number().int().nullable(),
+  channel_id: z.string(),
+  trigger: RunTrigger,
+  status: RunStatus,
+  prompt: z.string(),
+  scheduled_for: z.string().nullable(),
+  late_ms: z.number().int().nullable(),
+  missed_count: z.number().int(),
+  attempt: z.number().int(),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  result_text: z.string().nullable(),
+  error: z.string().nullable(),
+  session_id: z.string().nullable(),
+  input_tokens: z.number().int().nullable(),
+  output_tokens: z.number().int().nullable(),
+  cost_usd: z.number().nullable(),
+  exit_code: z.number().int().nullable(),
+  model: z.string().nullable(),
+});
+export type Run = z.infer<typeof Run>;
+
+export const RunWithEvents = Run.extend({ events: z.array(RunEvent) });
+
+// ---- tokens ---------------------------------------------------------------------------
+
+export const TokenScope = z.union([z.literal("admin"), z.array(ChannelId).min(1).max(100)]);
+
+export const CreateToken = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  scope: TokenScope,
+  expires_in_days: z.number().int().min(1).max(3650).optional(),
+});
+export type CreateToken = z.infer<typeof CreateToken>;
+
+export const ApiToken = z.object({
+  id: z.string(),
+  name: z.string(),
+  scope: TokenScope,
+  expires_at: z.string().nullable(),
+  last_used_at: z.string().nullable(),
+  created_at: z.string(),
+});
+export type ApiToken = z.infer<typeof ApiToken>;
+
+/** Returned once, at creation: the only time the secret is shown. */
+export const CreatedToken = ApiToken.extend({ token: z.string() });
+
+// ---- errors ---------------------------------------------------------------------------
+
+export const ErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;

@@ -1,0 +1,166 @@
+/**
+ * D1 schema. Every table, column and index Loop stores; docs/storage.md explains the
+ * record shapes and who writes them. Times are integer milliseconds since the epoch (UTC).
+ * Migrations in migrations/ are generated from this file by `npm run db:generate`.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+const createdAt = () =>
+  integer("created_at", { mode: "number" })
+    .notNull()
+    .default(sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`);
+const updatedAt = () =>
+  integer("updated_at", { mode: "number" })
+    .notNull()
+    .default(sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`);
+
+export const channels = sqliteTable(
+  "channels",
+  {
+    id: text("id").primaryKey(),
+    discordChannelId: text("discord_channel_id"),
+    guildId: text("guild_id"),
+    name: text("name").notNull(),
+    dirPath: text("dir_path"),
+    parentId: text("parent_id"),
+    sessionId: text("session_id"),
+    runnerLabel: text("runner_label"),
+    ownerIds: text("owner_ids", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("channels_discord_channel_id").on(t.discordChannelId),
+    uniqueIndex("channels_dir_path").on(t.dirPath),
+  ],
+);
+
+export const tasks = sqliteTable(
+  "tasks",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    channelId: text("channel_id")
+      .notNull()
+      .references(() => channels.id, { onDelete: "cascade" }),
+    schedule: text("schedule").notNull(),
+    type: text("type", { enum: ["cron", "interval", "once"] }).notNull(),
+    tz: text("tz"),
+    prompt: text("prompt").notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    nextRunAt: integer("next_run_at", { mode: "number" }),
+    lastRunAt: integer("last_run_at", { mode: "number" }),
+    templateName: text("template_name"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index("tasks_channel").on(t.channelId),
+    // The alarm and the sweep both ask "which enabled tasks are due".
+    index("tasks_due").on(t.enabled, t.nextRunAt),
+    // Adding a template twice to one channel is a no-op.
+    uniqueIndex("tasks_channel_template").on(t.channelId, t.templateName),
+  ],
+);
+
+export const RUN_TRIGGERS = ["discord", "schedule", "mcp", "api"] as const;
+export const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "lost"] as const;
+
+export const runs = sqliteTable(
+  "runs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    taskId: integer("task_id").references(() => tasks.id, { onDelete: "set null" }),
+    channelId: text("channel_id")
+      .notNull()
+      .references(() => channels.id, { onDelete: "cascade" }),
+    trigger: text("trigger", { enum: RUN_TRIGGERS }).notNull(),
+    status: text("status", { enum: RUN_STATUSES }).notNull().default("queued"),
+    prompt: text("prompt").notNull(),
+    scheduledFor: integer("scheduled_for", { mode: "number" }),
+    // How late the occurrence fired, and how many were collapsed into it.
+    lateMs: integer("late_ms"),
+    missedCount: integer("missed_count").notNull().default(0),
+    attempt: integer("attempt").notNull().default(1),
+    createdAt: createdAt(),
+    startedAt: integer("started_at", { mode: "number" }),
+    finishedAt: integer("finished_at", { mode: "number" }),
+    resultText: text("result_text"),
+    error: text("error"),
+    sessionId: text("session_id"),
+    inputTokens: integer("input_tokens"),
+    outputTokens: integer("output_tokens"),
+    costUsd: real("cost_usd"),
+    exitCode: integer("exit_code"),
+    model: text("model"),
+    runnerId: text("runner_id"),
+  },
+  (t) => [
+    // One run per occurrence: a doubled alarm or a racing sweep cannot start it twice.
+    uniqueIndex("runs_task_occurrence").on(t.taskId, t.scheduledFor),
+    index("runs_channel_created").on(t.channelId, t.id),
+    index("runs_status").on(t.status),
+  ],
+);
+
+export const runEvents = sqliteTable(
+  "run_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    runId: integer("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    type: text("type").notNull(),
+    payload: text("payload", { mode: "json" }).$type<unknown>().notNull(),
+    at: integer("at", { mode: "number" }).notNull(),
+  },
+  (t) => [uniqueIndex("run_events_run_seq").on(t.runId, t.seq), index("run_events_at").on(t.at)],
+);
+
+export const apiTokens = sqliteTable(
+  "api_tokens",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    // "admin", or the list of channel ids the token may touch.
+    scope: text("scope", { mode: "json" }).$type<"admin" | string[]>().notNull(),
+    expiresAt: integer("expires_at", { mode: "number" }),
+    lastUsedAt: integer("last_used_at", { mode: "number" }),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("api_tokens_hash").on(t.tokenHash)],
+);
+
+export const runners = sqliteTable(
+  "runners",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    labels: text("labels", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    lastSeenAt: integer("last_seen_at", { mode: "number" }),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("runners_name").on(t.name), uniqueIndex("runners_hash").on(t.tokenHash)],
+);
+
+export const templates = sqliteTable("templates", {
+  name: text("name").primaryKey(),
+  description: text("description").notNull().default(""),
+  schedule: text("schedule").notNull(),
+  type: text("type", { enum: ["cron", "interval", "once"] }).notNull(),
+  tz: text("tz"),
+  prompt: text("prompt").notNull(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export type ChannelRow = typeof channels.$inferSelect;
+export type TaskRow = typeof tasks.$inferSelect;
+export type RunRow = typeof runs.$inferSelect;
+export type RunEventRow = typeof runEvents.$inferSelect;
+export type ApiTokenRow = typeof apiTokens.$inferSelect;
+export type RunnerRow = typeof runners.$inferSelect;
+export type TemplateRow = typeof templates.$inferSelect;

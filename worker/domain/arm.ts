@@ -1,0 +1,6 @@
+import type { Env } from "../env.ts";
+
+/** Asks the channel's ChannelSession to re-read its tasks and set its alarm. */
+export async function armChannel(env: Env, channelId: string): Promise<void> {
+  await env.CHANNEL_SESSION.getByName(channelId).arm(channelId);
+}

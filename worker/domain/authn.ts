@@ -1,0 +1,36 @@
+/** Turns a bearer secret into an Actor, or refuses it with a 401 that says why. */
+import { eq } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { apiTokens } from "../db/schema.ts";
+import type { Config } from "../env.ts";
+import { AppError } from "../errors.ts";
+import type { Actor } from "./actor.ts";
+import { secretKind, secretsEqual, sha256Hex } from "./secrets.ts";
+
+const unauthorized = (message: string) => new AppError(401, "unauthorized", message);
+
+/** last_used_at is advisory: write it at most once a minute per token, not per request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export async function authenticateApi(
+  db: Db,
+  cfg: Config,
+  secret: string,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<Actor> {
+  if (cfg.adminToken && (await secretsEqual(secret, cfg.adminToken))) return { kind: "admin", tokenId: null };
+  const kind = secretKind(secret);
+  if (kind === "runner") throw unauthorized("Runner tokens only work on /runner/v1.");
+  if (kind !== "api") throw unauthorized("The bearer token is not valid.");
+
+  const row = await db.query.apiTokens.findFirst({ where: eq(apiTokens.tokenHash, await sha256Hex(secret)) });
+  if (!row) throw unauthorized("The bearer token is not valid.");
+  const now = Date.now();
+  if (row.expiresAt !== null && row.expiresAt <= now) throw unauthorized(`Token ${row.id} has expired.`);
+  if (row.lastUsedAt === null || now - row.lastUsedAt > LAST_USED_RESOLUTION_MS) {
+    waitUntil(db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.id)));
+  }
+  return row.scope === "admin"
+    ? { kind: "admin", tokenId: row.id }
+    : { kind: "channels", tokenId: row.id, channelIds: row.scope };
+}

@@ -1,0 +1,98 @@
+/**
+ * Channels: a conversation place (a Discord channel or thread, or a directory-only channel
+ * created over REST/MCP) bound to a project directory on the runner host.
+ */
+import { eq, inArray, or } from "drizzle-orm";
+import type { Channel, EnsureChannel } from "../../protocol/api.ts";
+import { channels, type ChannelRow } from "../db/schema.ts";
+import { conflict, notFound } from "../errors.ts";
+import { assertAdmin, assertChannelVisible, canSeeChannel, visibleChannels } from "./actor.ts";
+import type { DomainContext } from "./context.ts";
+import { randomId } from "./secrets.ts";
+import { channelView } from "./views.ts";
+
+const SNOWFLAKE = /^\d{17,20}$/;
+
+/** A channel by its Loop id or its Discord channel id, if the actor may see it. */
+export async function loadChannel(ctx: DomainContext, idOrDiscordId: string): Promise<ChannelRow> {
+  const row = await ctx.db.query.channels.findFirst({
+    where: or(eq(channels.id, idOrDiscordId), eq(channels.discordChannelId, idOrDiscordId)),
+  });
+  if (!row || !canSeeChannel(ctx.actor, row.id)) throw notFound("channel", idOrDiscordId);
+  return row;
+}
+
+export async function getChannel(ctx: DomainContext, id: string): Promise<Channel> {
+  return channelView(await loadChannel(ctx, id));
+}
+
+export async function listChannels(ctx: DomainContext): Promise<Channel[]> {
+  const visible = visibleChannels(ctx.actor);
+  const rows = await ctx.db.query.channels.findMany({
+    where: visible ? inArray(channels.id, visible) : undefined,
+    orderBy: channels.createdAt,
+  });
+  return rows.map(channelView);
+}
+
+function basename(path: string): string {
+  const parts = path.replace(/\/+$/, "").split("/");
+  return parts[parts.length - 1] || path;
+}
+
+/**
+ * Ensures a channel exists for a directory (the original's `loop mcp --dir`). Returns the
+ * existing one unchanged when the directory is already bound; with channel_id, binds that
+ * channel (by Loop or Discord id) to the directory.
+ */
+export async function ensureChannel(
+  ctx: DomainContext,
+  input: EnsureChannel,
+): Promise<{ channel: Channel; created: boolean }> {
+  const dirPath = input.dir_path.replace(/(.)\/+$/, "$1");
+  const existing = await ctx.db.query.channels.findFirst({ where: eq(channels.dirPath, dirPath) });
+  if (existing) {
+    if (input.channel_id && input.channel_id !== existing.id && input.channel_id !== existing.discordChannelId) {
+      throw conflict(`dir_path ${dirPath} is already bound to channel ${existing.id}.`, "dir_path");
+    }
+    assertChannelVisible(ctx.actor, existing.id, "channel for dir_path", dirPath);
+    return { channel: channelView(existing), created: false };
+  }
+
+  if (input.channel_id) {
+    const byId = await ctx.db.query.channels.findFirst({
+      where: or(eq(channels.id, input.channel_id), eq(channels.discordChannelId, input.channel_id)),
+    });
+    if (byId) {
+      assertChannelVisible(ctx.actor, byId.id, "channel", input.channel_id);
+      if (byId.dirPath && byId.dirPath !== dirPath) {
+        throw conflict(`channel ${byId.id} is already bound to ${byId.dirPath}.`, "channel_id");
+      }
+      const [row] = await ctx.db
+        .update(channels)
+        .set({ dirPath, updatedAt: Date.now() })
+        .where(eq(channels.id, byId.id))
+        .returning();
+      return { channel: channelView(row!), created: false };
+    }
+    if (!SNOWFLAKE.test(input.channel_id)) throw notFound("channel", input.channel_id);
+  }
+
+  assertAdmin(ctx.actor, "create channels");
+  const now = Date.now();
+  const [row] = await ctx.db
+    .insert(channels)
+    .values({
+      id: input.channel_id ?? randomId("ch_"),
+      discordChannelId: input.channel_id ?? null,
+      name: input.name ?? basename(dirPath),
+      dirPath,
+      createdAt: now,
+      updatedAt: now,
+    })
+    // Two clients ensuring the same directory at once: the loser reads the winner's row.
+    .onConflictDoNothing()
+    .returning();
+  if (!row) return ensureChannel(ctx, input);
+  return { channel: channelView(row), created: true };
+}

@@ -1,0 +1,52 @@
+/** Run history as users read it. Creating and advancing runs lives with the run pipeline. */
+import { and, asc, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
+import type { Run, RunStatus } from "../../protocol/api.ts";
+import { runEvents, runs, type RunRow } from "../db/schema.ts";
+import { notFound } from "../errors.ts";
+import { canSeeChannel, visibleChannels } from "./actor.ts";
+import { loadChannel } from "./channels.ts";
+import type { DomainContext } from "./context.ts";
+import { runEventView, runView } from "./views.ts";
+
+export interface RunFilter {
+  channel_id?: string | undefined;
+  task_id?: number | undefined;
+  status?: RunStatus | undefined;
+  limit: number;
+  before?: number | undefined;
+}
+
+export async function loadRun(ctx: DomainContext, id: number): Promise<RunRow> {
+  const row = await ctx.db.query.runs.findFirst({ where: eq(runs.id, id) });
+  if (!row || !canSeeChannel(ctx.actor, row.channelId)) throw notFound("run", id);
+  return row;
+}
+
+export async function listRuns(ctx: DomainContext, filter: RunFilter): Promise<Run[]> {
+  const where: SQL[] = [];
+  if (filter.channel_id) {
+    where.push(eq(runs.channelId, (await loadChannel(ctx, filter.channel_id)).id));
+  } else {
+    const visible = visibleChannels(ctx.actor);
+    if (visible) where.push(inArray(runs.channelId, visible));
+  }
+  if (filter.task_id) where.push(eq(runs.taskId, filter.task_id));
+  if (filter.status) where.push(eq(runs.status, filter.status));
+  if (filter.before) where.push(lt(runs.id, filter.before));
+  const rows = await ctx.db.query.runs.findMany({
+    where: and(...where),
+    orderBy: desc(runs.id),
+    limit: filter.limit,
+  });
+  return rows.map(runView);
+}
+
+export async function getRunWithEvents(ctx: DomainContext, id: number) {
+  const run = await loadRun(ctx, id);
+  const events = await ctx.db.query.runEvents.findMany({
+    where: eq(runEvents.runId, id),
+    orderBy: asc(runEvents.seq),
+    limit: 5000,
+  });
+  return { ...runView(run), events: events.map(runEventView) };
+}

@@ -1,0 +1,51 @@
+/**
+ * The Worker's bindings, and its configuration parsed once from vars and secrets.
+ * Modules receive a Config; nothing reads env deep inside.
+ */
+import { z } from "zod";
+import type { ChannelSession } from "../durable-objects/channel-session.ts";
+import type { Dispatcher } from "../durable-objects/dispatcher.ts";
+
+export interface Env {
+  DB: D1Database;
+  CHANNEL_SESSION: DurableObjectNamespace<ChannelSession>;
+  DISPATCHER: DurableObjectNamespace<Dispatcher>;
+  ADMIN_TOKEN?: string;
+  DISCORD_PUBLIC_KEY?: string;
+  DISCORD_APP_ID?: string;
+  DISCORD_BOT_TOKEN?: string;
+  DISCORD_API_BASE?: string;
+  MIN_INTERVAL_SECONDS?: string;
+  EVENT_RETENTION_DAYS?: string;
+}
+
+const ConfigSchema = z.object({
+  adminToken: z.string().min(16, "ADMIN_TOKEN must be at least 16 characters").optional(),
+  discordApiBase: z.url().default("https://discord.com/api/v10"),
+  minIntervalMs: z.coerce.number().int().positive().default(60).transform((s) => s * 1000),
+  eventRetentionMs: z.coerce.number().positive().default(30).transform((d) => d * 86_400_000),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+const cache = new WeakMap<Env, Config>();
+
+/** Parses the configuration once per env object; a bad var fails loudly, naming itself. */
+export function config(env: Env): Config {
+  let parsed = cache.get(env);
+  if (!parsed) {
+    const result = ConfigSchema.safeParse({
+      adminToken: env.ADMIN_TOKEN || undefined,
+      discordApiBase: env.DISCORD_API_BASE || undefined,
+      minIntervalMs: env.MIN_INTERVAL_SECONDS || undefined,
+      eventRetentionMs: env.EVENT_RETENTION_DAYS || undefined,
+    });
+    if (!result.success) {
+      throw new Error(`Invalid Worker configuration: ${z.prettifyError(result.error)}`);
+    }
+    parsed = result.data;
+    cache.set(env, parsed);
+  }
+  return parsed;
+}
+
+export const VERSION = "0.1.0";

@@ -1,0 +1,14 @@
+/**
+ * Loop's Worker: the HTTP surfaces (REST, runner, MCP, Discord) and the Cron Trigger sweep.
+ * The Durable Object classes are re-exported here because wrangler binds them by export.
+ */
+import { app } from "./app.ts";
+import type { Env } from "./env.ts";
+
+export { ChannelSession } from "../durable-objects/channel-session.ts";
+export { Dispatcher } from "../durable-objects/dispatcher.ts";
+
+export default {
+  fetch: app.fetch,
+  async scheduled(_controller, _env, _ctx) {},
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,13 @@
+import { Hono } from "hono";
+import { EnsureChannel } from "../../../protocol/api.ts";
+import { ensureChannel, getChannel, listChannels } from "../../domain/channels.ts";
+import type { AppEnv } from "../../http/types.ts";
+import { readBody } from "../../http/validate.ts";
+
+export const channelRoutes = new Hono<AppEnv>()
+  .post("/", async (c) => {
+    const { channel, created } = await ensureChannel(c.var.domain, await readBody(c, EnsureChannel));
+    return c.json(channel, created ? 201 : 200);
+  })
+  .get("/", async (c) => c.json({ channels: await listChannels(c.var.domain) }))
+  .get("/:id", async (c) => c.json(await getChannel(c.var.domain, c.req.param("id"))));

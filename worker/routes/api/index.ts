@@ -1,0 +1,28 @@
+/** The REST API: everything under /api but health needs a bearer token. */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { MAX_BODY_BYTES } from "../../../protocol/api.ts";
+import { AppError } from "../../errors.ts";
+import { apiAuth } from "../../http/auth.ts";
+import type { AppEnv } from "../../http/types.ts";
+import { channelRoutes } from "./channels.ts";
+import { healthRoutes } from "./health.ts";
+import { runRoutes } from "./runs.ts";
+import { taskRoutes } from "./tasks.ts";
+import { tokenRoutes } from "./tokens.ts";
+
+export const apiRoutes = new Hono<AppEnv>()
+  .route("/health", healthRoutes)
+  .use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError(413, "body_too_large", `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`);
+      },
+    }),
+  )
+  .use(apiAuth)
+  .route("/tasks", taskRoutes)
+  .route("/channels", channelRoutes)
+  .route("/runs", runRoutes)
+  .route("/tokens", tokenRoutes);
