@@ -58,6 +58,7 @@ CREATE TABLE `runs` (
 	`scheduled_for` integer,
 	`late_ms` integer,
 	`missed_count` integer DEFAULT 0 NOT NULL,
+	`fired_by` text,
 	`attempt` integer DEFAULT 1 NOT NULL,
 	`created_at` integer DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER)) NOT NULL,
 	`started_at` integer,
@@ -78,6 +79,7 @@ CREATE TABLE `runs` (
 CREATE UNIQUE INDEX `runs_task_occurrence` ON `runs` (`task_id`,`scheduled_for`);--> statement-breakpoint
 CREATE INDEX `runs_channel_created` ON `runs` (`channel_id`,`id`);--> statement-breakpoint
 CREATE INDEX `runs_status` ON `runs` (`status`);--> statement-breakpoint
+CREATE INDEX `runs_fired_by` ON `runs` (`fired_by`,`created_at`);--> statement-breakpoint
 CREATE TABLE `tasks` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`channel_id` text NOT NULL,

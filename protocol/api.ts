@@ -173,3 +173,30 @@ export const ErrorBody = z.object({
   error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;
+
+// ---- templates ------------------------------------------------------------------------
+
+export const TemplateName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "template names are lowercase letters, digits, - and _, e.g. daily-summary");
+
+export const PutTemplate = z.strictObject({
+  description: z.string().max(500).default(""),
+  schedule: ScheduleText,
+  type: TaskType,
+  prompt: Prompt,
+  tz: TimeZone.nullish(),
+});
+export type PutTemplate = z.infer<typeof PutTemplate>;
+
+export const Template = z.object({
+  name: z.string(),
+  description: z.string(),
+  schedule: z.string(),
+  type: TaskType,
+  tz: z.string().nullable(),
+  prompt: z.string(),
+});
+export type Template = z.infer<typeof Template>;
+
+export const AddTemplate = z.strictObject({ name: TemplateName });

@@ -3,12 +3,16 @@
  * The Durable Object classes are re-exported here because wrangler binds them by export.
  */
 import { app } from "./app.ts";
-import type { Env } from "./env.ts";
+import { db } from "./db/client.ts";
+import { sweep } from "./domain/sweep.ts";
+import { config, type Env } from "./env.ts";
 
 export { ChannelSession } from "../durable-objects/channel-session.ts";
 export { Dispatcher } from "../durable-objects/dispatcher.ts";
 
 export default {
   fetch: app.fetch,
-  async scheduled(_controller, _env, _ctx) {},
+  async scheduled(controller, env) {
+    await sweep(env, db(env.DB), config(env), controller.scheduledTime);
+  },
 } satisfies ExportedHandler<Env>;

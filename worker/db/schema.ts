@@ -81,6 +81,8 @@ export const runs = sqliteTable(
     // How late the occurrence fired, and how many were collapsed into it.
     lateMs: integer("late_ms"),
     missedCount: integer("missed_count").notNull().default(0),
+    // "alarm" or "sweep" for scheduled runs: health reports how often the sweep rescued one.
+    firedBy: text("fired_by", { enum: ["alarm", "sweep"] }),
     attempt: integer("attempt").notNull().default(1),
     createdAt: createdAt(),
     startedAt: integer("started_at", { mode: "number" }),
@@ -100,6 +102,7 @@ export const runs = sqliteTable(
     uniqueIndex("runs_task_occurrence").on(t.taskId, t.scheduledFor),
     index("runs_channel_created").on(t.channelId, t.id),
     index("runs_status").on(t.status),
+    index("runs_fired_by").on(t.firedBy, t.createdAt),
   ],
 );
 

@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { AppError } from "../errors.ts";
 
-export function fromZodError(error: z.ZodError, where: "body" | "query"): AppError {
+export function fromZodError(error: z.ZodError, where: string): AppError {
   const issue = error.issues[0]!;
   let field = issue.path.join(".");
   let message = issue.message;
@@ -18,7 +18,7 @@ export function fromZodError(error: z.ZodError, where: "body" | "query"): AppErr
   return new AppError(422, "invalid_request", `${prefix}${message}`, field || where);
 }
 
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: "body" | "query"): z.infer<S> {
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
   const result = schema.safeParse(value);
   if (!result.success) throw fromZodError(result.error, where);
   return result.data;

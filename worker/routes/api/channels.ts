@@ -1,6 +1,7 @@
 import { Hono } from "hono";
-import { EnsureChannel } from "../../../protocol/api.ts";
+import { AddTemplate, EnsureChannel } from "../../../protocol/api.ts";
 import { ensureChannel, getChannel, listChannels } from "../../domain/channels.ts";
+import { addTemplateToChannel } from "../../domain/templates.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { readBody } from "../../http/validate.ts";
 
@@ -10,4 +11,9 @@ export const channelRoutes = new Hono<AppEnv>()
     return c.json(channel, created ? 201 : 200);
   })
   .get("/", async (c) => c.json({ channels: await listChannels(c.var.domain) }))
-  .get("/:id", async (c) => c.json(await getChannel(c.var.domain, c.req.param("id"))));
+  .get("/:id", async (c) => c.json(await getChannel(c.var.domain, c.req.param("id"))))
+  .post("/:id/templates", async (c) => {
+    const { name } = await readBody(c, AddTemplate);
+    const { task, created } = await addTemplateToChannel(c.var.domain, c.req.param("id"), name);
+    return c.json(task, created ? 201 : 200);
+  });

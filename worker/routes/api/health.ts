@@ -1,15 +1,16 @@
-import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { db } from "../../db/client.ts";
+import { rescuedSince } from "../../domain/sweep.ts";
 import { VERSION } from "../../env.ts";
 import type { AppEnv } from "../../http/types.ts";
 
+const HOUR_MS = 3_600_000;
+
 export const healthRoutes = new Hono<AppEnv>().get("/", async (c) => {
-  let d1 = true;
   try {
-    await db(c.env.DB).run(sql`select 1`);
+    const rescued = await rescuedSince(db(c.env.DB), Date.now() - HOUR_MS);
+    return c.json({ ok: true, version: VERSION, d1: true, sweep_rescued_last_hour: rescued });
   } catch {
-    d1 = false;
+    return c.json({ ok: false, version: VERSION, d1: false, sweep_rescued_last_hour: null }, 503);
   }
-  return c.json({ ok: d1, version: VERSION, d1 }, d1 ? 200 : 503);
 });

@@ -9,6 +9,7 @@ import { channelRoutes } from "./channels.ts";
 import { healthRoutes } from "./health.ts";
 import { runRoutes } from "./runs.ts";
 import { taskRoutes } from "./tasks.ts";
+import { templateRoutes } from "./templates.ts";
 import { tokenRoutes } from "./tokens.ts";
 
 export const apiRoutes = new Hono<AppEnv>()
@@ -25,4 +26,5 @@ export const apiRoutes = new Hono<AppEnv>()
   .route("/tasks", taskRoutes)
   .route("/channels", channelRoutes)
   .route("/runs", runRoutes)
-  .route("/tokens", tokenRoutes);
+  .route("/tokens", tokenRoutes)
+  .route("/templates", templateRoutes);

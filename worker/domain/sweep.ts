@@ -1,0 +1,58 @@
+/**
+ * The Cron Trigger's safety net, every minute: fire tasks whose alarm fell behind (through
+ * the same ChannelSession path, so exactly-once still holds) and prune old run events.
+ */
+import { and, count, eq, gte, inArray, lt } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { runEvents, runs, tasks } from "../db/schema.ts";
+import type { Config, Env } from "../env.ts";
+import { log } from "../log.ts";
+
+/** An alarm is this late before the sweep steps in. */
+export const SWEEP_GRACE_MS = 60_000;
+
+const PRUNE_BATCH = 10_000;
+
+export interface SweepReport {
+  channels: number;
+  rescued: number;
+  failedChannels: number;
+  prunedEvents: number;
+}
+
+export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise<SweepReport> {
+  const overdue = await db
+    .selectDistinct({ channelId: tasks.channelId })
+    .from(tasks)
+    .where(and(eq(tasks.enabled, true), lt(tasks.nextRunAt, now - SWEEP_GRACE_MS)));
+
+  // One channel failing (or gone) never stops the others.
+  const results = await Promise.allSettled(
+    overdue.map(({ channelId }) => env.CHANNEL_SESSION.getByName(channelId).fire(channelId, "sweep")),
+  );
+  let rescued = 0;
+  let failedChannels = 0;
+  results.forEach((r, i) => {
+    if (r.status === "fulfilled") rescued += r.value.length;
+    else {
+      failedChannels++;
+      log.error("sweep: channel failed", { channelId: overdue[i]!.channelId, error: String(r.reason) });
+    }
+  });
+
+  // Bounded per sweep so a first prune of a large backlog cannot outrun the invocation.
+  const old = db.select({ id: runEvents.id }).from(runEvents).where(lt(runEvents.at, now - cfg.eventRetentionMs)).limit(PRUNE_BATCH);
+  const pruned = await db.delete(runEvents).where(inArray(runEvents.id, old)).run();
+  const report = { channels: overdue.length, rescued, failedChannels, prunedEvents: pruned.meta.changes };
+  if (report.channels || report.prunedEvents) log.info("sweep: done", { ...report });
+  return report;
+}
+
+/** How many occurrences the sweep had to fire itself since `since`. */
+export async function rescuedSince(db: Db, since: number): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(runs)
+    .where(and(eq(runs.firedBy, "sweep"), gte(runs.createdAt, since)));
+  return row?.n ?? 0;
+}
