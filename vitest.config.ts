@@ -15,6 +15,7 @@ export default defineConfig(async () => {
                   TEST_MIGRATIONS: migrations,
                   ADMIN_TOKEN: "test-admin-token-0123456789",
                   DISCORD_API_BASE: "http://127.0.0.1:9/api/v10",
+                  LOG_LEVEL: "error",
                 },
               },
             }),

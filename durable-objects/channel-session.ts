@@ -1,25 +1,45 @@
 /**
- * ChannelSession: one per channel, named by the channel id. It owns the channel's task
- * alarm (one alarm, at the earliest next_run_at of its enabled tasks). The rules it runs
- * live in worker/domain; this class only sequences them and keeps its few storage keys
- * (docs/storage.md).
+ * ChannelSession: one per channel, named by the channel id. It owns
+ *  - the task alarm: one alarm at the earliest next_run_at of the channel's enabled tasks;
+ *  - the run queue: one active run at a time, strictly in order (queued runs live in D1,
+ *    the active one is handed to the Dispatcher);
+ *  - live watchers: SSE streams of a run's events.
+ * The rules it runs live in worker/domain; this class sequences them. Storage keys:
+ * "channelId" and "active" (docs/storage.md).
  */
 import { DurableObject } from "cloudflare:workers";
+import { and, asc, eq } from "drizzle-orm";
+import type { Run } from "../protocol/api.ts";
+import type { WireEvent } from "../protocol/runner.ts";
 import { db, type Db } from "../worker/db/client.ts";
+import { channels, runs } from "../worker/db/schema.ts";
+import { endRun, isTerminal } from "../worker/domain/run-state.ts";
 import { earliestDue, fireDueTasks, type FiredBy, type FiredRun } from "../worker/domain/scheduler.ts";
-import type { Env } from "../worker/env.ts";
+import { runView } from "../worker/domain/views.ts";
+import { config, type Env } from "../worker/env.ts";
 import { log } from "../worker/log.ts";
+import { RunWatchers } from "./run-watchers.ts";
 
 /** When firing left something due (a task that keeps failing), try again this much later. */
 const RETRY_DELAY_MS = 30_000;
+export const DISPATCHER_NAME = "default";
+
+export type CancelOutcome = { run: Run; outcome: "cancelled" | "signalled" | "already_finished" };
 
 export class ChannelSession extends DurableObject<Env> {
   readonly #db: Db;
+  readonly #watchers: RunWatchers;
+  /** Serialises queue moves so two callers never hand over two runs at once. */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    config(env); // validates vars and sets the log level in this isolate
     this.#db = db(env.DB);
+    this.#watchers = new RunWatchers(this.#db);
   }
+
+  // ---- schedule ------------------------------------------------------------------------
 
   /** Re-reads the channel's tasks and sets (or clears) the alarm. */
   async arm(channelId: string): Promise<number | null> {
@@ -35,14 +55,14 @@ export class ChannelSession extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const channelId = await this.ctx.storage.get<string>("channelId");
-    if (!channelId) return;
-    await this.#fire(channelId, "alarm");
+    if (channelId) await this.#fire(channelId, "alarm");
   }
 
   async #fire(channelId: string, firedBy: FiredBy): Promise<FiredRun[]> {
     const now = Date.now();
     const fired = await fireDueTasks(this.env.DB, this.#db, channelId, now, firedBy);
     await this.#arm(channelId, now);
+    if (fired.length) await this.#pump(channelId);
     return fired;
   }
 
@@ -56,6 +76,88 @@ export class ChannelSession extends DurableObject<Env> {
     if (due <= now) log.warn("channel: a task is still due after firing; retrying later", { channelId, due, retryAt: at });
     await this.ctx.storage.setAlarm(at);
     return at;
+  }
+
+  // ---- run queue -----------------------------------------------------------------------
+
+  /** A run was queued for this channel (or the sweep is checking): start it if the channel is free. */
+  async enqueue(channelId: string): Promise<number | null> {
+    await this.#remember(channelId);
+    return this.#pump(channelId);
+  }
+
+  /** The Dispatcher says a run ended: free the channel, keep its session, start the next. */
+  async finished(channelId: string, runId: number): Promise<void> {
+    await this.#remember(channelId);
+    const run = await this.#db.query.runs.findFirst({ where: eq(runs.id, runId) });
+    if (run?.sessionId) {
+      await this.#db.update(channels).set({ sessionId: run.sessionId, updatedAt: Date.now() }).where(eq(channels.id, channelId));
+    }
+    if ((await this.ctx.storage.get<number>("active")) === runId) await this.ctx.storage.delete("active");
+    if (run) this.#watchers.complete(runView(run));
+    await this.#pump(channelId);
+  }
+
+  /** Cancels a queued run outright, or signals the runner of the active one. */
+  async cancel(channelId: string, runId: number): Promise<CancelOutcome> {
+    await this.#remember(channelId);
+    const run = await this.#db.query.runs.findFirst({ where: and(eq(runs.id, runId), eq(runs.channelId, channelId)) });
+    if (!run) throw new Error(`run ${runId} is not in channel ${channelId}`);
+    if (isTerminal(run.status)) return { run: runView(run), outcome: "already_finished" };
+
+    const active = await this.ctx.storage.get<number>("active");
+    if (active === runId) {
+      const result = await this.env.DISPATCHER.getByName(DISPATCHER_NAME).cancel(runId);
+      if (result === "signalled") return { run: runView(run), outcome: "signalled" };
+    }
+    const ended = await endRun(this.#db, runId, "cancelled", "cancelled before it started", Date.now());
+    if (active === runId) await this.finished(channelId, runId);
+    else if (ended) this.#watchers.complete(runView(ended));
+    const after = ended ?? (await this.#db.query.runs.findFirst({ where: eq(runs.id, runId) }))!;
+    return { run: runView(after), outcome: ended ? "cancelled" : "already_finished" };
+  }
+
+  /** The run now holding the channel, if any. */
+  async activeRun(): Promise<number | null> {
+    return (await this.ctx.storage.get<number>("active")) ?? null;
+  }
+
+  #pump(channelId: string): Promise<number | null> {
+    const next = this.#queue.then(() => this.#pumpOnce(channelId));
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #pumpOnce(channelId: string): Promise<number | null> {
+    const active = await this.ctx.storage.get<number>("active");
+    if (active !== undefined) {
+      const run = await this.#db.query.runs.findFirst({ where: eq(runs.id, active), columns: { status: true } });
+      if (run && !isTerminal(run.status)) return active;
+      // The Dispatcher's word that it ended was lost; the D1 state is the truth.
+      await this.ctx.storage.delete("active");
+    }
+    const next = await this.#db.query.runs.findFirst({
+      where: and(eq(runs.channelId, channelId), eq(runs.status, "queued")),
+      orderBy: asc(runs.id),
+      columns: { id: true },
+    });
+    if (!next) return null;
+    const channel = await this.#db.query.channels.findFirst({ where: eq(channels.id, channelId), columns: { runnerLabel: true } });
+    await this.ctx.storage.put("active", next.id);
+    await this.env.DISPATCHER.getByName(DISPATCHER_NAME).enqueue(next.id, channelId, channel?.runnerLabel ?? null);
+    return next.id;
+  }
+
+  // ---- live events ---------------------------------------------------------------------
+
+  /** New events from the runner, already stored in D1: pass them to watchers. */
+  async publish(runId: number, events: WireEvent[]): Promise<void> {
+    this.#watchers.publish(runId, events);
+  }
+
+  /** An SSE stream of a run: its stored events, then live ones, then its completion. */
+  async stream(runId: number): Promise<ReadableStream<Uint8Array>> {
+    return this.#watchers.open(runId);
   }
 
   async #remember(channelId: string): Promise<void> {

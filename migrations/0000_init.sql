@@ -4,11 +4,13 @@ CREATE TABLE `api_tokens` (
 	`token_hash` text NOT NULL,
 	`scope` text NOT NULL,
 	`expires_at` integer,
+	`run_id` integer,
 	`last_used_at` integer,
 	`created_at` integer DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER)) NOT NULL
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `api_tokens_hash` ON `api_tokens` (`token_hash`);--> statement-breakpoint
+CREATE INDEX `api_tokens_run` ON `api_tokens` (`run_id`);--> statement-breakpoint
 CREATE TABLE `channels` (
 	`id` text PRIMARY KEY NOT NULL,
 	`discord_channel_id` text,

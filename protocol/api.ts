@@ -143,6 +143,35 @@ export type Run = z.infer<typeof Run>;
 
 export const RunWithEvents = Run.extend({ events: z.array(RunEvent) });
 
+export const CreateRun = z.strictObject({ channel_id: ChannelId, prompt: Prompt });
+export type CreateRun = z.infer<typeof CreateRun>;
+
+// ---- runners --------------------------------------------------------------------------
+
+export const RunnerLabel = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "labels are lowercase letters, digits, '.', '-' and '_', e.g. home-server");
+
+export const RegisterRunner = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  labels: z.array(RunnerLabel).max(20).default([]),
+});
+export type RegisterRunner = z.infer<typeof RegisterRunner>;
+
+export const Lease = z.object({ run_id: z.number().int(), channel_id: z.string(), attempt: z.number().int(), expires_at: z.string() });
+
+export const Runner = z.object({
+  id: z.string(),
+  name: z.string(),
+  labels: z.array(z.string()),
+  last_seen_at: z.string().nullable(),
+  created_at: z.string(),
+  leases: z.array(Lease),
+});
+export type Runner = z.infer<typeof Runner>;
+
+export const CreatedRunner = Runner.extend({ token: z.string() });
+
+export const SetChannel = z.strictObject({ runner_label: RunnerLabel.nullable() }).partial();
+
 // ---- tokens ---------------------------------------------------------------------------
 
 export const TokenScope = z.union([z.literal("admin"), z.array(ChannelId).min(1).max(100)]);

@@ -3,6 +3,7 @@
  * Modules receive a Config; nothing reads env deep inside.
  */
 import { z } from "zod";
+import { setLogLevel } from "./log.ts";
 import type { ChannelSession } from "../durable-objects/channel-session.ts";
 import type { Dispatcher } from "../durable-objects/dispatcher.ts";
 
@@ -17,6 +18,9 @@ export interface Env {
   DISCORD_API_BASE?: string;
   MIN_INTERVAL_SECONDS?: string;
   EVENT_RETENTION_DAYS?: string;
+  LEASE_TTL_SECONDS?: string;
+  PUBLIC_URL?: string;
+  LOG_LEVEL?: string;
 }
 
 const ConfigSchema = z.object({
@@ -44,6 +48,7 @@ export function config(env: Env): Config {
     }
     parsed = result.data;
     cache.set(env, parsed);
+    setLogLevel(env.LOG_LEVEL);
   }
   return parsed;
 }

@@ -1,4 +1,4 @@
-import { createExecutionContext, createScheduledController, env, runDurableObjectAlarm, runInDurableObject, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { createScheduledController, env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../worker/index.ts";
 
@@ -38,9 +38,7 @@ async function runsOf(taskId: number) {
 const taskRow = (id: number) => env.DB.prepare("SELECT * FROM tasks WHERE id = ?").bind(id).first<any>();
 
 async function runSweep(at = Date.now()) {
-  const ctx = createExecutionContext();
-  await worker.scheduled!(createScheduledController({ scheduledTime: at, cron: "* * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
+  await worker.scheduled(createScheduledController({ scheduledTime: at, cron: "* * * * *" }), env);
 }
 
 describe("alarms", () => {

@@ -130,10 +130,12 @@ export const apiTokens = sqliteTable(
     // "admin", or the list of channel ids the token may touch.
     scope: text("scope", { mode: "json" }).$type<"admin" | string[]>().notNull(),
     expiresAt: integer("expires_at", { mode: "number" }),
+    // Set for run-scoped tokens: minted when a run is leased, deleted when it ends.
+    runId: integer("run_id"),
     lastUsedAt: integer("last_used_at", { mode: "number" }),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex("api_tokens_hash").on(t.tokenHash)],
+  (t) => [uniqueIndex("api_tokens_hash").on(t.tokenHash), index("api_tokens_run").on(t.runId)],
 );
 
 export const runners = sqliteTable(

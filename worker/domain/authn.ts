@@ -21,7 +21,7 @@ export async function authenticateApi(
   if (cfg.adminToken && (await secretsEqual(secret, cfg.adminToken))) return { kind: "admin", tokenId: null };
   const kind = secretKind(secret);
   if (kind === "runner") throw unauthorized("Runner tokens only work on /runner/v1.");
-  if (kind !== "api") throw unauthorized("The bearer token is not valid.");
+  if (kind !== "api" && kind !== "run") throw unauthorized("The bearer token is not valid.");
 
   const row = await db.query.apiTokens.findFirst({ where: eq(apiTokens.tokenHash, await sha256Hex(secret)) });
   if (!row) throw unauthorized("The bearer token is not valid.");
@@ -30,6 +30,7 @@ export async function authenticateApi(
   if (row.lastUsedAt === null || now - row.lastUsedAt > LAST_USED_RESOLUTION_MS) {
     waitUntil(db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.id)));
   }
+  if (row.runId !== null && Array.isArray(row.scope)) return { kind: "run", runId: row.runId, channelId: row.scope[0]! };
   return row.scope === "admin"
     ? { kind: "admin", tokenId: row.id }
     : { kind: "channels", tokenId: row.id, channelIds: row.scope };

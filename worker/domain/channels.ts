@@ -52,10 +52,11 @@ export async function ensureChannel(
   const dirPath = input.dir_path.replace(/(.)\/+$/, "$1");
   const existing = await ctx.db.query.channels.findFirst({ where: eq(channels.dirPath, dirPath) });
   if (existing) {
+    // Visibility first: a scoped token must not learn which channel holds another directory.
+    assertChannelVisible(ctx.actor, existing.id, "channel for dir_path", dirPath);
     if (input.channel_id && input.channel_id !== existing.id && input.channel_id !== existing.discordChannelId) {
       throw conflict(`dir_path ${dirPath} is already bound to channel ${existing.id}.`, "dir_path");
     }
-    assertChannelVisible(ctx.actor, existing.id, "channel for dir_path", dirPath);
     return { channel: channelView(existing), created: false };
   }
 
@@ -95,4 +96,26 @@ export async function ensureChannel(
     .returning();
   if (!row) return ensureChannel(ctx, input);
   return { channel: channelView(row), created: true };
+}
+
+/** Forgets the channel's Claude session: its next run starts a fresh conversation. */
+export async function resetSession(ctx: DomainContext, id: string): Promise<Channel> {
+  const channel = await loadChannel(ctx, id);
+  const [row] = await ctx.db
+    .update(channels)
+    .set({ sessionId: null, updatedAt: Date.now() })
+    .where(eq(channels.id, channel.id))
+    .returning();
+  return channelView(row!);
+}
+
+/** Pins the channel's jobs to runners with a label (its directory lives on one host). */
+export async function setRunnerLabel(ctx: DomainContext, id: string, label: string | null): Promise<Channel> {
+  const channel = await loadChannel(ctx, id);
+  const [row] = await ctx.db
+    .update(channels)
+    .set({ runnerLabel: label, updatedAt: Date.now() })
+    .where(eq(channels.id, channel.id))
+    .returning();
+  return channelView(row!);
 }

@@ -1,6 +1,7 @@
 /** Run history as users read it. Creating and advancing runs lives with the run pipeline. */
 import { and, asc, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
-import type { Run, RunStatus } from "../../protocol/api.ts";
+import type { CancelOutcome } from "../../durable-objects/channel-session.ts";
+import type { Run, RunStatus, RunTrigger } from "../../protocol/api.ts";
 import { runEvents, runs, type RunRow } from "../db/schema.ts";
 import { notFound } from "../errors.ts";
 import { canSeeChannel, visibleChannels } from "./actor.ts";
@@ -49,4 +50,29 @@ export async function getRunWithEvents(ctx: DomainContext, id: number) {
     limit: 5000,
   });
   return { ...runView(run), events: events.map(runEventView) };
+}
+
+/** Queues an ad-hoc run (ask, run-now) on the channel; it starts when the channel is free. */
+export async function createRun(
+  ctx: DomainContext,
+  input: { channel_id: string; prompt: string },
+  trigger: RunTrigger,
+): Promise<Run> {
+  const channel = await loadChannel(ctx, input.channel_id);
+  const [row] = await ctx.db
+    .insert(runs)
+    .values({ channelId: channel.id, trigger, prompt: input.prompt, status: "queued", createdAt: Date.now() })
+    .returning();
+  await ctx.env.CHANNEL_SESSION.getByName(channel.id).enqueue(channel.id);
+  return runView(row!);
+}
+
+export async function cancelRun(ctx: DomainContext, id: number): Promise<CancelOutcome> {
+  const run = await loadRun(ctx, id);
+  return ctx.env.CHANNEL_SESSION.getByName(run.channelId).cancel(run.channelId, id);
+}
+
+export async function streamRun(ctx: DomainContext, id: number): Promise<ReadableStream<Uint8Array>> {
+  const run = await loadRun(ctx, id);
+  return ctx.env.CHANNEL_SESSION.getByName(run.channelId).stream(id);
 }

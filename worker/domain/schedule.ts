@@ -50,7 +50,7 @@ export function parseSchedule(input: ScheduleInput, opts: ParseOptions): Schedul
   const text = input.schedule.trim();
   if (!text) throw invalid("schedule is empty.", "schedule", input.type);
   if (input.tz != null && input.type !== "cron") {
-    throw invalid(`tz applies only to cron tasks, not ${input.type}.`, "tz");
+    throw invalid(`tz applies only to cron tasks, not ${input.type}.`, "tz", "cron");
   }
   switch (input.type) {
     case "cron":
@@ -105,11 +105,14 @@ function parseOnce(text: string, now: number): number {
     at = now + ms;
   } else {
     // RFC 3339 requires a date, a time and an offset; Date.parse alone accepts far more.
-    if (!/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$/.test(text)) {
-      throw invalid(`"${text}" is not an RFC 3339 time with an offset.`, "schedule", "once");
-    }
+    const m = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$/.exec(text);
+    if (!m) throw invalid(`"${text}" is not an RFC 3339 time with an offset.`, "schedule", "once");
     at = Date.parse(text.replace(" ", "T"));
-    if (Number.isNaN(at)) throw invalid(`"${text}" is not a real date.`, "schedule", "once");
+    // V8 rolls "2026-02-30" over to March 2 and reads hour 24 as the next midnight.
+    const [year, month, day, hour] = m.slice(1, 5).map(Number) as [number, number, number, number];
+    const date = new Date(Date.UTC(year, month - 1, day));
+    const realDate = date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hour <= 23;
+    if (Number.isNaN(at) || !realDate) throw invalid(`"${text}" is not a real date.`, "schedule", "once");
   }
   if (at <= now) throw invalid(`"${text}" is in the past.`, "schedule", "once");
   return at;

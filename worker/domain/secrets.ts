@@ -2,9 +2,9 @@
  * Token secrets: random, prefixed by kind so a leaked one is recognisable, stored only as
  * SHA-256 hex. Comparisons of secrets run in constant time.
  */
-export type SecretKind = "api" | "runner";
+export type SecretKind = "api" | "runner" | "run";
 
-const PREFIX: Record<SecretKind, string> = { api: "loop_api_", runner: "loop_runner_" };
+const PREFIX: Record<SecretKind, string> = { api: "loop_api_", runner: "loop_runner_", run: "loop_run_" };
 
 export function mintSecret(kind: SecretKind): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));

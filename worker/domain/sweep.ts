@@ -7,6 +7,7 @@ import type { Db } from "../db/client.ts";
 import { runEvents, runs, tasks } from "../db/schema.ts";
 import type { Config, Env } from "../env.ts";
 import { log } from "../log.ts";
+import { DISPATCHER_NAME } from "../../durable-objects/channel-session.ts";
 
 /** An alarm is this late before the sweep steps in. */
 export const SWEEP_GRACE_MS = 60_000;
@@ -18,6 +19,8 @@ export interface SweepReport {
   rescued: number;
   failedChannels: number;
   prunedEvents: number;
+  leasesReaped: number;
+  channelsPumped: number;
 }
 
 export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise<SweepReport> {
@@ -40,11 +43,26 @@ export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise
     }
   });
 
+  // Leases whose alarm did not fire, and channels whose "run ended" message was lost.
+  const reaped = await env.DISPATCHER.getByName(DISPATCHER_NAME).reap(now);
+  const stuck = await db
+    .selectDistinct({ channelId: runs.channelId })
+    .from(runs)
+    .where(and(eq(runs.status, "queued"), lt(runs.createdAt, now - SWEEP_GRACE_MS)));
+  await Promise.allSettled(stuck.map(({ channelId }) => env.CHANNEL_SESSION.getByName(channelId).enqueue(channelId)));
+
   // Bounded per sweep so a first prune of a large backlog cannot outrun the invocation.
   const old = db.select({ id: runEvents.id }).from(runEvents).where(lt(runEvents.at, now - cfg.eventRetentionMs)).limit(PRUNE_BATCH);
   const pruned = await db.delete(runEvents).where(inArray(runEvents.id, old)).run();
-  const report = { channels: overdue.length, rescued, failedChannels, prunedEvents: pruned.meta.changes };
-  if (report.channels || report.prunedEvents) log.info("sweep: done", { ...report });
+  const report = {
+    channels: overdue.length,
+    rescued,
+    failedChannels,
+    prunedEvents: pruned.meta.changes,
+    leasesReaped: reaped.requeued.length + reaped.ended.length,
+    channelsPumped: stuck.length,
+  };
+  if (Object.values(report).some((n) => n > 0)) log.info("sweep: done", { ...report });
   return report;
 }
 

@@ -1,5 +1,5 @@
 /** API tokens: minted by admins, scoped to all channels or a list; stored as hashes only. */
-import { desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull } from "drizzle-orm";
 import type { ApiToken, CreateToken } from "../../protocol/api.ts";
 import { apiTokens, channels } from "../db/schema.ts";
 import { invalid, notFound } from "../errors.ts";
@@ -34,12 +34,16 @@ export async function createToken(ctx: DomainContext, input: CreateToken): Promi
 
 export async function listTokens(ctx: DomainContext): Promise<ApiToken[]> {
   assertAdmin(ctx.actor, "list tokens");
-  const rows = await ctx.db.query.apiTokens.findMany({ orderBy: desc(apiTokens.createdAt) });
+  // Run tokens come and go with their runs; they are not for people to manage.
+  const rows = await ctx.db.query.apiTokens.findMany({ where: isNull(apiTokens.runId), orderBy: desc(apiTokens.createdAt) });
   return rows.map(tokenView);
 }
 
 export async function deleteToken(ctx: DomainContext, id: string): Promise<void> {
   assertAdmin(ctx.actor, "revoke tokens");
-  const deleted = await ctx.db.delete(apiTokens).where(eq(apiTokens.id, id)).returning({ id: apiTokens.id });
+  const deleted = await ctx.db
+    .delete(apiTokens)
+    .where(and(eq(apiTokens.id, id), isNull(apiTokens.runId)))
+    .returning({ id: apiTokens.id });
   if (!deleted.length) throw notFound("token", id);
 }

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
-import { AddTemplate, EnsureChannel } from "../../../protocol/api.ts";
-import { ensureChannel, getChannel, listChannels } from "../../domain/channels.ts";
+import { AddTemplate, EnsureChannel, SetChannel } from "../../../protocol/api.ts";
+import { ensureChannel, getChannel, listChannels, resetSession, setRunnerLabel } from "../../domain/channels.ts";
 import { addTemplateToChannel } from "../../domain/templates.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { readBody } from "../../http/validate.ts";
@@ -12,6 +12,12 @@ export const channelRoutes = new Hono<AppEnv>()
   })
   .get("/", async (c) => c.json({ channels: await listChannels(c.var.domain) }))
   .get("/:id", async (c) => c.json(await getChannel(c.var.domain, c.req.param("id"))))
+  .patch("/:id", async (c) => {
+    const patch = await readBody(c, SetChannel);
+    if (patch.runner_label === undefined) return c.json(await getChannel(c.var.domain, c.req.param("id")));
+    return c.json(await setRunnerLabel(c.var.domain, c.req.param("id"), patch.runner_label));
+  })
+  .delete("/:id/session", async (c) => c.json(await resetSession(c.var.domain, c.req.param("id"))))
   .post("/:id/templates", async (c) => {
     const { name } = await readBody(c, AddTemplate);
     const { task, created } = await addTemplateToChannel(c.var.domain, c.req.param("id"), name);

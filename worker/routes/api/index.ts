@@ -7,6 +7,7 @@ import { apiAuth } from "../../http/auth.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { channelRoutes } from "./channels.ts";
 import { healthRoutes } from "./health.ts";
+import { runnerAdminRoutes } from "./runners.ts";
 import { runRoutes } from "./runs.ts";
 import { taskRoutes } from "./tasks.ts";
 import { templateRoutes } from "./templates.ts";
@@ -26,5 +27,6 @@ export const apiRoutes = new Hono<AppEnv>()
   .route("/tasks", taskRoutes)
   .route("/channels", channelRoutes)
   .route("/runs", runRoutes)
+  .route("/runners", runnerAdminRoutes)
   .route("/tokens", tokenRoutes)
   .route("/templates", templateRoutes);

@@ -1,9 +1,20 @@
 import { Hono } from "hono";
-import { ListRunsQuery } from "../../../protocol/api.ts";
-import { getRunWithEvents, listRuns } from "../../domain/runs.ts";
+import { CreateRun, ListRunsQuery } from "../../../protocol/api.ts";
+import { cancelRun, createRun, getRunWithEvents, listRuns, streamRun } from "../../domain/runs.ts";
 import type { AppEnv } from "../../http/types.ts";
-import { intParam, readQuery } from "../../http/validate.ts";
+import { intParam, readBody, readQuery } from "../../http/validate.ts";
 
 export const runRoutes = new Hono<AppEnv>()
+  .post("/", async (c) => c.json(await createRun(c.var.domain, await readBody(c, CreateRun), "api"), 201))
   .get("/", async (c) => c.json({ runs: await listRuns(c.var.domain, readQuery(c, ListRunsQuery)) }))
-  .get("/:id", async (c) => c.json(await getRunWithEvents(c.var.domain, intParam(c, "id", "run"))));
+  .get("/:id", async (c) => c.json(await getRunWithEvents(c.var.domain, intParam(c, "id", "run"))))
+  .post("/:id/cancel", async (c) => {
+    const { run, outcome } = await cancelRun(c.var.domain, intParam(c, "id", "run"));
+    return c.json({ outcome, run }, outcome === "signalled" ? 202 : 200);
+  })
+  .get("/:id/stream", async (c) => {
+    const stream = await streamRun(c.var.domain, intParam(c, "id", "run"));
+    return new Response(stream, {
+      headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" },
+    });
+  });

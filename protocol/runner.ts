@@ -1,0 +1,117 @@
+/**
+ * The runner protocol, /runner/v1: every message between the Worker and a self-hosted
+ * runner. The Worker validates what it receives with these schemas and the runner parses
+ * every response with them, so the wire format is written exactly once.
+ *
+ *   claim      POST /runner/v1/claim                 → 200 Job | 204 (nothing within wait_ms)
+ *   heartbeat  POST /runner/v1/runs/:id/heartbeat    → HeartbeatResponse (extends the lease)
+ *   events     POST /runner/v1/runs/:id/events       → EventBatchResponse (dupes ignored)
+ *   complete   POST /runner/v1/runs/:id/complete     → CompleteResponse (idempotent)
+ *
+ * heartbeat, events and complete carry the job's lease_id; a caller that no longer holds
+ * the lease (it expired and the run went to another attempt) gets 409.
+ */
+import { z } from "zod";
+
+export const PROTOCOL_VERSION = "v1";
+
+/** Longest a claim may wait before the Worker answers 204. */
+export const MAX_CLAIM_WAIT_MS = 25_000;
+
+export const ClaimRequest = z.strictObject({
+  wait_ms: z.number().int().min(0).max(MAX_CLAIM_WAIT_MS).default(MAX_CLAIM_WAIT_MS),
+  runner_version: z.string().max(50).optional(),
+});
+export type ClaimRequest = z.input<typeof ClaimRequest>;
+
+export const Job = z.object({
+  run_id: z.number().int(),
+  lease_id: z.string(),
+  attempt: z.number().int().min(1),
+  lease_ttl_ms: z.number().int().positive(),
+  /** Number this lease's events from here: attempts of one run never share a seq. */
+  first_seq: z.number().int().min(1),
+  channel_id: z.string(),
+  prompt: z.string(),
+  /** The channel's Claude session to --resume; null starts a fresh one. */
+  session_id: z.string().nullable(),
+  /** The project directory on the runner host, mounted at the same path. */
+  workdir: z.string().nullable(),
+  model: z.string().nullable(),
+  limits: z.object({ timeout_sec: z.number().int().positive().nullable() }),
+  /** The Worker's MCP endpoint and a token that only works for this run's channel. */
+  mcp: z.object({ url: z.string(), token: z.string() }),
+});
+export type Job = z.infer<typeof Job>;
+
+const LeaseRef = { lease_id: z.string().min(1).max(100) };
+
+export const HeartbeatRequest = z.strictObject(LeaseRef);
+export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
+
+export const HeartbeatResponse = z.object({
+  cancel: z.boolean(),
+  lease_expires_at: z.number().int(),
+});
+export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
+
+/**
+ * What happened during a run, as the runner reports it. The stream-json parser produces
+ * these; Discord and SSE watchers render them.
+ */
+export const RunEventData = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("init"), session_id: z.string().nullable(), model: z.string().nullable(), tools: z.array(z.string()).default([]) }),
+  z.object({ type: z.literal("text"), text: z.string() }),
+  z.object({ type: z.literal("tool_use"), id: z.string(), name: z.string(), input: z.string() }),
+  z.object({ type: z.literal("tool_result"), tool_use_id: z.string(), is_error: z.boolean(), output: z.string() }),
+  /** Something the runner did on the run's behalf: a resume fallback, a retry, a cancel. */
+  z.object({ type: z.literal("notice"), message: z.string() }),
+]);
+export type RunEventData = z.infer<typeof RunEventData>;
+export type RunEventType = RunEventData["type"];
+
+export const MAX_EVENTS_PER_BATCH = 200;
+
+export const WireEvent = z.object({
+  seq: z.number().int().min(1),
+  /** Epoch milliseconds when the runner saw it. */
+  at: z.number().int(),
+  data: RunEventData,
+});
+export type WireEvent = z.infer<typeof WireEvent>;
+
+export const EventBatch = z.strictObject({
+  ...LeaseRef,
+  events: z.array(WireEvent).min(1).max(MAX_EVENTS_PER_BATCH),
+});
+export type EventBatch = z.infer<typeof EventBatch>;
+
+export const EventBatchResponse = z.object({ accepted: z.number().int(), cancel: z.boolean() });
+export type EventBatchResponse = z.infer<typeof EventBatchResponse>;
+
+export const Usage = z.object({
+  input_tokens: z.number().int().min(0),
+  output_tokens: z.number().int().min(0),
+});
+
+export const Completion = z.strictObject({
+  ...LeaseRef,
+  status: z.enum(["succeeded", "failed", "cancelled"]),
+  result_text: z.string().max(200_000).nullable().default(null),
+  session_id: z.string().max(200).nullable().default(null),
+  usage: Usage.nullable().default(null),
+  cost_usd: z.number().min(0).nullable().default(null),
+  exit_code: z.number().int().nullable().default(null),
+  error: z.string().max(10_000).nullable().default(null),
+  model: z.string().max(200).nullable().default(null),
+  duration_ms: z.number().int().min(0).nullable().default(null),
+});
+export type Completion = z.infer<typeof Completion>;
+export type CompletionInput = z.input<typeof Completion>;
+
+export const CompleteResponse = z.object({ ok: z.literal(true), duplicate: z.boolean() });
+export type CompleteResponse = z.infer<typeof CompleteResponse>;
+
+export const ProtocolError = z.object({
+  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
+});

@@ -1,0 +1,357 @@
+/**
+ * The run pipeline in workerd: ChannelSession queue → Dispatcher leases → /runner/v1.
+ * The Dispatcher is one object shared by every test in this file, so each test pins its
+ * channels to a label of its own and registers runners with only that label.
+ */
+import { env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { Job } from "../../protocol/runner.ts";
+
+const ADMIN = `Bearer ${env.ADMIN_TOKEN}`;
+let seq = 0;
+
+async function call(method: string, path: string, token: string, body?: unknown) {
+  const res = await SELF.fetch(`http://loop.test${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+const admin = (method: string, path: string, body?: unknown) => call(method, path, env.ADMIN_TOKEN!, body);
+
+/** A channel pinned to a fresh label, and a runner holding that label. */
+async function setup(runnerCount = 1) {
+  const label = `t${++seq}-${crypto.randomUUID().slice(0, 8)}`;
+  const channel = await newChannel(label);
+  const runners: string[] = [];
+  for (let i = 0; i < runnerCount; i++) {
+    const r = await admin("POST", "/api/runners", { name: `${label}-r${i}`, labels: [label] });
+    expect(r.status).toBe(201);
+    runners.push(r.body.token);
+  }
+  return { label, channel, runner: runners[0]!, runners };
+}
+
+async function newChannel(label: string) {
+  const { body } = await admin("POST", "/api/channels", { dir_path: `/home/me/${label}-${crypto.randomUUID()}` });
+  await admin("PATCH", `/api/channels/${body.id}`, { runner_label: label });
+  return body.id as string;
+}
+
+const ask = async (channelId: string, prompt = "hello") => (await admin("POST", "/api/runs", { channel_id: channelId, prompt })).body;
+
+async function claim(token: string, wait_ms = 0): Promise<Job | null> {
+  const res = await call("POST", "/runner/v1/claim", token, { wait_ms });
+  if (res.status === 204) return null;
+  expect(res.status).toBe(200);
+  return Job.parse(res.body);
+}
+
+const heartbeat = (token: string, job: Job) => call("POST", `/runner/v1/runs/${job.run_id}/heartbeat`, token, { lease_id: job.lease_id });
+const complete = (token: string, job: Job, extra: object = {}) =>
+  call("POST", `/runner/v1/runs/${job.run_id}/complete`, token, { lease_id: job.lease_id, status: "succeeded", result_text: "done", session_id: "sess-1", usage: { input_tokens: 10, output_tokens: 20 }, cost_usd: 0.01, exit_code: 0, model: "claude-test", ...extra });
+const postEvents = (token: string, job: Job, seqs: number[]) =>
+  call("POST", `/runner/v1/runs/${job.run_id}/events`, token, { lease_id: job.lease_id, events: seqs.map((s) => ({ seq: s, at: Date.now(), data: { type: "text", text: `event ${s}` } })) });
+const run = async (id: number) => (await admin("GET", `/api/runs/${id}`)).body;
+
+const dispatcher = () => env.DISPATCHER.getByName("default");
+/** Makes every current lease look expired, then lets the Dispatcher's alarm handle it. */
+async function expireLeases() {
+  await runInDurableObject(dispatcher(), (_o, state) => {
+    state.storage.sql.exec("UPDATE jobs SET lease_expires_at = ? WHERE state = 'leased'", Date.now() - 1);
+  });
+  await runDurableObjectAlarm(dispatcher());
+}
+
+describe("runners", () => {
+  it("registers a runner, shows its token once, and lists it with its leases", async () => {
+    const { label, channel, runner } = await setup();
+    const list = await admin("GET", "/api/runners");
+    const mine = list.body.runners.find((r: any) => r.name === `${label}-r0`);
+    expect(mine).toMatchObject({ labels: [label], leases: [] });
+    expect(mine.token).toBeUndefined();
+    expect(runner).toMatch(/^loop_runner_/);
+
+    const r = await ask(channel);
+    const job = (await claim(runner))!;
+    const after = (await admin("GET", "/api/runners")).body.runners.find((x: any) => x.name === `${label}-r0`);
+    expect(after.leases).toEqual([expect.objectContaining({ run_id: r.id, attempt: 1 })]);
+    expect(after.last_seen_at).not.toBeNull();
+    await complete(runner, job);
+  });
+
+  it("keeps runner and API tokens on their own sides", async () => {
+    const { runner } = await setup();
+    expect((await call("GET", "/api/tasks", runner)).status).toBe(401);
+    expect((await call("POST", "/runner/v1/claim", env.ADMIN_TOKEN!, { wait_ms: 0 })).status).toBe(401);
+    expect((await call("POST", "/runner/v1/claim", "loop_runner_nope", { wait_ms: 0 })).status).toBe(401);
+  });
+
+  it("refuses a second runner with the same name", async () => {
+    await admin("POST", "/api/runners", { name: "dup-runner" });
+    const again = await admin("POST", "/api/runners", { name: "dup-runner" });
+    expect(again.status).toBe(409);
+    expect(again.body.error.field).toBe("name");
+  });
+});
+
+describe("claims", () => {
+  it("hands a queued run to a runner as a Job with everything it needs", async () => {
+    const { channel, runner } = await setup();
+    const created = await ask(channel, "what changed today?");
+    expect(created.status).toBe("queued");
+    const job = (await claim(runner))!;
+    const ch = (await admin("GET", `/api/channels/${channel}`)).body;
+    expect(job).toMatchObject({ run_id: created.id, attempt: 1, first_seq: 1, channel_id: channel, prompt: "what changed today?", session_id: null, workdir: ch.dir_path, mcp: { url: "http://loop.test/mcp" } });
+    expect(job.mcp.token).toMatch(/^loop_run_/);
+    expect((await run(created.id)).status).toBe("running");
+    await complete(runner, job);
+  });
+
+  it("answers 204 when nothing is ready", async () => {
+    const { runner } = await setup();
+    expect(await claim(runner, 0)).toBeNull();
+  });
+
+  it("a claim parked before the run exists gets it as soon as it is created", async () => {
+    const { channel, runner } = await setup();
+    const parked = claim(runner, 10_000);
+    await new Promise((r) => setTimeout(r, 100));
+    const created = await ask(channel);
+    const started = Date.now();
+    const job = await parked;
+    expect(job?.run_id).toBe(created.id);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await complete(runner, job!);
+  });
+
+  it("two runners claiming at once get different jobs", async () => {
+    const { label, channel, runners } = await setup(2);
+    const other = await newChannel(label);
+    const a = await ask(channel);
+    const b = await ask(other);
+    const [j1, j2] = await Promise.all(runners.map((t) => claim(t, 2_000)));
+    expect(new Set([j1!.run_id, j2!.run_id])).toEqual(new Set([a.id, b.id]));
+    await complete(runners[0]!, j1!);
+    await complete(runners[1]!, j2!);
+  });
+
+  it("a channel runs one run at a time, in order", async () => {
+    const { channel, runner } = await setup();
+    const first = await ask(channel, "first");
+    const second = await ask(channel, "second");
+    const j1 = (await claim(runner))!;
+    expect(j1.run_id).toBe(first.id);
+    expect(await claim(runner)).toBeNull();
+    await complete(runner, j1);
+    const j2 = (await claim(runner))!;
+    expect(j2.run_id).toBe(second.id);
+    await complete(runner, j2);
+  });
+
+  it("a channel pinned to a label only goes to runners with that label", async () => {
+    const { channel, runner } = await setup();
+    const outsider = (await admin("POST", "/api/runners", { name: `outsider-${crypto.randomUUID()}`, labels: ["elsewhere"] })).body.token;
+    await ask(channel);
+    expect(await claim(outsider)).toBeNull();
+    const job = await claim(runner);
+    expect(job).not.toBeNull();
+    await complete(runner, job!);
+  });
+});
+
+describe("cancel", () => {
+  it("a queued run is removed and never reaches a runner", async () => {
+    const { channel, runner } = await setup();
+    const first = await ask(channel);
+    const second = await ask(channel);
+    const res = await admin("POST", `/api/runs/${second.id}/cancel`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ outcome: "cancelled", run: { status: "cancelled" } });
+    const j1 = (await claim(runner))!;
+    expect(j1.run_id).toBe(first.id);
+    await complete(runner, j1);
+    expect(await claim(runner)).toBeNull();
+  });
+
+  it("the active run waiting for a runner is removed from the Dispatcher", async () => {
+    const { channel, runner } = await setup();
+    const r = await ask(channel);
+    const res = await admin("POST", `/api/runs/${r.id}/cancel`);
+    expect(res.body.outcome).toBe("cancelled");
+    expect(await claim(runner)).toBeNull();
+    const next = await ask(channel);
+    const job = (await claim(runner))!;
+    expect(job.run_id).toBe(next.id);
+    await complete(runner, job);
+  });
+
+  it("a running run is signalled to its runner through the heartbeat", async () => {
+    const { channel, runner } = await setup();
+    const r = await ask(channel);
+    const job = (await claim(runner))!;
+    expect((await heartbeat(runner, job)).body.cancel).toBe(false);
+    const res = await admin("POST", `/api/runs/${r.id}/cancel`);
+    expect(res.status).toBe(202);
+    expect(res.body.outcome).toBe("signalled");
+    expect((await heartbeat(runner, job)).body.cancel).toBe(true);
+    await complete(runner, job, { status: "cancelled", error: "cancelled by user" });
+    expect((await run(r.id)).status).toBe("cancelled");
+  });
+});
+
+describe("events", () => {
+  it("stores batches once each, in seq order, and refuses a caller without the lease", async () => {
+    const { channel, runner } = await setup();
+    const r = await ask(channel);
+    const job = (await claim(runner))!;
+    expect((await postEvents(runner, job, [1, 2, 3])).body.accepted).toBe(3);
+    expect((await postEvents(runner, job, [2, 3])).body.accepted).toBe(0);
+    expect((await postEvents(runner, job, [5, 4])).body.accepted).toBe(2);
+    const stored = (await run(r.id)).events;
+    expect(stored.map((e: any) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(stored[0]).toMatchObject({ type: "text", payload: { type: "text", text: "event 1" } });
+
+    const stale = await call("POST", `/runner/v1/runs/${job.run_id}/events`, runner, { lease_id: "lease_wrong", events: [{ seq: 9, at: 1, data: { type: "text", text: "x" } }] });
+    expect(stale.status).toBe(409);
+    expect(stale.body.error.code).toBe("lease_lost");
+    await complete(runner, job);
+  });
+
+  it("refuses malformed batches with 422 naming the field", async () => {
+    const { channel, runner } = await setup();
+    await ask(channel);
+    const job = (await claim(runner))!;
+    const bad = await call("POST", `/runner/v1/runs/${job.run_id}/events`, runner, { lease_id: job.lease_id, events: [{ seq: 0, at: 1, data: { type: "text", text: "x" } }] });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.field).toBe("events.0.seq");
+    await complete(runner, job);
+  });
+});
+
+describe("completion", () => {
+  it("stores the result, hands the session to the channel, and is idempotent", async () => {
+    const { channel, runner } = await setup();
+    const r = await ask(channel);
+    const job = (await claim(runner))!;
+    const first = await complete(runner, job);
+    expect(first.body).toEqual({ ok: true, duplicate: false });
+    expect((await complete(runner, job)).body).toEqual({ ok: true, duplicate: true });
+    const different = await complete(runner, job, { result_text: "something else" });
+    expect(different.status).toBe(409);
+
+    expect(await run(r.id)).toMatchObject({ status: "succeeded", result_text: "done", session_id: "sess-1", input_tokens: 10, output_tokens: 20, cost_usd: 0.01, exit_code: 0, model: "claude-test" });
+    expect((await admin("GET", `/api/channels/${channel}`)).body.session_id).toBe("sess-1");
+
+    await ask(channel);
+    const resumed = (await claim(runner))!;
+    expect(resumed.session_id).toBe("sess-1");
+    await complete(runner, resumed, { session_id: "sess-2" });
+
+    const reset = await admin("DELETE", `/api/channels/${channel}/session`);
+    expect(reset.body.session_id).toBeNull();
+    await ask(channel);
+    const fresh = (await claim(runner))!;
+    expect(fresh.session_id).toBeNull();
+    await complete(runner, fresh);
+  });
+
+  it("the run token works for its own channel until the run ends", async () => {
+    const { label, channel, runner } = await setup();
+    const other = await newChannel(label);
+    await ask(channel);
+    const job = (await claim(runner))!;
+    expect((await call("GET", `/api/tasks?channel_id=${channel}`, job.mcp.token)).status).toBe(200);
+    expect((await call("GET", `/api/channels/${other}`, job.mcp.token)).status).toBe(404);
+    await complete(runner, job);
+    expect((await call("GET", `/api/tasks?channel_id=${channel}`, job.mcp.token)).status).toBe(401);
+  });
+});
+
+describe("leases", () => {
+  it("an expired lease re-queues the run once, then ends it as lost", async () => {
+    const { channel, runner } = await setup();
+    const r = await ask(channel);
+    const j1 = (await claim(runner))!;
+    await heartbeat(runner, j1);
+    await expireLeases();
+    expect(await run(r.id)).toMatchObject({ status: "queued", attempt: 2 });
+
+    const j2 = (await claim(runner))!;
+    expect(j2).toMatchObject({ run_id: r.id, attempt: 2, first_seq: 1_000_001 });
+    // The first holder's late messages are refused.
+    expect((await complete(runner, j1)).status).toBe(409);
+    expect((await heartbeat(runner, j1)).status).toBe(409);
+
+    await heartbeat(runner, j2);
+    await expireLeases();
+    const lost = await run(r.id);
+    expect(lost.status).toBe("lost");
+    expect(lost.error).toMatch(/runner lost/);
+    expect((await complete(runner, j2)).status).toBe(409);
+
+    // The channel is free again.
+    const next = await ask(channel);
+    const j3 = (await claim(runner))!;
+    expect(j3.run_id).toBe(next.id);
+    await complete(runner, j3);
+  });
+
+  it("a lease never acknowledged goes back without using an attempt", async () => {
+    const { channel, runner } = await setup();
+    const r = await ask(channel);
+    await claim(runner);
+    await expireLeases();
+    expect(await run(r.id)).toMatchObject({ status: "queued", attempt: 1 });
+    const again = (await claim(runner))!;
+    expect(again.attempt).toBe(1);
+    expect(again.first_seq).toBe(1_000_001);
+    await complete(runner, again);
+  });
+});
+
+describe("live stream", () => {
+  it("sends the backlog, then live events, then the completion", async () => {
+    const { channel, runner } = await setup();
+    const r = await ask(channel);
+    const job = (await claim(runner))!;
+    await postEvents(runner, job, [1, 2]);
+
+    const res = await SELF.fetch(`http://loop.test/api/runs/${r.id}/stream`, { headers: { authorization: ADMIN } });
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    const readUntil = async (marker: string) => {
+      while (!text.includes(marker)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+    };
+    await readUntil("id: 2");
+    await postEvents(runner, job, [2, 3]);
+    await readUntil("id: 3");
+    await complete(runner, job);
+    await readUntil("event: complete");
+
+    const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(ids).toEqual([1, 2, 3]);
+    const completeData = JSON.parse(/event: complete\ndata: (.*)\n/.exec(text)![1]!);
+    expect(completeData).toMatchObject({ id: r.id, status: "succeeded", result_text: "done" });
+  });
+
+  it("a finished run's stream replays its events and closes", async () => {
+    const { channel, runner } = await setup();
+    const r = await ask(channel);
+    const job = (await claim(runner))!;
+    await postEvents(runner, job, [1]);
+    await complete(runner, job);
+    const res = await SELF.fetch(`http://loop.test/api/runs/${r.id}/stream`, { headers: { authorization: ADMIN } });
+    const text = await res.text();
+    expect(text).toContain("id: 1");
+    expect(text).toContain("event: complete");
+  });
+});

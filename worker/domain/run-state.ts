@@ -1,0 +1,122 @@
+/**
+ * A run's life in D1: queued → running → succeeded | failed | cancelled | lost. Every
+ * transition is a conditional update from the state it expects, so a late or repeated
+ * message can never move a finished run again.
+ */
+import { and, eq, inArray } from "drizzle-orm";
+import type { Completion, WireEvent } from "../../protocol/runner.ts";
+import type { Db } from "../db/client.ts";
+import { apiTokens, channels, runs, type ChannelRow, type RunRow } from "../db/schema.ts";
+import { mintSecret, randomId, sha256Hex } from "./secrets.ts";
+
+export const TERMINAL = ["succeeded", "failed", "cancelled", "lost"] as const;
+export const isTerminal = (status: RunRow["status"]): boolean => (TERMINAL as readonly string[]).includes(status);
+
+/** Marks a queued run as running for a lease; null if it is no longer queued (cancelled). */
+export async function startRun(
+  db: Db,
+  runId: number,
+  runnerId: string,
+  attempt: number,
+  now: number,
+): Promise<{ run: RunRow; channel: ChannelRow } | null> {
+  const [run] = await db
+    .update(runs)
+    .set({ status: "running", startedAt: now, attempt, runnerId })
+    .where(and(eq(runs.id, runId), eq(runs.status, "queued")))
+    .returning();
+  if (!run) return null;
+  const channel = await db.query.channels.findFirst({ where: eq(channels.id, run.channelId) });
+  return channel ? { run, channel } : null;
+}
+
+/** A run token: an API token scoped to the run's channel, valid until the run ends. */
+export async function mintRunToken(db: Db, run: RunRow, ttlMs: number, now: number): Promise<string> {
+  const secret = mintSecret("run");
+  await db.insert(apiTokens).values({
+    id: randomId("tok_"),
+    name: `run ${run.id}`,
+    tokenHash: await sha256Hex(secret),
+    scope: [run.channelId],
+    runId: run.id,
+    expiresAt: now + ttlMs,
+    createdAt: now,
+  });
+  return secret;
+}
+
+export async function revokeRunTokens(db: Db, runId: number): Promise<void> {
+  await db.delete(apiTokens).where(eq(apiTokens.runId, runId));
+}
+
+export async function finishRun(db: Db, runId: number, c: Completion, now: number): Promise<RunRow | null> {
+  const [row] = await db
+    .update(runs)
+    .set({
+      status: c.status,
+      finishedAt: now,
+      resultText: c.result_text,
+      error: c.error,
+      sessionId: c.session_id,
+      inputTokens: c.usage?.input_tokens ?? null,
+      outputTokens: c.usage?.output_tokens ?? null,
+      costUsd: c.cost_usd,
+      exitCode: c.exit_code,
+      model: c.model,
+    })
+    .where(and(eq(runs.id, runId), eq(runs.status, "running")))
+    .returning();
+  await revokeRunTokens(db, runId);
+  return row ?? null;
+}
+
+/** Ends a run the runner cannot finish: lost (no heartbeat) or cancelled before it ran. */
+export async function endRun(
+  db: Db,
+  runId: number,
+  status: "lost" | "cancelled" | "failed",
+  error: string,
+  now: number,
+): Promise<RunRow | null> {
+  const [row] = await db
+    .update(runs)
+    .set({ status, error, finishedAt: now })
+    .where(and(eq(runs.id, runId), inArray(runs.status, ["queued", "running"])))
+    .returning();
+  await revokeRunTokens(db, runId);
+  return row ?? null;
+}
+
+/** Puts a run whose runner vanished back in line for its next attempt. */
+export async function requeueRun(db: Db, runId: number, attempt: number): Promise<void> {
+  await db
+    .update(runs)
+    .set({ status: "queued", attempt, runnerId: null, startedAt: null })
+    .where(and(eq(runs.id, runId), eq(runs.status, "running")));
+  await revokeRunTokens(db, runId);
+}
+
+/**
+ * Stores a batch of events in one D1 round trip (a multi-row insert per 20 events), not a
+ * write per event. A seq already stored is ignored, so retried batches are harmless.
+ */
+export async function insertEvents(d1: D1Database, runId: number, events: WireEvent[]): Promise<number> {
+  const statements: D1PreparedStatement[] = [];
+  for (let i = 0; i < events.length; i += EVENTS_PER_STATEMENT) {
+    const chunk = events.slice(i, i + EVENTS_PER_STATEMENT);
+    statements.push(
+      d1
+        .prepare(
+          `INSERT INTO run_events (run_id, seq, type, payload, at) VALUES ${chunk.map(() => "(?, ?, ?, ?, ?)").join(", ")}
+           ON CONFLICT (run_id, seq) DO NOTHING`,
+        )
+        .bind(...chunk.flatMap((e) => [runId, e.seq, e.data.type, JSON.stringify(e.data), e.at])),
+    );
+  }
+  if (!statements.length) return 0;
+  const results = await d1.batch(statements);
+  return results.reduce((n, r) => n + r.meta.changes, 0);
+}
+
+/** D1 binds at most 100 parameters per statement; an event takes 5. */
+const EVENTS_PER_STATEMENT = 20;

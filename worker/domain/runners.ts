@@ -1,0 +1,75 @@
+/** Self-hosted runners: registered by an admin, each with its own token and labels. */
+import { asc, eq } from "drizzle-orm";
+import type { RegisterRunner, Runner } from "../../protocol/api.ts";
+import { DISPATCHER_NAME } from "../../durable-objects/channel-session.ts";
+import type { RunnerIdentity } from "../../durable-objects/dispatcher.ts";
+import type { Db } from "../db/client.ts";
+import { runners, type RunnerRow } from "../db/schema.ts";
+import { AppError, conflict } from "../errors.ts";
+import { assertAdmin } from "./actor.ts";
+import type { DomainContext } from "./context.ts";
+import { mintSecret, randomId, secretKind, sha256Hex } from "./secrets.ts";
+import { iso } from "./views.ts";
+
+function view(r: RunnerRow, leases: Runner["leases"]): Runner {
+  return {
+    id: r.id,
+    name: r.name,
+    labels: r.labels,
+    last_seen_at: iso(r.lastSeenAt),
+    created_at: iso(r.createdAt)!,
+    leases,
+  };
+}
+
+export async function registerRunner(ctx: DomainContext, input: RegisterRunner): Promise<Runner & { token: string }> {
+  assertAdmin(ctx.actor, "register runners");
+  const secret = mintSecret("runner");
+  const [row] = await ctx.db
+    .insert(runners)
+    .values({ id: randomId("rnr_"), name: input.name, tokenHash: await sha256Hex(secret), labels: [...new Set(input.labels)], createdAt: Date.now() })
+    .onConflictDoNothing()
+    .returning();
+  if (!row) throw conflict(`a runner named ${input.name} already exists.`, "name");
+  return { ...view(row, []), token: secret };
+}
+
+export async function listRunners(ctx: DomainContext): Promise<Runner[]> {
+  assertAdmin(ctx.actor, "list runners");
+  const [rows, leases] = await Promise.all([
+    ctx.db.query.runners.findMany({ orderBy: asc(runners.createdAt) }),
+    ctx.env.DISPATCHER.getByName(DISPATCHER_NAME).leases(),
+  ]);
+  return rows.map((r) =>
+    view(
+      r,
+      leases
+        .filter((l) => l.runnerId === r.id)
+        .map((l) => ({ run_id: l.runId, channel_id: l.channelId, attempt: l.attempt, expires_at: iso(l.expiresAt)! })),
+    ),
+  );
+}
+
+export async function deleteRunner(ctx: DomainContext, id: string): Promise<void> {
+  assertAdmin(ctx.actor, "remove runners");
+  const gone = await ctx.db.delete(runners).where(eq(runners.id, id)).returning({ id: runners.id });
+  if (!gone.length) throw new AppError(404, "not_found", `runner ${id} does not exist.`);
+}
+
+const LAST_SEEN_RESOLUTION_MS = 10_000;
+
+/** A runner token → the runner it belongs to. Only /runner/v1 accepts these. */
+export async function authenticateRunner(
+  db: Db,
+  secret: string,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<RunnerIdentity> {
+  if (secretKind(secret) !== "runner") throw new AppError(401, "unauthorized", "/runner/v1 needs a runner token (loop_runner_…).");
+  const row = await db.query.runners.findFirst({ where: eq(runners.tokenHash, await sha256Hex(secret)) });
+  if (!row) throw new AppError(401, "unauthorized", "The runner token is not valid.");
+  const now = Date.now();
+  if (row.lastSeenAt === null || now - row.lastSeenAt > LAST_SEEN_RESOLUTION_MS) {
+    waitUntil(db.update(runners).set({ lastSeenAt: now }).where(eq(runners.id, row.id)));
+  }
+  return { id: row.id, labels: row.labels };
+}

@@ -1,0 +1,72 @@
+/**
+ * /runner/v1: the self-hosted runner's API (protocol/runner.ts). Runner tokens only; every
+ * body is validated against the shared schema; a caller without the lease gets 409.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
+import { ClaimRequest, Completion, EventBatch, HeartbeatRequest, type CompleteResponse, type EventBatchResponse, type HeartbeatResponse } from "../../protocol/runner.ts";
+import { DISPATCHER_NAME } from "../../durable-objects/channel-session.ts";
+import type { RunnerIdentity } from "../../durable-objects/dispatcher.ts";
+import { db } from "../db/client.ts";
+import { authenticateRunner } from "../domain/runners.ts";
+import { insertEvents } from "../domain/run-state.ts";
+import type { Env } from "../env.ts";
+import { AppError } from "../errors.ts";
+import { bearer } from "../http/auth.ts";
+import { intParam, readBody } from "../http/validate.ts";
+
+interface RunnerEnv {
+  Bindings: Env;
+  Variables: { runner: RunnerIdentity };
+}
+
+const leaseLost = (reason: string) => new AppError(409, "lease_lost", `You no longer hold this run's lease: ${reason}.`);
+
+const runnerAuth = createMiddleware<RunnerEnv>(async function runnerAuth(c, next) {
+  c.set("runner", await authenticateRunner(db(c.env.DB), bearer(c.req.header("authorization")), (p) => c.executionCtx.waitUntil(p)));
+  await next();
+});
+
+const dispatcher = (env: Env) => env.DISPATCHER.getByName(DISPATCHER_NAME);
+
+export const runnerRoutes = new Hono<RunnerEnv>()
+  .use(
+    bodyLimit({
+      maxSize: 1024 * 1024,
+      onError: () => {
+        throw new AppError(413, "body_too_large", "Runner requests are limited to 1 MiB; send smaller event batches.");
+      },
+    }),
+  )
+  .use(runnerAuth)
+  .post("/claim", async (c) => {
+    const { wait_ms } = await readBody(c, ClaimRequest);
+    const origin = c.env.PUBLIC_URL?.replace(/\/+$/, "") || new URL(c.req.url).origin;
+    const job = await dispatcher(c.env).claim(c.var.runner, wait_ms, origin);
+    return job ? c.json(job) : c.body(null, 204);
+  })
+  .post("/runs/:id/heartbeat", async (c) => {
+    const runId = intParam(c, "id", "run");
+    const { lease_id } = await readBody(c, HeartbeatRequest);
+    const check = await dispatcher(c.env).heartbeat(c.var.runner.id, runId, lease_id);
+    if (!check.ok) throw leaseLost(check.reason);
+    return c.json({ cancel: check.cancel, lease_expires_at: check.leaseExpiresAt } satisfies HeartbeatResponse);
+  })
+  .post("/runs/:id/events", async (c) => {
+    const runId = intParam(c, "id", "run");
+    const batch = await readBody(c, EventBatch);
+    // An event batch is proof of life too: it extends the lease like a heartbeat.
+    const check = await dispatcher(c.env).heartbeat(c.var.runner.id, runId, batch.lease_id);
+    if (!check.ok) throw leaseLost(check.reason);
+    const accepted = await insertEvents(c.env.DB, runId, batch.events);
+    await c.env.CHANNEL_SESSION.getByName(check.channelId).publish(runId, batch.events);
+    return c.json({ accepted, cancel: check.cancel } satisfies EventBatchResponse);
+  })
+  .post("/runs/:id/complete", async (c) => {
+    const runId = intParam(c, "id", "run");
+    const completion = await readBody(c, Completion);
+    const result = await dispatcher(c.env).complete(c.var.runner.id, runId, completion);
+    if (!result.ok) throw leaseLost(result.reason);
+    return c.json({ ok: true, duplicate: result.duplicate } satisfies CompleteResponse);
+  });
