@@ -155,6 +155,8 @@ export async function snapshotStore(): Promise<Record<string, unknown[]>> {
     tasks: await all("select * from tasks order by id"),
     runs: await all("select * from runs order by id"),
     tokens: await all("select id, name, token_hash, scope, expires_at, created_at from api_tokens order by id"),
+    runners: await all("select id, name, token_hash, labels, created_at from runners order by id"),
+    templates: await all("select * from templates order by name"),
   };
 }
 

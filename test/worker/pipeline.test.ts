@@ -343,6 +343,16 @@ describe("live stream", () => {
     expect(completeData).toMatchObject({ id: r.id, status: "succeeded", result_text: "done" });
   });
 
+  it("a channel token cannot stream another channel's run", async () => {
+    const { label, channel } = await setup();
+    const other = await newChannel(label);
+    const r = await ask(other);
+    const token = (await admin("POST", "/api/tokens", { name: "own only", scope: [channel] })).body.token;
+    const res = await SELF.fetch(`http://loop.test/api/runs/${r.id}/stream`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(404);
+    await admin("POST", `/api/runs/${r.id}/cancel`);
+  });
+
   it("a finished run's stream replays its events and closes", async () => {
     const { channel, runner } = await setup();
     const r = await ask(channel);
