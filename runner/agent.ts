@@ -1,0 +1,170 @@
+/**
+ * One claude invocation in one container, start to removal: credentials and prompt go in
+ * through stdin, stdout is parsed line by line into events as it arrives, the tail of
+ * stderr is kept for the error message, and the container is stopped on a deadline or when
+ * the job says so. The container is always removed before this returns.
+ *
+ * Stopping sends SIGINT first: the CLI then ends the turn and still prints a result with
+ * usage and cost and saves the transcript, so the next --resume sees the interruption
+ * (SIGTERM ends it without a result). SIGKILL follows after a grace period.
+ */
+import type { RunEventData } from "../protocol/runner.ts";
+import type { Credential } from "./config.ts";
+import type { ContainerSpec, DockerDriver, RunningContainer } from "./docker.ts";
+import { LineSplitter } from "./line-splitter.ts";
+import { errorText, type Logger } from "./log.ts";
+import { MAX_LINE_BYTES, StreamJsonParser, type ResultInfo } from "./stream-json.ts";
+
+export const KILL_GRACE_MS = 10_000;
+const STDERR_TAIL_BYTES = 4_096;
+/** After the container exits its output stream ends too; do not hang if Docker forgets to close it. */
+const OUTPUT_END_GRACE_MS = 5_000;
+
+export type StopKind = "cancel" | "shutdown" | "lease_lost";
+
+export interface AgentInput {
+  docker: DockerDriver;
+  spec: ContainerSpec;
+  credentials: Credential[];
+  prompt: string;
+  /** Epoch ms after which the container is stopped as timed out. */
+  deadline: number;
+  /** Aborted with a StopKind as its reason when the job must end early. */
+  stop: AbortSignal;
+  onEvent: (data: RunEventData) => void;
+  /** Resolves when the event buffer has room; output is not read meanwhile. */
+  waitForRoom: () => Promise<void>;
+  /** The end is near (the result line arrived, or the container exited): send events now. */
+  flush: () => void;
+  log: Logger;
+  killGraceMs?: number;
+}
+
+export interface AgentOutcome {
+  /** Null when the container never started (then `startError` says why). */
+  exitCode: number | null;
+  oomKilled: boolean;
+  timedOut: boolean;
+  result: ResultInfo | null;
+  sessionId: string | null;
+  model: string | null;
+  stderrTail: string;
+  startError: string | null;
+}
+
+/** The entrypoint's protocol: KEY=VALUE lines, an empty line, then the prompt until EOF. */
+export function stdinFor(credentials: Credential[], prompt: string): string {
+  return `${credentials.map((c) => `${c.name}=${c.value}\n`).join("")}\n${prompt}`;
+}
+
+export async function runAgent(i: AgentInput): Promise<AgentOutcome> {
+  const parser = new StreamJsonParser();
+  const outcome: AgentOutcome = { exitCode: null, oomKilled: false, timedOut: false, result: null, sessionId: null, model: null, stderrTail: "", startError: null };
+  const fields = { container: i.spec.name };
+  const splitter = new LineSplitter(
+    MAX_LINE_BYTES,
+    (line) => {
+      for (const e of parser.line(line)) i.onEvent(e);
+      if (parser.result) i.flush(); // the result is the last line: no point batching further
+    },
+    (bytes) => i.onEvent({ type: "notice", message: `skipped an output line of ${bytes} bytes (longer than ${MAX_LINE_BYTES} bytes)` }),
+  );
+
+  let container: RunningContainer;
+  try {
+    container = await i.docker.run(i.spec, stdinFor(i.credentials, i.prompt));
+  } catch (err) {
+    outcome.startError = errorText(err);
+    return outcome;
+  }
+  i.log.debug("container started", { ...fields, id: container.id.slice(0, 12) });
+
+  let exited = false;
+  let stopping: Promise<void> | null = null;
+  const stopContainer = (hard: boolean) => {
+    stopping ??= (async () => {
+      try {
+        if (!hard) {
+          await container.kill("SIGINT");
+          const until = Date.now() + (i.killGraceMs ?? KILL_GRACE_MS);
+          while (!exited && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+        }
+        if (!exited) await container.kill("SIGKILL");
+      } catch (err) {
+        i.log.warn("could not stop container", { ...fields, error: errorText(err) });
+      }
+    })();
+  };
+  const onStop = () => stopContainer(i.stop.reason === "lease_lost");
+  if (i.stop.aborted) onStop();
+  else i.stop.addEventListener("abort", onStop, { once: true });
+  const timer = setTimeout(() => {
+    outcome.timedOut = true;
+    stopContainer(false);
+  }, Math.max(0, i.deadline - Date.now()));
+
+  const stderr: Buffer[] = [];
+  let stderrBytes = 0;
+  let lastOutputAt = Date.now();
+  let waitingForRoom = false;
+  let readDone = false;
+  const reading = (async () => {
+    for await (const chunk of container.output) {
+      lastOutputAt = Date.now();
+      if (chunk.stream === "stdout") {
+        splitter.push(chunk.data);
+        waitingForRoom = true;
+        await i.waitForRoom();
+        waitingForRoom = false;
+        lastOutputAt = Date.now();
+      } else {
+        stderr.push(chunk.data);
+        stderrBytes += chunk.data.length;
+        while (stderrBytes - stderr[0]!.length > STDERR_TAIL_BYTES) stderrBytes -= stderr.shift()!.length;
+      }
+    }
+    splitter.end();
+  })()
+    .catch((err) => i.log.warn("container output ended with an error", { ...fields, error: errorText(err) }))
+    .finally(() => (readDone = true));
+
+  try {
+    const exit = await container.wait();
+    exited = true;
+    i.log.debug("container exited", { ...fields, exit_code: exit.exitCode, oom_killed: exit.oomKilled });
+    i.flush();
+    outcome.exitCode = exit.exitCode;
+    outcome.oomKilled = exit.oomKilled;
+    // Read to the end. Waiting for buffer room is progress (events must not be lost);
+    // only silence with no room to wait for counts against the grace.
+    while (!readDone) {
+      await Promise.race([reading, new Promise((r) => setTimeout(r, 250))]);
+      if (!readDone && !waitingForRoom && Date.now() - lastOutputAt > OUTPUT_END_GRACE_MS) {
+        i.log.warn("container output did not end after exit; going on without the rest", fields);
+        break;
+      }
+    }
+  } finally {
+    exited = true;
+    clearTimeout(timer);
+    i.stop.removeEventListener("abort", onStop);
+    await stopping;
+    await container.remove().catch((err) => i.log.warn("could not remove container", { ...fields, error: errorText(err) }));
+    i.log.debug("container removed", fields);
+  }
+  outcome.result = parser.result;
+  outcome.sessionId = parser.result?.sessionId ?? parser.sessionId;
+  outcome.model = parser.model;
+  outcome.stderrTail = Buffer.concat(stderr).toString("utf8").slice(-STDERR_TAIL_BYTES).trim();
+  return outcome;
+}
+
+/**
+ * The CLI's answer to --resume of a session it does not have (measured: exit 1, one result
+ * whose errors[] holds exactly this sentence, no API call). It has no error code, so the
+ * exact sentence for the exact id we passed is the signal.
+ */
+export function sessionWasMissing(o: AgentOutcome, sessionId: string): boolean {
+  const expected = `No conversation found with session ID: ${sessionId}`;
+  return !!o.result?.errors.includes(expected) || o.stderrTail.split("\n").includes(expected);
+}

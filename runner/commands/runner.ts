@@ -1,0 +1,55 @@
+/**
+ * `loop runner [--config <path>]`: runs jobs from the Worker in Docker, in the foreground.
+ * JSON log lines on stdout, a few human lines on stderr. SIGTERM/SIGINT: stop claiming and
+ * let running jobs finish (shutdown_grace_sec); a second signal cancels them at once (and
+ * reports them); a third exits without waiting for anything.
+ */
+import { parseArgs } from "node:util";
+import { defaultConfigPath, loadConfig } from "../config.ts";
+import { createLogger } from "../log.ts";
+import { startRunner } from "../runner.ts";
+import { UserError } from "../user-error.ts";
+
+const HELP = `usage: loop runner [--config <path>]
+
+Claims jobs from the Loop Worker and runs each in a Docker container on this machine.
+  --config <path>   configuration file (default ~/.loop/config.json; create it with \`loop onboard\`)`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values: { config?: string | undefined; help?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } }, strict: true }));
+  } catch (err) {
+    throw new UserError(`${err instanceof Error ? err.message : err}\n\n${HELP}`);
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const config = loadConfig(values.config ?? defaultConfigPath());
+  const log = createLogger({ level: config.logLevel });
+  const runner = await startRunner(config, { log });
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    log.info("signal received", { signal });
+    if (signals === 1) void runner.stop();
+    else if (signals === 2) {
+      log.human("cancelling running jobs now (signal again to exit without reporting them)");
+      void runner.stop({ graceMs: 0 });
+    } else {
+      log.human("exiting now: runs still open end when their lease runs out; leftover containers are removed at the next start");
+      process.exit(130);
+    }
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  try {
+    await runner.done;
+    return 0;
+  } finally {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * What one agent container looks like: the claude command line, its MCP configuration,
+ * env, mounts, labels, limits. Pure functions of the config and the job, so the benchmark
+ * can start the very same container without the runner, and tests can read them.
+ */
+import type { Job } from "../protocol/runner.ts";
+import type { McpServer, RunnerConfig } from "./config.ts";
+import type { ContainerSpec } from "./docker.ts";
+
+/** The private per-run directory (MCP config with the run token) inside the container. */
+export const CONTAINER_RUN_DIR = "/run/loop";
+export const MCP_CONFIG_FILE = "mcp.json";
+/** The name of the Worker's MCP server as the agent sees it: tools are mcp__loop__*. */
+export const LOOP_MCP_NAME = "loop";
+
+/**
+ * How often the CLI retries a failed API call. Its default (10, over minutes) turns a
+ * rejected key into a long hang; a few retries still ride out a brief overload.
+ */
+const CLAUDE_MAX_RETRIES = 3;
+
+export function claudeArgs(opts: { model: string | null; resume: string | null }): string[] {
+  return [
+    "--print",
+    "--output-format",
+    "stream-json",
+    "--verbose",
+    ...(opts.model ? ["--model", opts.model] : []),
+    ...(opts.resume ? ["--resume", opts.resume] : []),
+    // `--mcp-config` takes several files: without "=" it would swallow the prompt.
+    `--mcp-config=${CONTAINER_RUN_DIR}/${MCP_CONFIG_FILE}`,
+    "--dangerously-skip-permissions",
+  ];
+}
+
+/** The configured servers plus the Worker's, which always wins the name "loop". */
+export function mcpConfig(job: Pick<Job, "mcp">, servers: Record<string, McpServer>): { mcpServers: Record<string, unknown> } {
+  return {
+    mcpServers: {
+      ...servers,
+      [LOOP_MCP_NAME]: { type: "http", url: job.mcp.url, headers: { Authorization: `Bearer ${job.mcp.token}` } },
+    },
+  };
+}
+
+/** Derived from the run, so a restarted runner can find what a crashed one left behind. */
+export const containerName = (runnerKey: string, runId: number): string => `loop-${runnerKey}-run-${runId}`;
+
+export const LABELS = { runner: "loop.runner", run: "loop.run", channel: "loop.channel", attempt: "loop.attempt" } as const;
+
+export interface SpecInput {
+  config: Pick<RunnerConfig, "image" | "memoryMb" | "cpus" | "pids" | "network" | "anthropicBaseUrl">;
+  job: Pick<Job, "run_id" | "channel_id" | "attempt">;
+  runnerKey: string;
+  workdir: string;
+  claudeDir: string;
+  runDir: string;
+  /** Extra binds, already resolved and checked ("host:container[:ro]"). */
+  binds: string[];
+  groupAdd: string[];
+  user: string;
+  /** Set when the container user is not the image's own (its home would not be writable). */
+  home: string | null;
+  model: string | null;
+  resume: string | null;
+}
+
+export function buildContainerSpec(i: SpecInput): ContainerSpec {
+  const env = [
+    `CLAUDE_CONFIG_DIR=${i.claudeDir}`,
+    // The entrypoint reads credentials, then leaves the rest of stdin to claude: the prompt.
+    "LOOP_PROMPT_ON_STDIN=1",
+    // Offer mcp__loop__* tools directly instead of hiding them behind ToolSearch.
+    "ENABLE_TOOL_SEARCH=false",
+    // Only POST /v1/messages: no telemetry, update checks or error reports from the container.
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+    "DISABLE_AUTOUPDATER=1",
+    `CLAUDE_CODE_MAX_RETRIES=${CLAUDE_MAX_RETRIES}`,
+    `LOOP_RUN_ID=${i.job.run_id}`,
+    `LOOP_CHANNEL_ID=${i.job.channel_id}`,
+    ...(i.config.anthropicBaseUrl ? [`ANTHROPIC_BASE_URL=${i.config.anthropicBaseUrl}`] : []),
+    ...(i.home ? [`HOME=${i.home}`] : []),
+  ];
+  return {
+    name: containerName(i.runnerKey, i.job.run_id),
+    image: i.config.image,
+    cmd: claudeArgs({ model: i.model, resume: i.resume }),
+    env,
+    workingDir: i.workdir,
+    user: i.user,
+    labels: {
+      [LABELS.runner]: i.runnerKey,
+      [LABELS.run]: String(i.job.run_id),
+      [LABELS.channel]: i.job.channel_id,
+      [LABELS.attempt]: String(i.job.attempt),
+    },
+    binds: [`${i.workdir}:${i.workdir}`, `${i.claudeDir}:${i.claudeDir}`, `${i.runDir}:${CONTAINER_RUN_DIR}:ro`, ...i.binds],
+    memoryBytes: i.config.memoryMb * 1024 * 1024,
+    nanoCpus: Math.round(i.config.cpus * 1e9),
+    pidsLimit: i.config.pids,
+    network: i.config.network,
+    groupAdd: i.groupAdd,
+  };
+}

@@ -1,0 +1,8 @@
+// Stands in for docker-modem's lib/ssh.js (see runner/dockerode-slim.ts): the real module,
+// and ssh2 with it, loads on first use, i.e. only for an ssh:// DOCKER_HOST.
+"use strict";
+const { createRequire } = require("node:module");
+const fromModem = createRequire(require.resolve("docker-modem", { paths: [require.resolve("dockerode")] }));
+module.exports = function lazySsh(opt) {
+  return fromModem("./ssh.js")(opt);
+};

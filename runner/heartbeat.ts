@@ -1,0 +1,49 @@
+/**
+ * Keeps a job's lease alive: one heartbeat at once (it acknowledges the lease, so a runner
+ * that dies right after claiming does not use up an attempt), then every interval. The
+ * answer carries the cancel flag; a 409 means the lease is gone. A failed beat is tried
+ * again every second until one gets through: a third of the TTL leaves room for that.
+ */
+import type { Job } from "../protocol/runner.ts";
+import { sleep } from "./backoff.ts";
+import { errorText, type Logger } from "./log.ts";
+import { WorkerError, type WorkerClient } from "./worker-client.ts";
+
+/** Cancels reach a runner on its next heartbeat: never wait longer than this for one. */
+export const MAX_HEARTBEAT_INTERVAL_MS = 5_000;
+
+const RETRY_AFTER_MISS_MS = 1_000;
+
+export const heartbeatInterval = (leaseTtlMs: number): number => Math.max(250, Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.floor(leaseTtlMs / 3)));
+
+export interface HeartbeatOptions {
+  client: Pick<WorkerClient, "heartbeat">;
+  job: Pick<Job, "run_id" | "lease_id" | "lease_ttl_ms">;
+  log: Logger;
+  onCancel: () => void;
+  onLeaseLost: (err: WorkerError) => void;
+}
+
+export function startHeartbeats(o: HeartbeatOptions): { stop(): void } {
+  const halt = new AbortController();
+  const interval = heartbeatInterval(o.job.lease_ttl_ms);
+  void (async function beat() {
+    let misses = 0;
+    while (!halt.signal.aborted) {
+      try {
+        const res = await o.client.heartbeat(o.job.run_id, o.job.lease_id, halt.signal);
+        if (misses) o.log.info("heartbeat delivered again", { run_id: o.job.run_id, missed: misses });
+        misses = 0;
+        if (res.cancel) o.onCancel();
+      } catch (err) {
+        if (halt.signal.aborted) return;
+        if (err instanceof WorkerError && err.kind === "lease_lost") return o.onLeaseLost(err);
+        misses++;
+        o.log[misses === 1 ? "warn" : "debug"]("heartbeat failed", { run_id: o.job.run_id, misses, error: errorText(err) });
+      }
+      // After a miss, try again soon: the lease keeps running out meanwhile.
+      await sleep(misses ? Math.min(interval, RETRY_AFTER_MISS_MS) : interval, halt.signal);
+    }
+  })();
+  return { stop: () => halt.abort() };
+}

@@ -1,0 +1,207 @@
+/**
+ * One leased job from claim to completion: heartbeats and event uploads run beside the
+ * agent; a cancel (from either answer) or the runner's shutdown stops the container and
+ * completes the run as cancelled; a lost lease (409) stops the container and drops the job
+ * without reporting, since the run now belongs to another attempt. Setup problems the user
+ * can fix (missing workdir, bad .loop/config.json) fail the run with that message.
+ */
+import type { Job } from "../protocol/runner.ts";
+import { runAgent, sessionWasMissing, type AgentOutcome, type StopKind } from "./agent.ts";
+import { Backoff, sleep } from "./backoff.ts";
+import type { RunnerConfig } from "./config.ts";
+import { buildContainerSpec, CONTAINER_RUN_DIR } from "./container-spec.ts";
+import type { DockerDriver } from "./docker.ts";
+import { EventUploader } from "./event-uploader.ts";
+import { startHeartbeats } from "./heartbeat.ts";
+import { errorText, type Logger } from "./log.ts";
+import { decide, type Decision } from "./outcome.ts";
+import { loadProjectConfig, mergeSettings, PROJECT_CONFIG_PATH } from "./project-config.ts";
+import { readLedger, runUsage, writeLedger } from "./usage-ledger.ts";
+import { UserError } from "./user-error.ts";
+import { WorkerError, type WorkerClient } from "./worker-client.ts";
+import { AGENT_UID, channelDir, prepareClaudeDir, removeRunDir, resolveBinds, resolveWorkdir, SetupError, writeRunDir, type Identity } from "./workspace.ts";
+
+export interface JobContext {
+  config: RunnerConfig;
+  client: WorkerClient;
+  docker: DockerDriver;
+  log: Logger;
+  runnerKey: string;
+  identity: Identity;
+  /** Aborted when the runner stops waiting for running jobs at shutdown. */
+  shutdown: AbortSignal;
+  killGraceMs?: number;
+}
+
+export interface JobEnd {
+  status: Decision["status"] | "lease_lost";
+}
+
+const preview = (s: string) => {
+  const line = s.trim().split("\n")[0] ?? "";
+  return JSON.stringify(line.length > 60 ? `${line.slice(0, 60)}…` : line);
+};
+
+export async function runJob(job: Job, ctx: JobContext): Promise<JobEnd> {
+  const started = Date.now();
+  const { log } = ctx;
+  const fields = { run_id: job.run_id, channel_id: job.channel_id, attempt: job.attempt };
+  log.info("job started", { ...fields, workdir: job.workdir, resume: job.session_id, lease_ttl_ms: job.lease_ttl_ms });
+  log.human(`run ${job.run_id} started (channel ${job.channel_id}, attempt ${job.attempt}${job.session_id ? ", resuming its session" : ""}): ${preview(job.prompt)}`);
+
+  const halt = new AbortController();
+  let stoppedBy: StopKind | null = null;
+  let leaseLost = false;
+  let completing = false;
+  const stop = (kind: StopKind, why?: WorkerError) => {
+    if (kind === "lease_lost") {
+      leaseLost = true;
+      if (completing) return;
+      log.warn("lease lost: stopping the job", { ...fields, error: why?.message });
+    }
+    if (stoppedBy) return;
+    stoppedBy = kind;
+    if (kind !== "lease_lost") log.info(kind === "cancel" ? "cancel requested: stopping the container" : "runner shutting down: stopping the container", fields);
+    halt.abort(kind);
+  };
+  const uploader = new EventUploader({ client: ctx.client, job, log, onCancel: () => stop("cancel"), onLeaseLost: (e) => stop("lease_lost", e) });
+  const beats = startHeartbeats({ client: ctx.client, job, log, onCancel: () => stop("cancel"), onLeaseLost: (e) => stop("lease_lost", e) });
+  const onShutdown = () => stop("shutdown");
+  ctx.shutdown.addEventListener("abort", onShutdown, { once: true });
+  if (ctx.shutdown.aborted) onShutdown();
+
+  let decision: Decision;
+  try {
+    decision = await execute(job, ctx, { uploader, halt: halt.signal, stoppedBy: () => stoppedBy, started });
+  } catch (err) {
+    const userFacing = err instanceof SetupError || err instanceof UserError;
+    if (!userFacing) log.error("job failed inside the runner", { ...fields, error: errorText(err), stack: err instanceof Error ? err.stack : undefined });
+    decision = { status: "failed", error: userFacing ? errorText(err) : `runner error: ${errorText(err)}`, duration_ms: Date.now() - started };
+  } finally {
+    ctx.shutdown.removeEventListener("abort", onShutdown);
+  }
+
+  try {
+    if (leaseLost) {
+      log.human(`run ${job.run_id} dropped: this runner lost its lease (the Worker gave the run to another attempt or ended it)`);
+      return { status: "lease_lost" };
+    }
+    const delivered = await uploader.drain(AbortSignal.timeout(reportWindowMs(job)));
+    if (!delivered && !leaseLost) log.error("could not deliver all events before completing", { ...fields, pending: uploader.pending });
+    if (leaseLost) return { status: "lease_lost" };
+    completing = true;
+    log.debug("events delivered; completing", { ...fields, events: uploader.delivered });
+    const reported = await complete(job, decision, ctx);
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    const usage = decision.usage ? `, ${decision.usage.input_tokens} in / ${decision.usage.output_tokens} out tokens` : "";
+    const cost = decision.cost_usd != null ? `, $${decision.cost_usd.toFixed(4)}` : "";
+    const unreported = reported ? "" : " (the Worker could not be told; it will end the run when the lease runs out)";
+    log.human(`run ${job.run_id} ${decision.status} in ${secs} s${usage}${cost}${decision.error ? `: ${decision.error.split("\n")[0]}` : ""}${unreported}`);
+    log.info("job finished", { ...fields, status: decision.status, reported, ms: Date.now() - started, events: uploader.delivered, error: decision.error ?? null });
+    return { status: decision.status };
+  } finally {
+    beats.stop();
+    uploader.close();
+  }
+}
+
+/** How long a finished job keeps trying to report: past a few lease TTLs the run is gone anyway. */
+const reportWindowMs = (job: Pick<Job, "lease_ttl_ms">) => Math.max(3 * job.lease_ttl_ms, 120_000);
+
+interface ExecState {
+  uploader: EventUploader;
+  halt: AbortSignal;
+  stoppedBy: () => StopKind | null;
+  started: number;
+}
+
+async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decision> {
+  const { config, log } = ctx;
+  const fields = { run_id: job.run_id, channel_id: job.channel_id };
+  if (s.halt.aborted) return { status: "cancelled", error: s.stoppedBy() === "shutdown" ? "the runner shut down before the run started" : "cancelled before it started" };
+
+  const workdir = resolveWorkdir(config, job, ctx.identity);
+  const project = loadProjectConfig(workdir);
+  if (project?.ignoredKeys.length) {
+    const message = `${PROJECT_CONFIG_PATH}: ignored ${project.ignoredKeys.join(", ")} (a project may only set mounts, mcp and claude_model)`;
+    log.warn(message, fields);
+    s.uploader.push({ type: "notice", message });
+  }
+  const settings = mergeSettings(config, project, workdir, job.model);
+  const claudeDir = prepareClaudeDir(config.stateDir, job.channel_id, ctx.identity);
+  const runDir = writeRunDir(config.stateDir, job, settings.mcpServers, ctx.identity);
+  try {
+    const { binds, groupAdd } = resolveBinds(settings.mounts, [workdir, claudeDir, CONTAINER_RUN_DIR], config.home, log, fields);
+    const timeoutSec = job.limits.timeout_sec ?? config.timeoutSec;
+    const deadline = s.started + timeoutSec * 1000;
+    const attempt = (resume: string | null): Promise<AgentOutcome> =>
+      runAgent({
+        docker: ctx.docker,
+        spec: buildContainerSpec({
+          config,
+          job,
+          runnerKey: ctx.runnerKey,
+          workdir,
+          claudeDir,
+          runDir,
+          binds,
+          groupAdd,
+          user: `${ctx.identity.uid}:${ctx.identity.gid}`,
+          home: ctx.identity.uid === AGENT_UID ? null : "/tmp",
+          model: settings.model,
+          resume,
+        }),
+        credentials: config.credentials,
+        prompt: job.prompt,
+        deadline,
+        stop: s.halt,
+        onEvent: (e) => s.uploader.push(e),
+        waitForRoom: () => s.uploader.waitForRoom(),
+        flush: () => s.uploader.flushNow(),
+        log,
+        ...(ctx.killGraceMs !== undefined ? { killGraceMs: ctx.killGraceMs } : {}),
+      });
+
+    let resume = job.session_id;
+    let outcome = await attempt(resume);
+    if (resume && !s.halt.aborted && sessionWasMissing(outcome, resume)) {
+      const message = `session ${resume} no longer exists on this runner; started a new session`;
+      log.warn(message, fields);
+      s.uploader.push({ type: "notice", message });
+      resume = null;
+      outcome = await attempt(null);
+    }
+
+    const dir = channelDir(config.stateDir, job.channel_id);
+    const usage = outcome.result ? runUsage(outcome.result, resume, readLedger(dir)) : { costUsd: null, usage: null };
+    if (outcome.result) writeLedger(dir, outcome.result);
+    const stoppedBy = s.stoppedBy();
+    return decide({ outcome, stoppedBy: stoppedBy === "lease_lost" ? null : stoppedBy, timeoutSec, memoryMb: config.memoryMb, usage, durationMs: Date.now() - s.started });
+  } finally {
+    removeRunDir(runDir);
+  }
+}
+
+/** Reports the end, retrying while the Worker is unreachable; a 409 means someone else owns it now. */
+async function complete(job: Job, decision: Decision, ctx: JobContext): Promise<boolean> {
+  const window = AbortSignal.timeout(reportWindowMs(job));
+  const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
+  const fields = { run_id: job.run_id, status: decision.status };
+  for (;;) {
+    try {
+      const res = await ctx.client.complete(job.run_id, { lease_id: job.lease_id, ...decision });
+      if (backoff.failures) ctx.log.info("completion delivered after retries", { ...fields, retries: backoff.failures });
+      if (res.duplicate) ctx.log.debug("completion was a duplicate", fields);
+      return true;
+    } catch (err) {
+      const retryable = err instanceof WorkerError && (err.retryable || err.kind === "auth");
+      if (!retryable || window.aborted) {
+        ctx.log.error("could not report the run's end", { ...fields, error: errorText(err) });
+        return false;
+      }
+      const delay = backoff.next();
+      ctx.log[backoff.failures === 1 ? "warn" : "debug"]("completion failed; retrying", { ...fields, retry_ms: delay, error: errorText(err) });
+      await sleep(delay, window);
+    }
+  }
+}

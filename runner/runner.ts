@@ -1,0 +1,155 @@
+/**
+ * The runner daemon, assembled: checks Docker, ensures the agent image, removes what a
+ * crashed predecessor left (its containers, its private run dirs), then claims jobs until
+ * stopped. stop() stops claiming, lets running jobs finish within the grace period, then
+ * stops their containers and reports them cancelled. `loop runner` is a thin shell over it.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import pkg from "../package.json" with { type: "json" };
+import { claimLoop } from "./claim-loop.ts";
+import type { RunnerConfig } from "./config.ts";
+import { LABELS } from "./container-spec.ts";
+import { dockerodeDriver, type DockerDriver } from "./docker.ts";
+import { ensureImage } from "./image.ts";
+import { runJob } from "./job.ts";
+import { createLogger, errorText, type Logger } from "./log.ts";
+import { UserError } from "./user-error.ts";
+import type { PostJson } from "./http-post.ts";
+import { WorkerClient } from "./worker-client.ts";
+import { containerIdentity, runsDir } from "./workspace.ts";
+
+export const RUNNER_VERSION: string = pkg.version;
+
+export interface RunnerDeps {
+  docker?: DockerDriver;
+  log?: Logger;
+  /** The HTTP transport to the Worker (default node:http with keep-alive). */
+  post?: PostJson;
+  /** The folder the agent image is built from when missing (default runner/image). */
+  imageContextDir?: string;
+  /** Long-poll wait per claim (default the protocol's maximum). */
+  claimWaitMs?: number;
+  /** SIGINT → SIGKILL grace when stopping a container. */
+  killGraceMs?: number;
+}
+
+export interface RunnerHandle {
+  /** Identifies this runner's containers (label loop.runner, part of their names). */
+  runnerKey: string;
+  /** Run ids of the jobs running now. */
+  activeRuns(): number[];
+  /**
+   * Stops claiming, waits up to graceMs (default shutdown_grace_sec) for running jobs, then
+   * cancels them. Calling it again with a shorter grace cuts the wait short.
+   */
+  stop(opts?: { graceMs?: number }): Promise<void>;
+  /** Settles when the runner has stopped; rejects if it had to give up (bad token). */
+  done: Promise<void>;
+}
+
+/** Stable per Worker and token, so a restarted runner recognises its own leftovers. */
+export const runnerKeyFor = (config: Pick<RunnerConfig, "workerUrl" | "runnerToken">): string =>
+  createHash("sha256").update(`${config.workerUrl}\n${config.runnerToken}`).digest("hex").slice(0, 12);
+
+export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): Promise<RunnerHandle> {
+  const log = deps.log ?? createLogger({ level: config.logLevel });
+  const docker = deps.docker ?? dockerodeDriver();
+  const runnerKey = runnerKeyFor(config);
+  if (config.unknownKeys.length) {
+    log.warn("unknown config keys ignored", { keys: config.unknownKeys });
+    log.human(`config: ignoring unknown keys ${config.unknownKeys.join(", ")} (typos?)`);
+  }
+
+  try {
+    await docker.ping();
+  } catch (err) {
+    throw new UserError(`cannot reach the Docker Engine (${errorText(err)}): is Docker running, and may this user use it?`);
+  }
+  await ensureImage(docker, config.image, log, deps.imageContextDir);
+
+  const leftovers = await docker.removeLabelled({ [LABELS.runner]: runnerKey });
+  if (leftovers.length) {
+    log.warn("removed containers left over from an earlier runner process", { containers: leftovers });
+    log.human(`removed ${leftovers.length} container(s) left over from an earlier run: ${leftovers.join(", ")}`);
+  }
+  // Private run dirs hold run tokens: none of them may outlive a crash.
+  try {
+    rmSync(runsDir(config.stateDir), { recursive: true, force: true });
+    mkdirSync(runsDir(config.stateDir), { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new UserError(`state_dir ${config.stateDir} is not usable: ${errorText(err)}`);
+  }
+
+  const client = new WorkerClient({ url: config.workerUrl, token: config.runnerToken, runnerVersion: RUNNER_VERSION, ...(deps.post ? { post: deps.post } : {}) });
+  const claiming = new AbortController();
+  const shutdown = new AbortController();
+  const active = new Map<number, Promise<unknown>>();
+  const identity = containerIdentity();
+
+  log.info("runner started", {
+    version: RUNNER_VERSION,
+    worker_url: config.workerUrl,
+    runner_key: runnerKey,
+    image: config.image,
+    concurrency: config.concurrency,
+    network: config.network,
+    state_dir: config.stateDir,
+    container_user: `${identity.uid}:${identity.gid}`,
+    labels: config.labels,
+  });
+  log.human(`loop runner ${RUNNER_VERSION} for ${config.workerUrl}: image ${config.image}, ${config.concurrency} slot(s), network ${config.network}`);
+
+  const loop = claimLoop({
+    client,
+    concurrency: config.concurrency,
+    log,
+    signal: claiming.signal,
+    ...(deps.claimWaitMs !== undefined ? { waitMs: deps.claimWaitMs } : {}),
+    start(job) {
+      const p = runJob(job, { config, client, docker, log, runnerKey, identity, shutdown: shutdown.signal, ...(deps.killGraceMs !== undefined ? { killGraceMs: deps.killGraceMs } : {}) }).finally(() =>
+        active.delete(job.run_id),
+      );
+      active.set(job.run_id, p);
+      return p;
+    },
+  });
+
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  let stopped: Promise<void> | undefined;
+  let loopError: unknown;
+  const finished = loop.catch((err) => {
+    loopError = err;
+    log.error("runner stopped", { error: errorText(err) });
+  });
+
+  async function stop(opts: { graceMs?: number } = {}): Promise<void> {
+    const graceMs = opts.graceMs ?? config.shutdownGraceSec * 1000;
+    claiming.abort();
+    clearTimeout(graceTimer);
+    if (active.size && graceMs > 0 && !shutdown.signal.aborted)
+      log.human(`stopping: no new jobs; waiting up to ${Math.round(graceMs / 1000)} s for ${active.size} running job(s), then cancelling them`);
+    graceTimer = setTimeout(() => {
+      if (active.size) log.human(`cancelling ${active.size} running job(s)`);
+      shutdown.abort();
+    }, graceMs);
+    stopped ??= (async () => {
+      await finished;
+      while (active.size) await Promise.allSettled([...active.values()]);
+      clearTimeout(graceTimer);
+      log.info("runner stopped", {});
+      log.human("runner stopped");
+    })();
+    return stopped;
+  }
+
+  // A fatal loop error (bad token) stops the runner by itself.
+  const done = finished.then(async () => {
+    if (loopError) await stop({ graceMs: 0 });
+    else await (stopped ?? stop());
+    if (loopError) throw loopError;
+  });
+  done.catch(() => {}); // the caller may only await stop(); the rejection is still observable via done
+
+  return { runnerKey, activeRuns: () => [...active.keys()], stop, done };
+}

@@ -1,0 +1,113 @@
+// How a job reports: the event uploader (batching, seq numbering, retry without loss,
+// bounded buffer, cancel and lease-lost answers) against a scripted client, and the
+// outcome → Completion rules. The real Worker is exercised in runner-*.test.ts.
+import { describe, expect, it } from "vitest";
+import { Completion, type EventBatchResponse, type WireEvent } from "../../protocol/runner.ts";
+import type { AgentOutcome } from "../../runner/agent.ts";
+import { Backoff } from "../../runner/backoff.ts";
+import { EventUploader, MAX_BATCH, MAX_BUFFERED } from "../../runner/event-uploader.ts";
+import { memoryLogger } from "../../runner/log.ts";
+import { decide } from "../../runner/outcome.ts";
+import { WorkerError } from "../../runner/worker-client.ts";
+
+const job = { run_id: 1, lease_id: "lease_1", first_seq: 1_000_001 };
+const fastBackoff = () => new Backoff({ initialMs: 5, maxMs: 20 });
+
+function scriptedClient(answer: (events: WireEvent[], call: number) => EventBatchResponse | Error) {
+  const stored = new Map<number, WireEvent>();
+  const calls: number[][] = [];
+  return {
+    stored,
+    calls,
+    async events(_runId: number, _lease: string, events: WireEvent[]) {
+      calls.push(events.map((e) => e.seq));
+      await new Promise((r) => setTimeout(r, 1));
+      const a = answer(events, calls.length);
+      if (a instanceof Error) throw a;
+      for (const e of events) if (!stored.has(e.seq)) stored.set(e.seq, e); // the Worker ignores seen seqs
+      return a;
+    },
+  };
+}
+
+describe("event uploader", () => {
+  it("numbers events from first_seq, batches them, and loses none across failed requests", async () => {
+    // Every third request fails after the Worker stored it (a lost answer), every fifth never arrives.
+    const client = scriptedClient((_, n) => (n % 5 === 0 ? new WorkerError("unreachable", "reset") : { accepted: 1, cancel: false }));
+    const flaky = {
+      stored: client.stored,
+      calls: client.calls,
+      async events(runId: number, lease: string, events: WireEvent[]) {
+        const res = await client.events(runId, lease, events);
+        if (client.calls.length % 3 === 0) throw new WorkerError("unreachable", "answer lost");
+        return res;
+      },
+    };
+    const up = new EventUploader({ client: flaky, job, log: memoryLogger(), onCancel: () => {}, onLeaseLost: () => {}, flushMs: 5, backoff: fastBackoff() });
+    for (let i = 0; i < 260; i++) {
+      up.push({ type: "text", text: `event ${i}` });
+      if (i % 40 === 0) await new Promise((r) => setTimeout(r, 3));
+    }
+    expect(await up.drain()).toBe(true);
+    const seqs = [...flaky.stored.keys()].sort((a, b) => a - b);
+    expect(seqs).toEqual(Array.from({ length: 260 }, (_, i) => 1_000_001 + i));
+    expect(flaky.stored.get(1_000_001 + 259)?.data).toEqual({ type: "text", text: "event 259" });
+    expect(Math.max(...flaky.calls.map((c) => c.length))).toBeLessThanOrEqual(MAX_BATCH);
+    // Fewer requests than events: they were batched.
+    expect(flaky.calls.length).toBeLessThan(60);
+  });
+
+  it("holds the producer back when the buffer is full, and lets it go when the Worker is back", async () => {
+    let down = true;
+    const client = scriptedClient(() => (down ? new WorkerError("unreachable", "refused") : { accepted: 1, cancel: false }));
+    const up = new EventUploader({ client, job, log: memoryLogger(), onCancel: () => {}, onLeaseLost: () => {}, flushMs: 1, backoff: fastBackoff() });
+    for (let i = 0; i < MAX_BUFFERED; i++) up.push({ type: "text", text: "x" });
+    let room = false;
+    const waiting = up.waitForRoom().then(() => (room = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(room).toBe(false);
+    down = false;
+    await waiting;
+    expect(await up.drain()).toBe(true);
+    expect(client.stored.size).toBe(MAX_BUFFERED);
+  });
+
+  it("tells the job about cancel: true and about a lost lease (and stops sending)", async () => {
+    let cancels = 0;
+    let lost: WorkerError | null = null;
+    const client = scriptedClient((_, n) => (n === 1 ? { accepted: 1, cancel: true } : new WorkerError("lease_lost", "409", 409)));
+    const up = new EventUploader({ client, job, log: memoryLogger(), onCancel: () => cancels++, onLeaseLost: (e) => (lost = e), flushMs: 1, backoff: fastBackoff() });
+    up.push({ type: "text", text: "a" });
+    await up.drain();
+    expect(cancels).toBe(1);
+    up.push({ type: "text", text: "b" });
+    expect(await up.drain()).toBe(false);
+    expect(lost).toBeInstanceOf(WorkerError);
+    expect(client.calls).toHaveLength(2);
+  });
+});
+
+describe("outcome → completion", () => {
+  const outcome = (o: Partial<AgentOutcome>): AgentOutcome => ({ exitCode: 0, oomKilled: false, timedOut: false, result: null, sessionId: "s1", model: "m", stderrTail: "", startError: null, ...o });
+  const result = (isError: boolean, extra: object = {}) => ({ isError, subtype: "success", text: "answer", sessionId: "s1", costUsd: 0.01, usage: { input_tokens: 1, output_tokens: 2 }, modelUsage: {}, durationMs: 5, errors: [], terminalReason: null, ...extra });
+  const usage = { costUsd: 0.01, usage: { input_tokens: 1, output_tokens: 2 } };
+  const base = { stoppedBy: null, timeoutSec: 60, memoryMb: 512, usage, durationMs: 1234 };
+  const check = (d: ReturnType<typeof decide>) => Completion.parse({ lease_id: "l", ...d });
+
+  it("the result decides, by is_error", () => {
+    expect(check(decide({ ...base, outcome: outcome({ result: result(false) }) }))).toMatchObject({ status: "succeeded", result_text: "answer", session_id: "s1", cost_usd: 0.01, usage: { input_tokens: 1, output_tokens: 2 }, exit_code: 0, model: "m", duration_ms: 1234, error: null });
+    expect(check(decide({ ...base, outcome: outcome({ exitCode: 1, result: result(true, { text: "Invalid API key" }) }) }))).toMatchObject({ status: "failed", error: "Invalid API key" });
+  });
+
+  it("no result: the exit code and the tail of stderr", () => {
+    expect(check(decide({ ...base, outcome: outcome({ exitCode: 3, stderrTail: "boom" }) }))).toMatchObject({ status: "failed", exit_code: 3, error: "claude exited with code 3 without a result: boom" });
+  });
+
+  it("stops we caused win over what the CLI said; then the deadline, then the memory limit", () => {
+    expect(decide({ ...base, stoppedBy: "cancel", outcome: outcome({ result: result(true) }) })).toMatchObject({ status: "cancelled" });
+    expect(decide({ ...base, stoppedBy: "shutdown", outcome: outcome({}) })).toMatchObject({ status: "cancelled", error: expect.stringContaining("shut down") });
+    expect(decide({ ...base, outcome: outcome({ timedOut: true, exitCode: 137 }) })).toMatchObject({ status: "failed", error: "timed out after 60 s" });
+    expect(decide({ ...base, outcome: outcome({ oomKilled: true, exitCode: 137 }) })).toMatchObject({ status: "failed", error: expect.stringContaining("512 MB") });
+    expect(decide({ ...base, outcome: outcome({ startError: "no such image", exitCode: null }) })).toMatchObject({ status: "failed", error: "could not start the agent container: no such image" });
+  });
+});

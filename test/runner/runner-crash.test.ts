@@ -1,0 +1,78 @@
+// `loop runner` as a real child process: SIGKILL it mid-run and start it again. The new
+// process removes the orphaned container; the Worker (lease TTL 5 s) re-queues the run and
+// the new process completes it. Then SIGTERM stops it cleanly. Logs never carry secrets.
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isMainTurn } from "../fakes/anthropic.ts";
+import { agentDir, API_KEY, configFile, containersOf, createRun, docker, labelledRunner, setRules, setupEnv, waitFor, waitForRun, type Env } from "./helpers.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+let env: Env;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  env = await setupEnv({ vars: { LEASE_TTL_SECONDS: "5" } });
+}, 300_000);
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  await env?.close();
+});
+
+function spawnRunner(configPath: string) {
+  const { ANTHROPIC_API_KEY: _a, CLAUDE_CODE_OAUTH_TOKEN: _b, ANTHROPIC_BASE_URL: _c, ...parentEnv } = process.env;
+  const child = spawn(join(ROOT, "node_modules/.bin/node"), [join(ROOT, "runner/bin/loop.js"), "runner", "--config", configPath], { cwd: ROOT, env: parentEnv, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  const out = { stdout: "", stderr: "" };
+  child.stdout!.on("data", (d) => (out.stdout += d));
+  child.stderr!.on("data", (d) => (out.stderr += d));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return { child, out, exited };
+}
+
+describe("loop runner as a process", () => {
+  it("SIGKILL mid-run: the restarted runner removes the orphan container and finishes the re-queued run; SIGTERM then exits 0", async () => {
+    const { token, channel } = await labelledRunner(env, "crash");
+    const configPath = join(env.base, "runner-config.json");
+    writeFileSync(configPath, JSON.stringify(configFile(env, token, { concurrency: 1, log_level: "info" })));
+    setRules(env, [
+      { match: isMainTurn, times: 1, reply: { text: Array.from({ length: 100 }, (_, i) => `w${i}`).join(" "), delayMs: 200 } },
+      { match: isMainTurn, reply: { text: "Recovered." } },
+    ]);
+
+    const first = spawnRunner(configPath);
+    await waitFor("the first runner to wait for jobs", () => first.out.stderr.includes("waiting for jobs (long-poll)"), 60_000);
+    const id = await createRun(env, await channel(agentDir(env, "crash")), "Take your time");
+    const [orphan] = await waitFor("the agent container", async () => {
+      const found = await containersOf(id);
+      return found.some((c) => c.State === "running") && env.fake.messageRequests().some(isMainTurn) ? found : null;
+    });
+    first.child.kill("SIGKILL");
+    await first.exited;
+    expect((await docker.getContainer(orphan!.Id).inspect()).State.Running).toBe(true); // orphaned, still working
+
+    const second = spawnRunner(configPath);
+    await waitFor("the orphan's removal", () => second.out.stderr.includes("left over from an earlier run"), 60_000);
+    await expect(docker.getContainer(orphan!.Id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+
+    // The lease ran out (5 s without heartbeat): attempt 2 goes to the new process.
+    const run = await waitForRun(env, id, 90_000);
+    expect(run).toMatchObject({ status: "succeeded", attempt: 2, result_text: "Recovered." });
+    expect(await containersOf(id)).toEqual([]);
+
+    second.child.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+    expect(second.out.stderr).toMatch(/runner stopped\n$/);
+
+    // Structured log lines are JSON, one per line; no secret appears anywhere.
+    const lines = second.out.stdout.trim().split("\n");
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+    expect(lines.map((l) => JSON.parse(l).msg)).toEqual(expect.arrayContaining(["runner started", "job started", "job finished"]));
+    for (const text of [first.out.stdout, first.out.stderr, second.out.stdout, second.out.stderr]) {
+      expect(text).not.toContain(API_KEY);
+      expect(text).not.toContain(token);
+    }
+  }, 180_000);
+});

@@ -1,0 +1,139 @@
+// The runner when things go wrong: cancel mid-run, the deadline, a claude that dies without
+// a result (in an image the runner builds itself), a build that fails, a shutdown with
+// runs in flight, and the Worker unreachable mid-run. Real Worker, Docker, claude, fake API.
+// Each test runs its own runner; a runner label per test keeps jobs from reaching a runner
+// stopped by an earlier test (its abandoned long-poll may still be parked in the Worker).
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isMainTurn, type RecordedRequest } from "../fakes/anthropic.ts";
+import { agentDir, containersOf, createRun, docker, getRun, labelledRunner, runnerConfig, setRules, setupEnv, sleepMs, startProxy, startTestRunner, waitFor, waitForRun, type Env, type TestRunner } from "./helpers.ts";
+
+let env: Env;
+const runners: TestRunner[] = [];
+const images: string[] = [];
+
+beforeAll(async () => {
+  // A short lease so an outage test fits in seconds; heartbeats come every ~3 s.
+  env = await setupEnv({ vars: { LEASE_TTL_SECONDS: "10" } });
+}, 300_000);
+
+afterAll(async () => {
+  for (const r of runners) await r.stop();
+  for (const tag of images) await docker.getImage(tag).remove({ force: true }).catch(() => {});
+  await env?.close();
+});
+
+async function runner(label: string, extra: Parameters<typeof runnerConfig>[2] = {}, deps: Parameters<typeof startTestRunner>[1] = {}) {
+  const r = await labelledRunner(env, label);
+  const started = await startTestRunner(runnerConfig(env, r.token, extra), deps);
+  runners.push(started);
+  return { ...r, runner: started };
+}
+
+const slowText = (words: number, delayMs: number) => ({ text: Array.from({ length: words }, (_, i) => `word${i}`).join(" "), delayMs });
+const mainTurnsSeen = () => env.fake.messageRequests().filter(isMainTurn).length;
+
+describe("loop runner when things go wrong", () => {
+  it("cancel mid-run: the container is stopped and removed, the run ends cancelled", async () => {
+    const { channel, runner: r } = await runner("cancel");
+    setRules(env, [{ match: isMainTurn, reply: slowText(80, 200) }]); // 16 s of streaming
+    const seen = mainTurnsSeen();
+    const id = await createRun(env, await channel(agentDir(env, "cancel")), "Talk slowly");
+    await waitFor("the reply to start streaming", () => mainTurnsSeen() > seen);
+    const asked = Date.now();
+    const res = await env.api("POST", `/api/runs/${id}/cancel`);
+    expect(res).toMatchObject({ status: 202, body: { outcome: "signalled" } });
+    const run = await waitForRun(env, id);
+    const took = Date.now() - asked;
+    expect(run).toMatchObject({ status: "cancelled", error: "cancelled on request" });
+    expect(took).toBeLessThan(10_000); // the next heartbeat (≤ 3.4 s) carries the cancel; SIGINT ends claude
+    expect(await containersOf(id)).toEqual([]);
+    expect(r.lines.map((l) => l.msg)).toContain("cancel requested: stopping the container");
+  });
+
+  it("the deadline: a run longer than container_timeout_sec fails as timed out, container gone", async () => {
+    const { channel } = await runner("timeout", { container_timeout_sec: 3 });
+    setRules(env, [{ match: isMainTurn, reply: slowText(100, 200) }]);
+    const id = await createRun(env, await channel(agentDir(env, "timeout")), "Never finish");
+    const run = await waitForRun(env, id);
+    expect(run).toMatchObject({ status: "failed", error: "timed out after 3 s" });
+    expect(await containersOf(id)).toEqual([]);
+  });
+
+  it("a missing image is built from its Dockerfile; a claude that exits 3 without a result fails the run with its stderr", async () => {
+    // The image context the runner builds when its image is missing: the test image with a broken claude.
+    const context = mkdtempSync(join(env.base, "image-"));
+    writeFileSync(join(context, "Dockerfile"), `FROM ${env.image}\nCOPY claude /usr/local/bin/claude\n`);
+    writeFileSync(join(context, "claude"), '#!/bin/sh\necho "stub: the agent fell over" >&2\nexit 3\n');
+    chmodSync(join(context, "claude"), 0o755);
+    const tag = `loop-agent-stub:${Date.now().toString(36)}`;
+    images.push(tag);
+    const { channel, runner: r } = await runner("exit3", { container_image: tag }, { imageContextDir: context });
+    expect(r.lines.filter((l) => l.level === "human").map((l) => l.msg)).toContainEqual(expect.stringMatching(new RegExp(`^image ${tag} built in \\d+ s$`)));
+
+    const id = await createRun(env, await channel(agentDir(env, "exit3")), "Anything");
+    const run = await waitForRun(env, id);
+    expect(run).toMatchObject({ status: "failed", exit_code: 3, error: "claude exited with code 3 without a result: stub: the agent fell over", result_text: null });
+  });
+
+  it("a failing image build stops the runner at start with the build's own words", async () => {
+    const context = mkdtempSync(join(env.base, "badimage-"));
+    writeFileSync(join(context, "Dockerfile"), `FROM ${env.image}\nCOPY no-such-file /x\n`);
+    const tag = `loop-agent-broken:${Date.now().toString(36)}`;
+    const { token } = await labelledRunner(env, "badimage");
+    await expect(startTestRunner(runnerConfig(env, token, { container_image: tag }), { imageContextDir: context })).rejects.toThrow(
+      new RegExp(`could not build the agent image ${tag.replace(/[.:]/g, "\\$&")} from .*: .*no-such-file`, "s"),
+    );
+  });
+
+  it("shutdown: running jobs may finish within the grace period; after it they are cancelled and reported", async () => {
+    const { channel, runner: r } = await runner("shutdown", { concurrency: 2 });
+    setRules(env, [
+      { match: (q) => isMainTurn(q) && JSON.stringify(q.messages).includes("quick one"), reply: slowText(8, 100) },
+      { match: isMainTurn, reply: slowText(100, 200) },
+    ]);
+    const quick = await createRun(env, await channel(agentDir(env, "quick")), "quick one");
+    const slow = await createRun(env, await channel(agentDir(env, "slow")), "slow one");
+    await waitFor("both running", async () => (await getRun(env, quick)).status === "running" && (await getRun(env, slow)).status === "running" && mainTurnsSeen() > 0);
+    await sleepMs(300);
+    const t0 = Date.now();
+    await r.handle.stop({ graceMs: 4_000 });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(4_000);
+    expect(await getRun(env, quick)).toMatchObject({ status: "succeeded" });
+    expect(await getRun(env, slow)).toMatchObject({ status: "cancelled", error: "the runner shut down before the run finished" });
+    expect(await containersOf(slow)).toEqual([]);
+    expect(r.lines.filter((l) => l.level === "human").map((l) => l.msg)).toContainEqual(expect.stringMatching(/^stopping: no new jobs; waiting up to 4 s for 2 running job\(s\)/));
+  });
+
+  it("the Worker unreachable mid-run: events wait and are delivered, none lost, in order; the run completes", async () => {
+    const proxy = await startProxy(env.worker.url);
+    try {
+      const { channel, runner: r } = await runner("outage", { worker_url: proxy.url });
+      // Four Bash steps of ~1 s each, then an answer: events keep coming during the outage.
+      const resultsIn = (q: RecordedRequest) => (q.messages ?? []).flatMap((m) => (Array.isArray(m.content) ? m.content : [])).filter((b) => b.type === "tool_result").length;
+      setRules(env, [
+        { match: (q) => isMainTurn(q) && resultsIn(q) < 4, reply: (q) => ({ toolUses: [{ name: "Bash", input: { command: `sleep 1; echo step ${resultsIn(q) + 1}`, description: "step" } }] }) },
+        { match: isMainTurn, reply: { text: "All steps done." } },
+      ]);
+      const seen = mainTurnsSeen();
+      const id = await createRun(env, await channel(agentDir(env, "outage")), "Do four steps");
+      await waitFor("the first step to finish", () => mainTurnsSeen() >= seen + 2);
+      proxy.pause();
+      await sleepMs(3_500);
+      proxy.resume();
+      const run = await waitForRun(env, id);
+
+      expect(run).toMatchObject({ status: "succeeded", result_text: "All steps done.", attempt: 1 });
+      const types = run.events.map((e: any) => e.type);
+      expect(types).toEqual(["init", ...Array(4).fill(["tool_use", "tool_result"]).flat(), "text"]);
+      expect(run.events.map((e: any) => e.seq)).toEqual(types.map((_: unknown, i: number) => i + 1));
+      expect(run.events.filter((e: any) => e.type === "tool_result").map((e: any) => e.payload.output)).toEqual(["step 1", "step 2", "step 3", "step 4"]);
+      // It really was cut off: requests failed and were retried.
+      const msgs = r.lines.map((l) => l.msg);
+      expect(msgs.some((m) => m === "events: worker unreachable, buffering" || m === "heartbeat failed")).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
