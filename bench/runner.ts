@@ -8,10 +8,11 @@
  *           spec, command, mounts, MCP config, stdin), output read and discarded
  * Each job gets a fresh channel (fresh Claude state), so neither side resumes a session.
  * Idle RSS: VmRSS of the `loop runner` process parked in a long-poll claim, before any job.
+ * The runner measured is the production build, dist/loop.mjs, built afresh first.
  * Goals: runner/bare median ≤ 1.15×; idle RSS ≤ 80 MB.
  */
 import Docker from "dockerode";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -29,6 +30,7 @@ import { client, median, percentile, report, round } from "./lib.ts";
 const JOBS = Number(process.env.BENCH_JOBS ?? 20);
 const WARMUP = 2;
 const ROOT = resolve(import.meta.dirname, "..");
+execFileSync(process.execPath, [join(ROOT, "scripts/build-runner.ts")], { stdio: "inherit" });
 const API_KEY = "sk-ant-bench-key";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -59,7 +61,7 @@ try {
   const config = parseConfig(configFile, { env: {}, home: base });
 
   // ---- the runner as a child process; its idle RSS first ------------------------------
-  child = spawn(join(ROOT, "node_modules/.bin/node"), [join(ROOT, "runner/bin/loop.js"), "runner", "--config", configPath], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  child = spawn(join(ROOT, "node_modules/.bin/node"), [join(ROOT, "dist/loop.mjs"), "runner", "--config", configPath], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
   child.stdout!.resume();

@@ -49,6 +49,7 @@ interface JobRow extends Record<string, SqlStorageValue> {
 }
 
 interface Parked {
+  id: string;
   settled: boolean;
   runner: RunnerIdentity;
   origin: string;
@@ -92,11 +93,12 @@ export class Dispatcher extends DurableObject<Env> {
   }
 
   /** Long-poll: a job for this runner now, or when one arrives within waitMs, or null. */
-  async claim(runner: RunnerIdentity, waitMs: number, origin: string): Promise<Job | null> {
+  async claim(runner: RunnerIdentity, waitMs: number, origin: string, claimId: string = randomId("claim_")): Promise<Job | null> {
     const job = await this.#leaseNext(runner, origin);
     if (job || waitMs <= 0) return job;
     return new Promise<Job | null>((resolve) => {
       const parked: Parked = {
+        id: claimId,
         settled: false,
         runner,
         origin,
@@ -109,6 +111,20 @@ export class Dispatcher extends DurableObject<Env> {
       };
       this.#parked.push(parked);
     });
+  }
+
+  /**
+   * The runner behind a parked claim went away (its request was aborted): stop holding a
+   * place for it, or the next job would be leased to nobody and wait out a lease TTL.
+   */
+  async abandon(claimId: string): Promise<boolean> {
+    const parked = this.#parked.find((p) => p.id === claimId);
+    if (!parked || parked.settled) return false;
+    parked.settled = true;
+    clearTimeout(parked.timer);
+    this.#parked = this.#parked.filter((p) => p !== parked);
+    parked.resolve(null);
+    return true;
   }
 
   /** Extends the lease of a job this runner holds; says whether it should stop. */

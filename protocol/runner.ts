@@ -21,6 +21,11 @@ export const MAX_CLAIM_WAIT_MS = 25_000;
 export const ClaimRequest = z.strictObject({
   wait_ms: z.number().int().min(0).max(MAX_CLAIM_WAIT_MS).default(MAX_CLAIM_WAIT_MS),
   runner_version: z.string().max(50).optional(),
+  /**
+   * Serve only these of the runner's registered labels (the runner config's `labels`).
+   * Absent: all of them. A label the runner was not registered with is refused (422).
+   */
+  labels: z.array(z.string().max(64)).max(20).optional(),
 });
 export type ClaimRequest = z.input<typeof ClaimRequest>;
 

@@ -4,7 +4,7 @@
  * logic can pass a fake driver; the real one is exercised against a real daemon.
  */
 import type DockerType from "dockerode";
-import Docker from "./dockerode-slim.ts";
+import Docker from "dockerode";
 import { readdirSync } from "node:fs";
 import type { Readable } from "node:stream";
 

@@ -81,7 +81,7 @@ export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): 
     throw new UserError(`state_dir ${config.stateDir} is not usable: ${errorText(err)}`);
   }
 
-  const client = new WorkerClient({ url: config.workerUrl, token: config.runnerToken, runnerVersion: RUNNER_VERSION, ...(deps.post ? { post: deps.post } : {}) });
+  const client = new WorkerClient({ url: config.workerUrl, token: config.runnerToken, runnerVersion: RUNNER_VERSION, labels: config.labels, ...(deps.post ? { post: deps.post } : {}) });
   const claiming = new AbortController();
   const shutdown = new AbortController();
   const active = new Map<number, Promise<unknown>>();

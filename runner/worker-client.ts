@@ -56,6 +56,8 @@ export interface WorkerClientOptions {
   post?: PostJson;
   /** Per-request timeout for everything but claim (which waits by design). */
   requestTimeoutMs?: number;
+  /** The config's labels: narrow which registered labels this runner serves. */
+  labels?: string[];
 }
 
 export class WorkerClient {
@@ -64,6 +66,7 @@ export class WorkerClient {
   readonly #version: string;
   readonly #post: PostJson;
   readonly #timeoutMs: number;
+  readonly #labels: string[] | undefined;
 
   constructor(opts: WorkerClientOptions) {
     this.#url = opts.url.replace(/\/+$/, "");
@@ -71,11 +74,12 @@ export class WorkerClient {
     this.#version = opts.runnerVersion;
     this.#post = opts.post ?? postJson;
     this.#timeoutMs = opts.requestTimeoutMs ?? 20_000;
+    this.#labels = opts.labels?.length ? opts.labels : undefined;
   }
 
   /** Long-polls for a job: null when none arrived within waitMs. */
   async claim(waitMs: number = MAX_CLAIM_WAIT_MS, signal?: AbortSignal): Promise<Job | null> {
-    const body = ClaimRequest.parse({ wait_ms: waitMs, runner_version: this.#version });
+    const body = ClaimRequest.parse({ wait_ms: waitMs, runner_version: this.#version, labels: this.#labels });
     const res = await this.#send("/claim", body, signal, waitMs + this.#timeoutMs);
     if (res.status === 204) return null;
     return this.#parse(res, Job, "claim");

@@ -1,4 +1,4 @@
-// Stands in for docker-modem's lib/ssh.js (see runner/dockerode-slim.ts): the real module,
+// Stands in for docker-modem's lib/ssh.js (swapped in by scripts/build-runner.ts): the real module,
 // and ssh2 with it, loads on first use, i.e. only for an ssh:// DOCKER_HOST.
 "use strict";
 const { createRequire } = require("node:module");

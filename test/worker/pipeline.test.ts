@@ -127,6 +127,25 @@ describe("claims", () => {
     await complete(runner, job!);
   });
 
+  it("a claim whose runner went away is not handed the next job", async () => {
+    const { channel, runner } = await setup();
+    const gone = new AbortController();
+    const abandoned = SELF.fetch("http://loop.test/runner/v1/claim", {
+      method: "POST",
+      headers: { authorization: `Bearer ${runner}`, "content-type": "application/json" },
+      body: JSON.stringify({ wait_ms: 10_000 }),
+      signal: gone.signal,
+    }).catch(() => null);
+    await new Promise((r) => setTimeout(r, 100));
+    gone.abort();
+    await abandoned;
+    await new Promise((r) => setTimeout(r, 100));
+    const created = await ask(channel);
+    const job = await claim(runner, 0);
+    expect(job?.run_id).toBe(created.id);
+    await complete(runner, job!);
+  });
+
   it("two runners claiming at once get different jobs", async () => {
     const { label, channel, runners } = await setup(2);
     const other = await newChannel(label);
@@ -159,6 +178,22 @@ describe("claims", () => {
     const job = await claim(runner);
     expect(job).not.toBeNull();
     await complete(runner, job!);
+  });
+});
+
+describe("runner labels in the claim", () => {
+  it("narrow which registered labels a runner serves, and cannot add new ones", async () => {
+    const { label, channel } = await setup(0);
+    const both = (await admin("POST", "/api/runners", { name: `both-${label}`, labels: [label, "other"] })).body.token;
+    await ask(channel);
+    const narrowed = await call("POST", "/runner/v1/claim", both, { wait_ms: 0, labels: ["other"] });
+    expect(narrowed.status).toBe(204);
+    const refused = await call("POST", "/runner/v1/claim", both, { wait_ms: 0, labels: ["never-registered"] });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.field).toBe("labels");
+    const served = await call("POST", "/runner/v1/claim", both, { wait_ms: 0, labels: [label] });
+    expect(served.status).toBe(200);
+    await complete(both, Job.parse(served.body));
   });
 });
 

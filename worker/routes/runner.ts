@@ -11,6 +11,7 @@ import type { RunnerIdentity } from "../../durable-objects/dispatcher.ts";
 import { db } from "../db/client.ts";
 import { authenticateRunner } from "../domain/runners.ts";
 import { insertEvents } from "../domain/run-state.ts";
+import { randomId } from "../domain/secrets.ts";
 import type { Env } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { bearer } from "../http/auth.ts";
@@ -28,6 +29,15 @@ const runnerAuth = createMiddleware<RunnerEnv>(async function runnerAuth(c, next
   await next();
 });
 
+/** The claim's labels must be among those the runner was registered with. */
+function narrowLabels(runner: RunnerIdentity, labels: string[]): RunnerIdentity {
+  const unknown = labels.filter((l) => !runner.labels.includes(l));
+  if (unknown.length) {
+    throw new AppError(422, "invalid_request", `labels: ${unknown.join(", ")} not registered for this runner (registered: ${runner.labels.join(", ") || "none"}).`, "labels");
+  }
+  return { ...runner, labels };
+}
+
 const dispatcher = (env: Env) => env.DISPATCHER.getByName(DISPATCHER_NAME);
 
 export const runnerRoutes = new Hono<RunnerEnv>()
@@ -41,9 +51,14 @@ export const runnerRoutes = new Hono<RunnerEnv>()
   )
   .use(runnerAuth)
   .post("/claim", async (c) => {
-    const { wait_ms } = await readBody(c, ClaimRequest);
+    const { wait_ms, labels } = await readBody(c, ClaimRequest);
+    const runner = labels ? narrowLabels(c.var.runner, labels) : c.var.runner;
     const origin = c.env.PUBLIC_URL?.replace(/\/+$/, "") || new URL(c.req.url).origin;
-    const job = await dispatcher(c.env).claim(c.var.runner, wait_ms, origin);
+    const claimId = randomId("claim_");
+    const signal = c.req.raw.signal;
+    const onAbort = () => c.executionCtx.waitUntil(dispatcher(c.env).abandon(claimId));
+    signal.addEventListener("abort", onAbort, { once: true });
+    const job = await dispatcher(c.env).claim(runner, wait_ms, origin, claimId).finally(() => signal.removeEventListener("abort", onAbort));
     return job ? c.json(job) : c.body(null, 204);
   })
   .post("/runs/:id/heartbeat", async (c) => {
