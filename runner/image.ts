@@ -3,12 +3,11 @@
  * from the Dockerfile and entrypoint shipped in runner/image/ (like the original, which
  * embedded them in its binary); the build context goes to the Engine as a tar.
  */
-import { resolve } from "node:path";
+import { IMAGE_CONTEXT_DIR } from "./assets.ts";
 import type { DockerDriver } from "./docker.ts";
 import { errorText, type Logger } from "./log.ts";
 import { UserError } from "./user-error.ts";
 
-export const IMAGE_CONTEXT_DIR = resolve(import.meta.dirname, "image");
 
 export async function ensureImage(docker: DockerDriver, tag: string, log: Logger, contextDir = IMAGE_CONTEXT_DIR): Promise<"present" | "built"> {
   if (await docker.imageExists(tag)) {

@@ -6,10 +6,10 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { EXAMPLE_CONFIG } from "../assets.ts";
 import { defaultConfigPath } from "../config.ts";
 import { UserError } from "../user-error.ts";
 
-export const EXAMPLE_CONFIG = resolve(import.meta.dirname, "../config.example.jsonc");
 
 const HELP = `usage: loop onboard [--force] [--config <path>]
 
