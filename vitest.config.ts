@@ -8,22 +8,28 @@ export default defineConfig(async () => {
       projects: [
         {
           plugins: [
-            cloudflareTest({
+            // The fake Discord API and the interaction signing key come from the global
+            // setup (test/fakes/discord-global-setup.ts), which runs in Node first.
+            cloudflareTest(({ inject }) => ({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
                 bindings: {
                   TEST_MIGRATIONS: migrations,
                   ADMIN_TOKEN: "test-admin-token-0123456789",
-                  DISCORD_API_BASE: "http://127.0.0.1:9/api/v10",
+                  DISCORD_API_BASE: inject("discordApiBase"),
+                  DISCORD_PUBLIC_KEY: inject("discordPublicKey"),
+                  DISCORD_BOT_TOKEN: "test-bot-token",
+                  TEST_DISCORD_PRIVATE_JWK: inject("discordPrivateJwk"),
                   LOG_LEVEL: "error",
                 },
               },
-            }),
+            })),
           ],
           test: {
             name: "worker",
             include: ["test/worker/**/*.test.ts"],
             setupFiles: ["test/worker/setup.ts"],
+            globalSetup: ["test/fakes/discord-global-setup.ts"],
           },
         },
         {

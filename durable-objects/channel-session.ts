@@ -3,9 +3,10 @@
  *  - the task alarm: one alarm at the earliest next_run_at of the channel's enabled tasks;
  *  - the run queue: one active run at a time, strictly in order (queued runs live in D1,
  *    the active one is handed to the Dispatcher);
- *  - live watchers: SSE streams of a run's events.
+ *  - live watchers: SSE streams of a run's events;
+ *  - runs' live Discord messages (worker/discord/live-message.ts), woken by the same alarm.
  * The rules it runs live in worker/domain; this class sequences them. Storage keys:
- * "channelId" and "active" (docs/storage.md).
+ * "channelId", "active" and "taskAlarmAt" (docs/storage.md), "discord:live:<run id>" (docs/discord.md).
  */
 import { DurableObject } from "cloudflare:workers";
 import { and, asc, eq } from "drizzle-orm";
@@ -16,6 +17,8 @@ import { channels, runs } from "../worker/db/schema.ts";
 import { endRun, isTerminal } from "../worker/domain/run-state.ts";
 import { earliestDue, fireDueTasks, type FiredBy, type FiredRun } from "../worker/domain/scheduler.ts";
 import { runView } from "../worker/domain/views.ts";
+import { LiveMessages } from "../worker/discord/live-message.ts";
+import type { Target } from "../worker/discord/live-state.ts";
 import { config, type Env } from "../worker/env.ts";
 import { log } from "../worker/log.ts";
 import { RunWatchers } from "./run-watchers.ts";
@@ -29,14 +32,16 @@ export type CancelOutcome = { run: Run; outcome: "cancelled" | "signalled" | "al
 export class ChannelSession extends DurableObject<Env> {
   readonly #db: Db;
   readonly #watchers: RunWatchers;
+  readonly #live: LiveMessages;
   /** Serialises queue moves so two callers never hand over two runs at once. */
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    config(env); // validates vars and sets the log level in this isolate
+    const cfg = config(env); // validates vars and sets the log level in this isolate
     this.#db = db(env.DB);
     this.#watchers = new RunWatchers(this.#db);
+    this.#live = new LiveMessages(ctx.storage, this.#db, cfg, (at) => this.#wakeBy(at));
   }
 
   // ---- schedule ------------------------------------------------------------------------
@@ -54,13 +59,20 @@ export class ChannelSession extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    const channelId = await this.ctx.storage.get<string>("channelId");
-    if (channelId) await this.#fire(channelId, "alarm");
+    const channelId = (await this.ctx.storage.get<string>("channelId")) ?? null;
+    // The same alarm serves live Discord messages (an edit every second or so while a run
+    // works): a wake for them alone skips the D1 look for due tasks.
+    const taskAt = await this.ctx.storage.get<number | null>("taskAlarmAt");
+    const forTasks = taskAt === undefined || (taskAt !== null && taskAt <= Date.now()) || !(await this.#live.isDue());
+    if (channelId && forTasks) await this.#fire(channelId, "alarm");
+    await this.#live.wake();
+    await this.#setAlarm();
   }
 
   async #fire(channelId: string, firedBy: FiredBy): Promise<FiredRun[]> {
     const now = Date.now();
     const fired = await fireDueTasks(this.env.DB, this.#db, channelId, now, firedBy);
+    await this.#live.attachScheduled(channelId, fired);
     await this.#arm(channelId, now);
     if (fired.length) await this.#pump(channelId);
     return fired;
@@ -68,14 +80,26 @@ export class ChannelSession extends DurableObject<Env> {
 
   async #arm(channelId: string, now: number): Promise<number | null> {
     const due = await earliestDue(this.#db, channelId);
-    if (due === null) {
-      await this.ctx.storage.deleteAlarm();
-      return null;
-    }
-    const at = due <= now ? now + RETRY_DELAY_MS : due;
-    if (due <= now) log.warn("channel: a task is still due after firing; retrying later", { channelId, due, retryAt: at });
-    await this.ctx.storage.setAlarm(at);
+    const at = due === null ? null : due <= now ? now + RETRY_DELAY_MS : due;
+    if (due !== null && due <= now) log.warn("channel: a task is still due after firing; retrying later", { channelId, due, retryAt: at });
+    await this.ctx.storage.put("taskAlarmAt", at);
+    await this.#setAlarm(at);
     return at;
+  }
+
+  /** Sets the one alarm at the earliest task, or sooner if a live Discord message needs it. */
+  async #setAlarm(taskAt?: number | null): Promise<void> {
+    const task = taskAt !== undefined ? taskAt : ((await this.ctx.storage.get<number | null>("taskAlarmAt")) ?? null);
+    const live = await this.#live.nextWake();
+    const alarm = task === null ? live : live === null ? task : Math.min(task, live);
+    if (alarm === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(alarm);
+  }
+
+  async #wakeBy(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    // A current alarm in the past is the one running now: it will not fire again.
+    if (current === null || at < current || current <= Date.now()) await this.ctx.storage.setAlarm(at);
   }
 
   // ---- run queue -----------------------------------------------------------------------
@@ -95,6 +119,7 @@ export class ChannelSession extends DurableObject<Env> {
     }
     if ((await this.ctx.storage.get<number>("active")) === runId) await this.ctx.storage.delete("active");
     if (run) this.#watchers.complete(runView(run));
+    await this.#live.finish(runId);
     await this.#pump(channelId);
   }
 
@@ -112,7 +137,10 @@ export class ChannelSession extends DurableObject<Env> {
     }
     const ended = await endRun(this.#db, runId, "cancelled", "cancelled before it started", Date.now());
     if (active === runId) await this.finished(channelId, runId);
-    else if (ended) this.#watchers.complete(runView(ended));
+    else if (ended) {
+      this.#watchers.complete(runView(ended));
+      await this.#live.finish(runId);
+    }
     const after = ended ?? (await this.#db.query.runs.findFirst({ where: eq(runs.id, runId) }))!;
     return { run: runView(after), outcome: ended ? "cancelled" : "already_finished" };
   }
@@ -153,6 +181,13 @@ export class ChannelSession extends DurableObject<Env> {
   /** New events from the runner, already stored in D1: pass them to watchers. */
   async publish(runId: number, events: WireEvent[]): Promise<void> {
     this.#watchers.publish(runId, events);
+    await this.#live.publish(runId, events);
+  }
+
+  /** Gives a run a live Discord message (/loop ask: the interaction's deferred response). */
+  async attachDiscord(channelId: string, runId: number, target: Target, userId: string | null): Promise<void> {
+    await this.#remember(channelId);
+    await this.#live.attach(runId, target, userId);
   }
 
   /** An SSE stream of a run: its stored events, then live ones, then its completion. */

@@ -74,6 +74,7 @@ CREATE TABLE `runs` (
 	`exit_code` integer,
 	`model` text,
 	`runner_id` text,
+	`requested_by` text,
 	FOREIGN KEY (`task_id`) REFERENCES `tasks`(`id`) ON UPDATE no action ON DELETE set null,
 	FOREIGN KEY (`channel_id`) REFERENCES `channels`(`id`) ON UPDATE no action ON DELETE cascade
 );

@@ -8,12 +8,16 @@ import { AppError } from "./errors.ts";
 import type { AppEnv } from "./http/types.ts";
 import { log } from "./log.ts";
 import { apiRoutes } from "./routes/api/index.ts";
+import { discordRoutes } from "./routes/discord.ts";
+import { mcpRoutes } from "./routes/mcp.ts";
 import { runnerRoutes } from "./routes/runner.ts";
 
 export const app = new Hono<AppEnv>();
 
 app.route("/api", apiRoutes);
 app.route("/runner/v1", runnerRoutes);
+app.route("/discord", discordRoutes);
+app.route("/mcp", mcpRoutes);
 
 app.notFound((c) => c.json(new AppError(404, "not_found", `No route for ${c.req.method} ${c.req.path}.`).toBody(), 404));
 

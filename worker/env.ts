@@ -16,6 +16,7 @@ export interface Env {
   DISCORD_APP_ID?: string;
   DISCORD_BOT_TOKEN?: string;
   DISCORD_API_BASE?: string;
+  DISCORD_GUILD_ID?: string;
   MIN_INTERVAL_SECONDS?: string;
   EVENT_RETENTION_DAYS?: string;
   LEASE_TTL_SECONDS?: string;
@@ -26,6 +27,11 @@ export interface Env {
 const ConfigSchema = z.object({
   adminToken: z.string().min(16, "ADMIN_TOKEN must be at least 16 characters").optional(),
   discordApiBase: z.url().default("https://discord.com/api/v10"),
+  /** The application's Ed25519 public key (hex), from the developer portal. */
+  discordPublicKey: z.string().regex(/^[0-9a-fA-F]{64}$/, "DISCORD_PUBLIC_KEY must be 64 hex characters").optional(),
+  discordBotToken: z.string().min(1).optional(),
+  /** When set, POST /api/channels creates a Discord channel in this guild for a new directory. */
+  discordGuildId: z.string().regex(/^\d{17,20}$/, "DISCORD_GUILD_ID must be a Discord snowflake").optional(),
   minIntervalMs: z.coerce.number().int().positive().default(60).transform((s) => s * 1000),
   eventRetentionMs: z.coerce.number().positive().default(30).transform((d) => d * 86_400_000),
 });
@@ -40,6 +46,9 @@ export function config(env: Env): Config {
     const result = ConfigSchema.safeParse({
       adminToken: env.ADMIN_TOKEN || undefined,
       discordApiBase: env.DISCORD_API_BASE || undefined,
+      discordPublicKey: env.DISCORD_PUBLIC_KEY || undefined,
+      discordBotToken: env.DISCORD_BOT_TOKEN || undefined,
+      discordGuildId: env.DISCORD_GUILD_ID || undefined,
       minIntervalMs: env.MIN_INTERVAL_SECONDS || undefined,
       eventRetentionMs: env.EVENT_RETENTION_DAYS || undefined,
     });

@@ -5,6 +5,8 @@ declare global {
   namespace Cloudflare {
     interface Env extends WorkerEnv {
       TEST_MIGRATIONS: D1Migration[];
+      /** The private half of DISCORD_PUBLIC_KEY (JWK), for signing interactions as Discord. */
+      TEST_DISCORD_PRIVATE_JWK: string;
     }
   }
 }

@@ -96,6 +96,8 @@ export const runs = sqliteTable(
     exitCode: integer("exit_code"),
     model: text("model"),
     runnerId: text("runner_id"),
+    // Who asked for it: "discord:<user id>", an API token id, "run:<id>"; null for schedules.
+    requestedBy: text("requested_by"),
   },
   (t) => [
     // One run per occurrence: a doubled alarm or a racing sweep cannot start it twice.

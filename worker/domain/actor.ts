@@ -41,3 +41,15 @@ export function visibleChannels(actor: Actor): string[] | null {
 export function assertAdmin(actor: Actor, action: string): void {
   if (actor.kind !== "admin") throw forbidden(`Only an admin token can ${action}.`);
 }
+
+/** Who an action is attributed to, as runs.requested_by records it. */
+export function actorLabel(actor: Actor): string | null {
+  switch (actor.kind) {
+    case "admin":
+      return actor.tokenId ?? "admin";
+    case "channels":
+      return actor.tokenId;
+    case "run":
+      return `run:${actor.runId}`;
+  }
+}

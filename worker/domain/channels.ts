@@ -5,7 +5,9 @@
 import { eq, inArray, or } from "drizzle-orm";
 import type { Channel, EnsureChannel } from "../../protocol/api.ts";
 import { channels, type ChannelRow } from "../db/schema.ts";
+import { createGuildChannelFor } from "../discord/guild.ts";
 import { conflict, notFound } from "../errors.ts";
+import { log } from "../log.ts";
 import { assertAdmin, assertChannelVisible, canSeeChannel, visibleChannels } from "./actor.ts";
 import type { DomainContext } from "./context.ts";
 import { randomId } from "./secrets.ts";
@@ -35,6 +37,17 @@ export async function listChannels(ctx: DomainContext): Promise<Channel[]> {
   return rows.map(channelView);
 }
 
+/** Directories are stored without a trailing slash, so "/a/b/" and "/a/b" are one channel. */
+export const normalizeDir = (path: string): string => path.replace(/(.)\/+$/, "$1");
+
+/** The channel bound to a directory, if the actor may see it (MCP's dir_path argument). */
+export async function loadChannelByDir(ctx: DomainContext, dirPath: string): Promise<ChannelRow> {
+  const dir = normalizeDir(dirPath);
+  const row = await ctx.db.query.channels.findFirst({ where: eq(channels.dirPath, dir) });
+  if (!row || !canSeeChannel(ctx.actor, row.id)) throw notFound("channel for dir_path", dir);
+  return row;
+}
+
 function basename(path: string): string {
   const parts = path.replace(/\/+$/, "").split("/");
   return parts[parts.length - 1] || path;
@@ -49,7 +62,7 @@ export async function ensureChannel(
   ctx: DomainContext,
   input: EnsureChannel,
 ): Promise<{ channel: Channel; created: boolean }> {
-  const dirPath = input.dir_path.replace(/(.)\/+$/, "$1");
+  const dirPath = normalizeDir(input.dir_path);
   const existing = await ctx.db.query.channels.findFirst({ where: eq(channels.dirPath, dirPath) });
   if (existing) {
     // Visibility first: a scoped token must not learn which channel holds another directory.
@@ -80,13 +93,17 @@ export async function ensureChannel(
   }
 
   assertAdmin(ctx.actor, "create channels");
+  const name = input.name ?? basename(dirPath);
+  // With a guild configured, a new directory gets its own Discord channel (null otherwise).
+  const discord = input.channel_id ? null : await createGuildChannelFor(ctx.cfg, name, dirPath);
   const now = Date.now();
   const [row] = await ctx.db
     .insert(channels)
     .values({
-      id: input.channel_id ?? randomId("ch_"),
-      discordChannelId: input.channel_id ?? null,
-      name: input.name ?? basename(dirPath),
+      id: input.channel_id ?? discord?.id ?? randomId("ch_"),
+      discordChannelId: input.channel_id ?? discord?.id ?? null,
+      guildId: discord?.guildId ?? null,
+      name,
       dirPath,
       createdAt: now,
       updatedAt: now,
@@ -94,7 +111,10 @@ export async function ensureChannel(
     // Two clients ensuring the same directory at once: the loser reads the winner's row.
     .onConflictDoNothing()
     .returning();
-  if (!row) return ensureChannel(ctx, input);
+  if (!row) {
+    if (discord) log.warn("channels: lost a race after creating a Discord channel; it is left unused", { discordChannelId: discord.id, dirPath });
+    return ensureChannel(ctx, input);
+  }
   return { channel: channelView(row), created: true };
 }
 

@@ -2,6 +2,7 @@
 import type { DomainContext } from "./context.ts";
 import { loadChannel } from "./channels.ts";
 import { AppError } from "../errors.ts";
+import { discordRest, withRetryOn429 } from "../discord/rest.ts";
 
 /** Discord's limit for one message's content. */
 export const DISCORD_MESSAGE_LIMIT = 2000;
@@ -11,15 +12,13 @@ export async function postToChannel(ctx: DomainContext, channelId: string, text:
   if (!channel.discordChannelId) {
     throw new AppError(422, "no_discord_channel", `channel ${channel.id} has no Discord channel to post in.`, "channel_id");
   }
-  if (!ctx.env.DISCORD_BOT_TOKEN) {
+  if (!ctx.cfg.discordBotToken) {
     throw new AppError(503, "discord_not_configured", "DISCORD_BOT_TOKEN is not set on the Worker.");
   }
-  const res = await fetch(`${ctx.cfg.discordApiBase}/channels/${channel.discordChannelId}/messages`, {
-    method: "POST",
-    headers: { authorization: `Bot ${ctx.env.DISCORD_BOT_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify({ content: text.slice(0, DISCORD_MESSAGE_LIMIT), allowed_mentions: { parse: [] } }),
-  });
-  if (!res.ok) throw new AppError(502, "discord_error", `Discord refused the message (HTTP ${res.status}).`);
-  const body = (await res.json()) as { id: string };
-  return { message_id: body.id };
+  const rest = discordRest(ctx.cfg);
+  const res = await withRetryOn429(() =>
+    rest.createMessage(channel.discordChannelId!, { content: text.slice(0, DISCORD_MESSAGE_LIMIT), allowed_mentions: { parse: [] } }),
+  );
+  if (!res.ok) throw new AppError(502, "discord_error", `Discord refused the message (HTTP ${res.status}: ${res.message}).`);
+  return { message_id: res.data.id };
 }

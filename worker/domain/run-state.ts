@@ -27,7 +27,13 @@ export async function startRun(
     .returning();
   if (!run) return null;
   const channel = await db.query.channels.findFirst({ where: eq(channels.id, run.channelId) });
-  return channel ? { run, channel } : null;
+  if (!channel) return null;
+  // A Discord thread without a directory of its own works in its parent channel's.
+  if (!channel.dirPath && channel.parentId) {
+    const parent = await db.query.channels.findFirst({ where: eq(channels.id, channel.parentId), columns: { dirPath: true } });
+    return { run, channel: { ...channel, dirPath: parent?.dirPath ?? null } };
+  }
+  return { run, channel };
 }
 
 /** A run token: an API token scoped to the run's channel, valid until the run ends. */

@@ -4,9 +4,10 @@ import type { CancelOutcome } from "../../durable-objects/channel-session.ts";
 import type { Run, RunStatus, RunTrigger } from "../../protocol/api.ts";
 import { runEvents, runs, type RunRow } from "../db/schema.ts";
 import { notFound } from "../errors.ts";
-import { canSeeChannel, visibleChannels } from "./actor.ts";
+import { actorLabel, canSeeChannel, visibleChannels } from "./actor.ts";
 import { loadChannel } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
+import { loadTask } from "./tasks.ts";
 import { runEventView, runView } from "./views.ts";
 
 export interface RunFilter {
@@ -55,16 +56,25 @@ export async function getRunWithEvents(ctx: DomainContext, id: number) {
 /** Queues an ad-hoc run (ask, run-now) on the channel; it starts when the channel is free. */
 export async function createRun(
   ctx: DomainContext,
-  input: { channel_id: string; prompt: string },
+  input: { channel_id: string; prompt: string; task_id?: number },
   trigger: RunTrigger,
 ): Promise<Run> {
   const channel = await loadChannel(ctx, input.channel_id);
   const [row] = await ctx.db
     .insert(runs)
-    .values({ channelId: channel.id, trigger, prompt: input.prompt, status: "queued", createdAt: Date.now() })
+    .values({ channelId: channel.id, taskId: input.task_id ?? null, trigger, prompt: input.prompt, status: "queued", requestedBy: actorLabel(ctx.actor), createdAt: Date.now() })
     .returning();
   await ctx.env.CHANNEL_SESSION.getByName(channel.id).enqueue(channel.id);
   return runView(row!);
+}
+
+/**
+ * Runs a task's prompt now, outside its schedule; the schedule is left alone. The run is
+ * linked to the task (scheduled_for stays null, so it never collides with an occurrence).
+ */
+export async function runTaskNow(ctx: DomainContext, taskId: number, trigger: RunTrigger): Promise<Run> {
+  const task = await loadTask(ctx, taskId);
+  return createRun(ctx, { channel_id: task.channelId, prompt: task.prompt, task_id: task.id }, trigger);
 }
 
 export async function cancelRun(ctx: DomainContext, id: number): Promise<CancelOutcome> {

@@ -1,0 +1,159 @@
+/**
+ * The /loop slash command as Discord registers it: the one definition both the Worker
+ * (which answers it) and `loop discord register` (which publishes it) import. Data only;
+ * discord-api-types supplies the types, discord-constants.ts the enum values.
+ *
+ * Discord enforces these shapes in its client (required options, types, lengths, choices);
+ * the Worker validates again, because a command registered from an older definition can
+ * still send old shapes.
+ */
+import type {
+  APIApplicationCommandBasicOption,
+  APIApplicationCommandSubcommandOption,
+  RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from "discord-api-types/v10";
+import { CommandType, ContextType, IntegrationType, OptionType as Opt } from "./discord-constants.ts";
+
+export const COMMAND_NAME = "loop";
+
+/** Discord's longest string option; longer prompts go through REST or MCP. */
+export const MAX_DISCORD_PROMPT = 6000;
+
+/** Every subcommand, as "name" or "group name". */
+export const SUBCOMMANDS = [
+  "ask",
+  "stop",
+  "schedule",
+  "tasks",
+  "task",
+  "cancel",
+  "toggle",
+  "edit",
+  "status",
+  "dir",
+  "template add",
+  "template list",
+  "session reset",
+  "owner add",
+  "owner remove",
+  "owner list",
+] as const;
+export type Subcommand = (typeof SUBCOMMANDS)[number];
+
+/** A correct example of each subcommand, shown with every validation error. */
+export const EXAMPLES: Record<Subcommand, string> = {
+  ask: "/loop ask prompt: What changed in the last three commits?",
+  stop: "/loop stop",
+  schedule: "/loop schedule schedule: 0 9 * * 1-5 type: cron prompt: Summarise open PRs tz: Europe/Berlin  (or schedule: 30m type: interval, or schedule: in 10m type: once)",
+  tasks: "/loop tasks",
+  task: "/loop task task_id: 12",
+  cancel: "/loop cancel task_id: 12",
+  toggle: "/loop toggle task_id: 12",
+  edit: "/loop edit task_id: 12 schedule: 1h type: interval  (give at least one of schedule, type, prompt, tz)",
+  status: "/loop status",
+  dir: "/loop dir path: /home/me/projects/api",
+  "template add": "/loop template add name: daily-summary",
+  "template list": "/loop template list",
+  "session reset": "/loop session reset",
+  "owner add": "/loop owner add user: @alice",
+  "owner remove": "/loop owner remove user: @alice",
+  "owner list": "/loop owner list",
+};
+
+/** custom_id of the Stop button on a run's live message: "loop:stop:<run id>". */
+export const STOP_BUTTON_PREFIX = "loop:stop:";
+
+const taskId = (description: string): APIApplicationCommandBasicOption => ({
+  type: Opt.Integer,
+  name: "task_id",
+  description,
+  required: true,
+  min_value: 1,
+  autocomplete: true,
+});
+
+const scheduleType = (required: boolean): APIApplicationCommandBasicOption => ({
+  type: Opt.String,
+  name: "type",
+  description: "cron, interval or once",
+  required,
+  choices: [
+    { name: "cron (5 fields, e.g. 0 9 * * 1-5)", value: "cron" },
+    { name: "interval (e.g. 30m, 1h30m)", value: "interval" },
+    { name: "once (e.g. in 10m, 2026-12-01T09:00:00Z)", value: "once" },
+  ],
+});
+
+const sub = (name: string, description: string, options: APIApplicationCommandBasicOption[] = []): APIApplicationCommandSubcommandOption => ({
+  type: Opt.Subcommand,
+  name,
+  description,
+  ...(options.length ? { options } : {}),
+});
+
+export const LOOP_COMMAND = {
+  type: CommandType.ChatInput,
+  name: COMMAND_NAME,
+  description: "Drive Claude agents from this channel",
+  // Loop keeps its own per-channel owners; Discord lets everyone see the command.
+  default_member_permissions: null,
+  integration_types: [IntegrationType.GuildInstall],
+  contexts: [ContextType.Guild],
+  options: [
+    sub("ask", "Talk to the agent in this channel", [
+      { type: Opt.String, name: "prompt", description: "What to ask", required: true, min_length: 1, max_length: MAX_DISCORD_PROMPT },
+    ]),
+    sub("stop", "Stop this channel's active run"),
+    sub("schedule", "Schedule a task (cron, interval or once)", [
+      { type: Opt.String, name: "schedule", description: "0 9 * * 1-5 | 30m | in 10m | 2026-12-01T09:00:00Z", required: true, max_length: 200 },
+      { type: Opt.String, name: "prompt", description: "What the agent should do each time", required: true, min_length: 1, max_length: MAX_DISCORD_PROMPT },
+      scheduleType(true),
+      { type: Opt.String, name: "tz", description: "IANA time zone for cron, e.g. Europe/Berlin (default UTC)", required: false, max_length: 64 },
+    ]),
+    sub("tasks", "List this channel's scheduled tasks"),
+    sub("task", "Show a task: schedule, next times, last runs", [taskId("The task to show")]),
+    sub("cancel", "Delete a scheduled task", [taskId("The task to delete")]),
+    sub("toggle", "Turn a scheduled task on or off", [taskId("The task to toggle")]),
+    sub("edit", "Edit a scheduled task", [
+      taskId("The task to edit"),
+      { type: Opt.String, name: "schedule", description: "New schedule", required: false, max_length: 200 },
+      scheduleType(false),
+      { type: Opt.String, name: "prompt", description: "New prompt", required: false, min_length: 1, max_length: MAX_DISCORD_PROMPT },
+      { type: Opt.String, name: "tz", description: "New IANA time zone (cron only)", required: false, max_length: 64 },
+    ]),
+    sub("status", "Show this channel's directory, session, owners, runs and tasks"),
+    sub("dir", "Bind this channel to a directory on the runner host", [
+      { type: Opt.String, name: "path", description: "Absolute path, e.g. /home/me/projects/api", required: true, min_length: 1, max_length: 1024 },
+    ]),
+    {
+      type: Opt.SubcommandGroup,
+      name: "template",
+      description: "Task templates",
+      options: [
+        sub("add", "Add a task template to this channel", [
+          { type: Opt.String, name: "name", description: "Template name", required: true, max_length: 63, autocomplete: true },
+        ]),
+        sub("list", "List the available task templates"),
+      ],
+    },
+    {
+      type: Opt.SubcommandGroup,
+      name: "session",
+      description: "The channel's Claude session",
+      options: [sub("reset", "Forget the conversation: the next ask starts fresh")],
+    },
+    {
+      type: Opt.SubcommandGroup,
+      name: "owner",
+      description: "Who may manage this channel's tasks and directory",
+      options: [
+        sub("add", "Make someone an owner of this channel", [{ type: Opt.User, name: "user", description: "The new owner", required: true }]),
+        sub("remove", "Remove an owner of this channel", [{ type: Opt.User, name: "user", description: "The owner to remove", required: true }]),
+        sub("list", "List this channel's owners"),
+      ],
+    },
+  ],
+} satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
+
+/** The application's full command list, as PUT /applications/{app}/commands takes it. */
+export const COMMANDS: RESTPostAPIChatInputApplicationCommandsJSONBody[] = [LOOP_COMMAND];

@@ -1,0 +1,60 @@
+/**
+ * The numeric values of the Discord API enums Loop uses, checked against discord-api-types
+ * at compile time. Runtime code imports these instead of the enums themselves: the
+ * package ships enums only as CommonJS behind an exports map with just "import" and
+ * "require", which the workerd test pool cannot load (wrangler's bundler can), and a
+ * handful of numbers does not justify the dependency at runtime.
+ */
+import type {
+  ApplicationCommandOptionType,
+  ApplicationCommandType,
+  ApplicationIntegrationType,
+  ButtonStyle,
+  ChannelType,
+  ComponentType,
+  InteractionContextType,
+  InteractionResponseType,
+  InteractionType,
+  MessageFlags,
+} from "discord-api-types/v10";
+
+export const OptionType = {
+  Subcommand: 1,
+  SubcommandGroup: 2,
+  String: 3,
+  Integer: 4,
+  Boolean: 5,
+  User: 6,
+} as const satisfies Record<string, ApplicationCommandOptionType>;
+
+export const CommandType = { ChatInput: 1 } as const satisfies Record<string, ApplicationCommandType>;
+export const IntegrationType = { GuildInstall: 0 } as const satisfies Record<string, ApplicationIntegrationType>;
+export const ContextType = { Guild: 0 } as const satisfies Record<string, InteractionContextType>;
+
+export const Interaction = {
+  Ping: 1,
+  ApplicationCommand: 2,
+  MessageComponent: 3,
+  ApplicationCommandAutocomplete: 4,
+} as const satisfies Record<string, InteractionType>;
+
+export const Response = {
+  Pong: 1,
+  ChannelMessageWithSource: 4,
+  DeferredChannelMessageWithSource: 5,
+  ApplicationCommandAutocompleteResult: 8,
+} as const satisfies Record<string, InteractionResponseType>;
+
+export const Channel = {
+  GuildText: 0,
+  AnnouncementThread: 10,
+  PublicThread: 11,
+  PrivateThread: 12,
+} as const satisfies Record<string, ChannelType>;
+
+export const Component = { ActionRow: 1, Button: 2 } as const satisfies Record<string, ComponentType>;
+export const Button = { Danger: 4 } as const satisfies Record<string, ButtonStyle>;
+export const Flags = { Ephemeral: 64 } as const satisfies Record<string, MessageFlags>;
+
+/** PermissionFlagsBits.Administrator (1 << 3). */
+export const ADMINISTRATOR = 8n;

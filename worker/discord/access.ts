@@ -1,0 +1,75 @@
+/**
+ * Who is asking, where, and what they may do there.
+ *
+ * Actor: after the signature check, a Discord user acts through a channel-scoped actor
+ * whose channels are the Loop channel of the Discord channel the command came from (and,
+ * in a thread, its parent's, whose scheduled runs post in threads), with tokenId
+ * "discord:<user id>". Every domain rule then holds as for a scoped API token: a task id
+ * from another channel is "not found", nothing else is visible. The permission check
+ * below decides owner-only subcommands on top of that.
+ *
+ * Roles, per channel (threads use their parent's): owners manage tasks, templates, the
+ * directory, the session and the owner list; members ask, stop their own runs and read.
+ * A channel with no owners is in bootstrap mode: everyone is an owner until `/loop owner
+ * add` names one. Members with Discord's Administrator permission always count as owners,
+ * so a channel whose owners have left can still be managed.
+ */
+import { ADMINISTRATOR, Channel } from "../../protocol/discord-constants.ts";
+import type { Db } from "../db/client.ts";
+import type { ChannelRow } from "../db/schema.ts";
+import type { Actor } from "../domain/actor.ts";
+import type { DomainContext } from "../domain/context.ts";
+import { ensureDiscordChannel, ownersHolder } from "../domain/discord-channels.ts";
+import type { Config, Env } from "../env.ts";
+import type { Interaction } from "./interaction.ts";
+
+export interface Access {
+  ctx: DomainContext;
+  channel: ChannelRow;
+  userId: string;
+  owners: string[];
+  /** No owners yet: everyone may manage the channel. */
+  bootstrap: boolean;
+  isOwner: boolean;
+}
+
+const THREADS = new Set<number>([Channel.PublicThread, Channel.PrivateThread, Channel.AnnouncementThread]);
+
+/** The interaction's channel, user and role; a string says why /loop cannot be used here. */
+export async function resolveAccess(db: Db, env: Env, cfg: Config, i: Interaction): Promise<Access | string> {
+  const user = i.member?.user;
+  const channelId = i.channel?.id ?? i.channel_id;
+  if (!i.guild_id || !user || !channelId) return "/loop works in server channels and threads, not in direct messages.";
+  const thread = i.channel && THREADS.has(i.channel.type) && i.channel.parent_id ? i.channel.parent_id : null;
+  const channel = await ensureDiscordChannel(db, {
+    id: channelId,
+    guildId: i.guild_id,
+    name: i.channel?.name ?? `channel-${channelId}`,
+    parent: thread ? { id: thread, name: `channel-${thread}` } : undefined,
+  });
+  const owners = (await ownersHolder(db, channel)).ownerIds;
+  const bootstrap = owners.length === 0;
+  const isAdmin = hasAdministrator(i.member?.permissions);
+  // A thread is part of its parent: its runs may be the parent's (a scheduled run's thread).
+  const channelIds = channel.parentId ? [channel.id, channel.parentId] : [channel.id];
+  const actor: Actor = { kind: "channels", tokenId: `discord:${user.id}`, channelIds };
+  return {
+    ctx: { db, env, cfg, actor },
+    channel,
+    userId: user.id,
+    owners,
+    bootstrap,
+    isOwner: bootstrap || isAdmin || owners.includes(user.id),
+  };
+}
+
+function hasAdministrator(permissions: string | undefined): boolean {
+  if (!permissions || !/^\d+$/.test(permissions)) return false;
+  return (BigInt(permissions) & ADMINISTRATOR) !== 0n;
+}
+
+/** What a member who is not an owner sees when trying an owner-only subcommand. */
+export function ownersOnly(access: Access, what: string): string {
+  const list = access.owners.map((id) => `<@${id}>`).join(", ");
+  return `🔒 Only this channel's owners can ${what}. Owners: ${list}.`;
+}

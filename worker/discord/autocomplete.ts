@@ -1,0 +1,30 @@
+/** Autocomplete for /loop's task_id (this channel's tasks) and template name options. */
+import type { APIApplicationCommandOptionChoice } from "discord-api-types/v10";
+import { listTasks } from "../domain/tasks.ts";
+import { listTemplates } from "../domain/templates.ts";
+import type { Access } from "./access.ts";
+import { truncate } from "./format.ts";
+import type { CommandCall } from "./interaction.ts";
+
+/** Discord shows at most 25 choices, each name at most 100 characters. */
+const MAX_CHOICES = 25;
+const NAME_LIMIT = 100;
+
+export async function autocomplete(call: CommandCall, access: Access): Promise<APIApplicationCommandOptionChoice[]> {
+  const typed = (call.focused?.value ?? "").trim().toLowerCase().replace(/^#/, "");
+  if (call.focused?.name === "task_id") {
+    const tasks = await listTasks(access.ctx, access.channel.id);
+    return tasks
+      .filter((t) => !typed || String(t.id).startsWith(typed) || t.prompt.toLowerCase().includes(typed))
+      .slice(0, MAX_CHOICES)
+      .map((t) => ({ name: truncate(`#${t.id} ${t.enabled ? "" : "(paused) "}${t.type} ${t.schedule} — ${t.prompt}`, NAME_LIMIT), value: t.id }));
+  }
+  if (call.focused?.name === "name" && call.path === "template add") {
+    const templates = await listTemplates(access.ctx);
+    return templates
+      .filter((t) => !typed || t.name.includes(typed) || t.description.toLowerCase().includes(typed))
+      .slice(0, MAX_CHOICES)
+      .map((t) => ({ name: truncate(t.description ? `${t.name} — ${t.description}` : t.name, NAME_LIMIT), value: t.name }));
+  }
+  return [];
+}

@@ -1,0 +1,98 @@
+/**
+ * /loop ask and /loop stop (and the Stop button, which shares stopRun).
+ *
+ * Asking answers "deferred" at once and queues the run after the response (waitUntil):
+ * the run goes through the domain's createRun, and the interaction is handed to the
+ * channel's ChannelSession, which turns the deferred response into the run's live
+ * message. Should queuing fail, the deferred response is edited to say why.
+ */
+import type { APIInteractionResponse } from "discord-api-types/v10";
+import type { Run } from "../../../protocol/api.ts";
+import { cancelRun, createRun, listRuns, loadRun } from "../../domain/runs.ts";
+import { AppError } from "../../errors.ts";
+import { log } from "../../log.ts";
+import type { Access } from "../access.ts";
+import { snowflakeTime, type Interaction } from "../interaction.ts";
+import { INTERACTION_TOKEN_TTL_MS } from "../live-state.ts";
+import { deferred, ephemeral } from "../reply.ts";
+import { discordRest } from "../rest.ts";
+import type { CommandSpec } from "./types.ts";
+
+/**
+ * Queuing starts this long after the answer is returned. Started at once, its D1 and
+ * Durable Object round trips share the isolate with writing the answer out and delay it
+ * (measured with bench/interactions.ts: p50 9 ms instead of 20 ms under `wrangler dev`);
+ * nothing is lost by waiting, as the live message's first edit waits for Discord anyway.
+ */
+const QUEUE_AFTER_ANSWER_MS = 10;
+
+export const ask: CommandSpec<"ask"> = {
+  owners: null,
+  async run({ access, options, interaction, later }) {
+    later(new Promise((r) => setTimeout(r, QUEUE_AFTER_ANSWER_MS)).then(() => queueAsk(access, options.prompt, interaction)));
+    return deferred();
+  },
+};
+
+async function queueAsk(access: Access, prompt: string, interaction: Interaction): Promise<void> {
+  let run: Run | null = null;
+  try {
+    run = await createRun(access.ctx, { channel_id: access.channel.id, prompt }, "discord");
+    await access.ctx.env.CHANNEL_SESSION.getByName(run.channel_id).attachDiscord(
+      run.channel_id,
+      run.id,
+      {
+        kind: "interaction",
+        appId: interaction.application_id,
+        token: interaction.token,
+        channelId: access.channel.discordChannelId!,
+        // The token's 15 minutes run from the interaction's creation, which its id encodes.
+        expiresAt: snowflakeTime(interaction.id) + INTERACTION_TOKEN_TTL_MS,
+      },
+      access.userId,
+    );
+  } catch (err) {
+    log.error("discord: ask failed after the deferral", { runId: run?.id, error: String(err) });
+    const why = err instanceof AppError ? err.message : "Loop could not queue the run; it has been logged.";
+    const content = run
+      ? `Run #${run.id} is queued, but its live message could not be set up; follow it with \`GET /api/runs/${run.id}\`.`
+      : `⚠️ ${why}`;
+    const res = await discordRest(access.ctx.cfg).editOriginal(interaction.application_id, interaction.token, { content, allowed_mentions: { parse: [] } });
+    if (!res.ok) log.error("discord: could not report the failure", { status: res.status, message: res.message });
+  }
+}
+
+export const stop: CommandSpec<"stop"> = {
+  owners: null,
+  async run({ access }) {
+    const active = await activeRun(access);
+    if (!active) return ephemeral("Nothing is running or waiting in this channel.");
+    return stopRun(access, active.id);
+  },
+};
+
+/**
+ * The run holding the channel: the running one, else the oldest still waiting. A channel
+ * runs in order, so both are among its newest runs (listed newest first).
+ */
+async function activeRun(access: Access): Promise<Run | null> {
+  const recent = await listRuns(access.ctx, { channel_id: access.channel.id, limit: 200 });
+  return recent.find((r) => r.status === "running") ?? recent.filter((r) => r.status === "queued").at(-1) ?? null;
+}
+
+/** Owners may stop any run; members only the runs they asked for. */
+export async function stopRun(access: Access, runId: number): Promise<APIInteractionResponse> {
+  const run = await loadRun(access.ctx, runId);
+  if (!access.isOwner && run.requestedBy !== `discord:${access.userId}`) {
+    return ephemeral(`🔒 Run #${runId} was not started by you; only its asker or this channel's owners can stop it.`);
+  }
+  const { outcome } = await cancelRun(access.ctx, runId);
+  switch (outcome) {
+    case "cancelled":
+      return ephemeral(`⏹️ Run #${runId} was cancelled before it started.`);
+    case "signalled":
+      return ephemeral(`⏹️ Stopping run #${runId}: the runner stops it at its next heartbeat.`);
+    case "already_finished":
+      return ephemeral(`Run #${runId} has already finished.`);
+  }
+}

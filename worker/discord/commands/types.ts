@@ -1,0 +1,24 @@
+/** What every /loop subcommand handler receives and returns. */
+import type { APIInteractionResponse } from "discord-api-types/v10";
+import type { Subcommand } from "../../../protocol/discord-commands.ts";
+import type { Access } from "../access.ts";
+import type { Interaction } from "../interaction.ts";
+import type { Options } from "../options.ts";
+
+export interface CommandInput<P extends Subcommand> {
+  access: Access;
+  options: Options<P>;
+  /** The options as Discord sent them, for subcommands that validate in two steps. */
+  raw: Record<string, string | number | boolean>;
+  interaction: Interaction;
+  /** Work to finish after the response is sent (the request's waitUntil). */
+  later: (work: Promise<unknown>) => void;
+}
+
+export interface CommandSpec<P extends Subcommand> {
+  /** Owner-only subcommands say what they do ("schedule tasks"); null lets members run it. */
+  owners: string | null;
+  run(input: CommandInput<P>): Promise<APIInteractionResponse>;
+}
+
+export type CommandTable = { [P in Subcommand]: CommandSpec<P> };

@@ -1,0 +1,36 @@
+/** Small text helpers for Discord messages: durations, numbers, timestamps, escaping. */
+
+/** "850ms", "12s", "3m 05s", "1h 02m". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
+}
+
+export const formatInt = (n: number): string => n.toLocaleString("en-US");
+
+export function formatCost(usd: number): string {
+  return usd >= 1 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(4)}`;
+}
+
+/** Discord renders <t:unix:R> as "in 5 minutes" in each reader's own locale and zone. */
+export function discordTime(iso: string | null, style: "R" | "f" | "F" = "R"): string {
+  if (!iso) return "—";
+  return `<t:${Math.floor(Date.parse(iso) / 1000)}:${style}>`;
+}
+
+/** Text safe inside inline code: backticks would end it early. */
+export function inlineCode(text: string): string {
+  const clean = text.replace(/`/g, "ˋ");
+  return clean ? `\`${clean}\`` : "";
+}
+
+export function truncate(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+export const mention = (userId: string): string => `<@${userId}>`;

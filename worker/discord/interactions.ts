@@ -1,0 +1,61 @@
+/**
+ * Answers a verified interaction: PING, a /loop subcommand, an autocomplete request or a
+ * button press. Nothing here waits on Discord's REST API: answers go back in the HTTP
+ * response (within Discord's 3 seconds), and anything that waits on a runner is deferred
+ * and finished by the channel's ChannelSession.
+ */
+import type { APIInteractionResponse } from "discord-api-types/v10";
+import { Interaction as Kind } from "../../protocol/discord-constants.ts";
+import { COMMAND_NAME } from "../../protocol/discord-commands.ts";
+import type { Db } from "../db/client.ts";
+import type { Config, Env } from "../env.ts";
+import { AppError } from "../errors.ts";
+import { log } from "../log.ts";
+import { resolveAccess } from "./access.ts";
+import { autocomplete } from "./autocomplete.ts";
+import { runCommand } from "./commands/index.ts";
+import { handleComponent } from "./components.ts";
+import { readCommand, type CommandCall, type Interaction } from "./interaction.ts";
+import { choices, ephemeral, errorReply, pong } from "./reply.ts";
+
+export async function handleInteraction(
+  db: Db,
+  env: Env,
+  cfg: Config,
+  i: Interaction,
+  later: (work: Promise<unknown>) => void,
+): Promise<APIInteractionResponse> {
+  if (i.type === Kind.Ping) return pong();
+  const known = i.type === Kind.ApplicationCommand || i.type === Kind.ApplicationCommandAutocomplete;
+  if (known && i.data?.name !== COMMAND_NAME) return ephemeral(`Loop only answers /${COMMAND_NAME}.`);
+
+  let call: CommandCall | null = null;
+  try {
+    const access = await resolveAccess(db, env, cfg, i);
+    switch (i.type) {
+      case Kind.ApplicationCommand: {
+        if (typeof access === "string") return ephemeral(access);
+        call = readCommand(i.data);
+        if (!call) return ephemeral("That /loop subcommand is not one this Loop knows; re-register the commands with `loop discord register`.");
+        return await runCommand(call, access, i, later);
+      }
+      case Kind.ApplicationCommandAutocomplete: {
+        call = readCommand(i.data);
+        if (typeof access === "string" || !call) return choices([]);
+        return choices(await autocomplete(call, access));
+      }
+      case Kind.MessageComponent:
+        if (typeof access === "string") return ephemeral(access);
+        return await handleComponent(i.data?.custom_id ?? "", access);
+      default:
+        return ephemeral("Loop does not handle this kind of interaction.");
+    }
+  } catch (err) {
+    if (err instanceof AppError) {
+      if (i.type === Kind.ApplicationCommandAutocomplete) return choices([]);
+      return errorReply(err, call?.path ?? null);
+    }
+    log.error("discord: interaction failed", { type: i.type, path: call?.path, error: String(err), stack: (err as Error).stack });
+    return ephemeral("⚠️ Something went wrong on Loop's side; it has been logged. Try again in a moment.");
+  }
+}

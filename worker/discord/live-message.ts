@@ -1,0 +1,221 @@
+/**
+ * The pump behind runs' live Discord messages, run by the channel's ChannelSession. Records
+ * live in the object's storage under "discord:live:<run id>" (see docs/discord.md), so an
+ * evicted object picks up where it left off; the object's alarm wakes the pump.
+ *
+ * The object's input gate opens while a REST call is in flight, so events can arrive
+ * mid-call: a step re-reads the record after the call and applies only what the call
+ * changed (live-state.ts applyResult), never writing back a stale copy. Steps never
+ * overlap: only wake() runs them, and wake() calls are chained (an alarm run by hand, as
+ * tests do, could otherwise meet the scheduled one and post a message twice).
+ */
+import { and, asc, eq } from "drizzle-orm";
+import { Channel } from "../../protocol/discord-constants.ts";
+import type { WireEvent } from "../../protocol/runner.ts";
+import type { Db } from "../db/client.ts";
+import { channels, runEvents, runs } from "../db/schema.ts";
+import { isTerminal } from "../domain/run-state.ts";
+import type { FiredRun } from "../domain/scheduler.ts";
+import type { Config } from "../env.ts";
+import { log } from "../log.ts";
+import { truncate } from "./format.ts";
+import { applyEvents, applyResult, newRecord, plan, wakeTime, type LiveRecord, type Step, type Target } from "./live-state.ts";
+import { finalBody, renderFinal, renderHandoff, renderLive } from "./render.ts";
+import { discordRest, type DiscordRest, type RestResult } from "./rest.ts";
+
+const PREFIX = "discord:live:";
+const key = (runId: number) => `${PREFIX}${runId}`;
+/** Calls one wake may make for one record before yielding to the others. */
+const MAX_STEPS_PER_WAKE = 8;
+/** Discord's limit for a thread name. */
+const THREAD_NAME_LIMIT = 100;
+/** Threads for scheduled runs archive after a day without messages. */
+const THREAD_ARCHIVE_MINUTES = 1440;
+
+export class LiveMessages {
+  readonly #storage: DurableObjectStorage;
+  readonly #db: Db;
+  readonly #rest: DiscordRest;
+  /** Makes sure the object's alarm fires no later than `at`. */
+  readonly #wakeBy: (at: number) => Promise<void>;
+  #waking: Promise<void> = Promise.resolve();
+  /** run id → wakeAt of every stored record; read from storage once per isolate. */
+  #index: Promise<Map<number, number | null>> | null = null;
+
+  constructor(storage: DurableObjectStorage, db: Db, cfg: Config, wakeBy: (at: number) => Promise<void>) {
+    this.#storage = storage;
+    this.#db = db;
+    this.#rest = discordRest(cfg);
+    this.#wakeBy = wakeBy;
+  }
+
+  /** Starts a live message for a run. Events stored before this call are read back from D1. */
+  async attach(runId: number, target: Target, userId: string | null): Promise<void> {
+    if (await this.#get(runId)) return; // attached already: a retried request
+    const run = await this.#db.query.runs.findFirst({ where: eq(runs.id, runId), columns: { prompt: true } });
+    if (!run) return;
+    await this.#put(newRecord(runId, target, { userId, prompt: run.prompt, now: Date.now() }));
+    // Events published from here on queue in rec.pending while the backlog is read.
+    const stored = await this.#db.query.runEvents.findMany({ where: eq(runEvents.runId, runId), orderBy: asc(runEvents.seq) });
+    const rec = await this.#get(runId);
+    if (!rec) return;
+    const backlog = stored.map((e) => ({ seq: e.seq, at: e.at, data: e.payload as WireEvent["data"] }));
+    applyEvents(rec, [...backlog, ...(rec.pending ?? [])], Date.now());
+    rec.pending = null;
+    await this.#put(rec);
+    // It may have ended before we were told about it (a cancel, a very short run).
+    await this.finish(runId);
+  }
+
+  /** Scheduled runs of a Discord channel: each gets a thread named after its task. */
+  async attachScheduled(channelId: string, fired: FiredRun[]): Promise<void> {
+    if (!fired.length || !this.#rest.hasBotToken) return;
+    const channel = await this.#db.query.channels.findFirst({ where: eq(channels.id, channelId) });
+    if (!channel?.discordChannelId) return;
+    for (const f of fired) {
+      const run = await this.#db.query.runs.findFirst({ where: and(eq(runs.id, f.runId), eq(runs.channelId, channelId)), columns: { prompt: true } });
+      if (!run) continue;
+      // A thread cannot hold threads: a task of a thread channel posts in the thread itself.
+      const target: Target = channel.parentId
+        ? { kind: "channel", channelId: channel.discordChannelId }
+        : { kind: "thread", parentId: channel.discordChannelId, name: truncate(`⏰ Task #${f.taskId}: ${run.prompt}`, THREAD_NAME_LIMIT) };
+      await this.attach(f.runId, target, null);
+    }
+  }
+
+  /** New events of a run (already stored in D1). Cheap for runs without a live message. */
+  async publish(runId: number, events: WireEvent[]): Promise<void> {
+    const rec = await this.#get(runId);
+    if (!rec || rec.final) return;
+    if (rec.pending) rec.pending.push(...events);
+    else applyEvents(rec, events, Date.now());
+    await this.#put(rec);
+  }
+
+  /** The run ended: its final messages replace the live one. Idempotent. */
+  async finish(runId: number): Promise<void> {
+    const rec = await this.#get(runId);
+    if (!rec || rec.final || rec.pending) return;
+    const run = await this.#db.query.runs.findFirst({ where: eq(runs.id, runId) });
+    if (!run || !isTerminal(run.status)) return;
+    const fresh = await this.#get(runId);
+    if (!fresh || fresh.final) return;
+    fresh.final = { chunks: renderFinal(run, fresh), sent: 0 };
+    fresh.version += 1;
+    await this.#put(fresh);
+  }
+
+  /** The earliest time any record wants the pump, or null. */
+  async nextWake(): Promise<number | null> {
+    let min: number | null = null;
+    for (const at of (await this.#wakes()).values()) if (at !== null && (min === null || at < min)) min = at;
+    return min;
+  }
+
+  /** Whether any record wants the pump now. */
+  async isDue(now = Date.now()): Promise<boolean> {
+    for (const at of (await this.#wakes()).values()) if (at !== null && at <= now) return true;
+    return false;
+  }
+
+  /** Runs every record that is due; the caller re-arms the alarm afterwards. */
+  wake(): Promise<void> {
+    const next = this.#waking.then(() => this.#wakeOnce());
+    this.#waking = next.catch(() => undefined);
+    return next;
+  }
+
+  async #wakeOnce(): Promise<void> {
+    const now = Date.now();
+    const due = [...(await this.#wakes()).entries()].filter(([, at]) => at !== null && at <= now).map(([runId]) => runId);
+    for (const runId of due) {
+      try {
+        await this.#drive(runId);
+      } catch (err) {
+        // One message failing must not stop the others, nor the task alarm behind it.
+        log.error("discord: live message step failed", { runId, error: String(err) });
+      }
+    }
+  }
+
+  async #drive(runId: number): Promise<void> {
+    const hasBot = this.#rest.hasBotToken;
+    for (let i = 0; i < MAX_STEPS_PER_WAKE; i++) {
+      const rec = await this.#get(runId);
+      if (!rec) return;
+      const now = Date.now();
+      const next = plan(rec, now, hasBot);
+      if ("giveUp" in next) {
+        log.warn("discord: live message given up", { runId, reason: next.giveUp });
+        await this.#delete(runId);
+        return;
+      }
+      if (!("step" in next)) {
+        await this.#put(rec); // refreshes wakeAt
+        return;
+      }
+      const result = await this.#call(rec, next.step, now);
+      const fresh = await this.#get(runId);
+      if (!fresh) return;
+      const done = applyResult(fresh, next.step, result, Date.now(), hasBot);
+      if (!result.ok) log.warn("discord: call failed", { runId, step: next.step.kind, status: result.status, code: result.code, message: result.message, failures: fresh.failures });
+      if (done) {
+        if (!fresh.final || fresh.final.sent < fresh.final.chunks.length) log.error("discord: live message abandoned", { runId, failures: fresh.failures });
+        await this.#delete(runId);
+        return;
+      }
+      await this.#put(fresh);
+    }
+  }
+
+  /** Performs one step against Discord. Only ids come back; the record is updated by the caller. */
+  async #call(rec: LiveRecord, step: Step, now: number): Promise<RestResult<{ id: string }>> {
+    const t = rec.target;
+    switch (step.kind) {
+      case "handoff": {
+        if (t.kind !== "interaction") throw new Error("hand-off without an interaction");
+        return this.#rest.editOriginal(t.appId, t.token, renderHandoff(rec, now));
+      }
+      case "thread":
+        return this.#rest.startThread(step.parentId, { name: step.name, type: Channel.PublicThread, auto_archive_duration: THREAD_ARCHIVE_MINUTES });
+      case "show": {
+        const message = step.part === "live" ? renderLive(rec, now) : finalBody(rec.final!.chunks[0]!);
+        if (rec.onOriginal && t.kind === "interaction") return this.#rest.editOriginal(t.appId, t.token, message);
+        if (rec.messageId) return this.#rest.editMessage(rec.channelId!, rec.messageId, message);
+        return this.#rest.createMessage(rec.channelId!, message);
+      }
+      case "more": {
+        const message = finalBody(rec.final!.chunks[step.index]!);
+        if (rec.onOriginal && t.kind === "interaction") return this.#rest.followup(t.appId, t.token, message);
+        return this.#rest.createMessage(rec.channelId!, message);
+      }
+    }
+  }
+
+  async #get(runId: number): Promise<LiveRecord | undefined> {
+    return this.#storage.get<LiveRecord>(key(runId));
+  }
+
+  /** Stores the record with its next wake time, and makes sure the alarm comes by then. */
+  async #put(rec: LiveRecord): Promise<void> {
+    rec.wakeAt = rec.pending ? null : wakeTime(rec, Date.now(), this.#rest.hasBotToken);
+    await this.#storage.put(key(rec.runId), rec);
+    (await this.#wakes()).set(rec.runId, rec.wakeAt);
+    if (rec.wakeAt !== null) await this.#wakeBy(rec.wakeAt);
+  }
+
+  async #delete(runId: number): Promise<void> {
+    await this.#storage.delete(key(runId));
+    (await this.#wakes()).delete(runId);
+  }
+
+  /** The wake index, so finding what is due never reads every record. */
+  #wakes(): Promise<Map<number, number | null>> {
+    if (!this.#index) {
+      const load = this.#storage.list<LiveRecord>({ prefix: PREFIX }).then((all) => new Map([...all.values()].map((r) => [r.runId, r.wakeAt])));
+      load.catch(() => (this.#index = null)); // a failed read is retried next time
+      this.#index = load;
+    }
+    return this.#index;
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Each subcommand's options, validated with the same schemas the REST API uses (a prompt,
+ * a schedule or a template name means the same thing whichever way it arrives). A bad
+ * option throws an AppError naming it; the interaction answers it with an example.
+ */
+import { z } from "zod";
+import { CreateRun, CreateTask, EnsureChannel, TemplateName, UpdateTask } from "../../protocol/api.ts";
+import type { Subcommand } from "../../protocol/discord-commands.ts";
+import { parseWith } from "../http/validate.ts";
+
+const TaskId = z.coerce.number({ error: "task_id must be a task number, e.g. 12" }).int().positive("task_id must be a task number, e.g. 12");
+const UserId = z.string().regex(/^\d{17,20}$/, "user must be a Discord user");
+const none = z.object({});
+
+const SCHEMAS = {
+  ask: z.object({ prompt: CreateRun.shape.prompt }),
+  stop: none,
+  schedule: CreateTask.omit({ channel_id: true }),
+  tasks: none,
+  task: z.object({ task_id: TaskId }),
+  cancel: z.object({ task_id: TaskId }),
+  toggle: z.object({ task_id: TaskId }),
+  // task_id is read apart so the rest can go through UpdateTask and its "nothing to change" rule.
+  edit: z.object({ task_id: TaskId }),
+  status: none,
+  dir: z.object({ path: EnsureChannel.shape.dir_path }),
+  "template add": z.object({ name: TemplateName }),
+  "template list": none,
+  "session reset": none,
+  "owner add": z.object({ user: UserId }),
+  "owner remove": z.object({ user: UserId }),
+  "owner list": none,
+} satisfies Record<Subcommand, z.ZodType>;
+
+export type Options<P extends Subcommand> = z.infer<(typeof SCHEMAS)[P]>;
+
+/** The option names a subcommand reads, so a test can hold them to the registered definition. */
+export function optionNames(path: Subcommand): string[] {
+  const names = Object.keys(SCHEMAS[path].shape);
+  return path === "edit" ? [...names, "schedule", "type", "prompt", "tz"] : names;
+}
+
+export function parseOptions<P extends Subcommand>(path: P, raw: Record<string, unknown>): Options<P> {
+  return parseWith(SCHEMAS[path], raw, "options") as Options<P>;
+}
+
+/** The edit subcommand's changes, as PATCH /api/tasks/:id takes them. */
+export function parseEdit(raw: Record<string, unknown>): UpdateTask {
+  const { task_id: _id, ...rest } = raw;
+  return parseWith(UpdateTask, rest, "options");
+}

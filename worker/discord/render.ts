@@ -1,0 +1,101 @@
+/**
+ * What a run's Discord message says: while it works, a compact list of its tool uses and a
+ * Stop button; when it ends, the answer split into messages (chunk.ts) with a footer of
+ * duration, tool calls, tokens, cost and model, or the reason it failed. Pure.
+ */
+import type { APIActionRowComponent, APIButtonComponent } from "discord-api-types/v10";
+import { Button, Component } from "../../protocol/discord-constants.ts";
+import { STOP_BUTTON_PREFIX } from "../../protocol/discord-commands.ts";
+import type { RunRow } from "../db/schema.ts";
+import { chunkMessage, MESSAGE_LIMIT, withFooter } from "./chunk.ts";
+import { formatCost, formatDuration, formatInt, inlineCode, truncate } from "./format.ts";
+import type { LiveRecord } from "./live-state.ts";
+
+export interface MessageBody {
+  content: string;
+  components: APIActionRowComponent<APIButtonComponent>[];
+  /** The agent's words must never ping @everyone or anyone else. */
+  allowed_mentions: { parse: [] };
+}
+
+/** More messages than this for one answer would flood the channel; the rest is in the API. */
+export const MAX_FINAL_MESSAGES = 10;
+
+export function stopButton(runId: number): APIActionRowComponent<APIButtonComponent> {
+  return {
+    type: Component.ActionRow,
+    components: [{ type: Component.Button, style: Button.Danger, label: "Stop", emoji: { name: "⏹️" }, custom_id: `${STOP_BUTTON_PREFIX}${runId}` }],
+  };
+}
+
+const body = (content: string, components: MessageBody["components"] = []): MessageBody => ({
+  content: content.length > MESSAGE_LIMIT ? `${content.slice(0, MESSAGE_LIMIT - 1)}…` : content,
+  components,
+  allowed_mentions: { parse: [] },
+});
+
+function liveText(rec: LiveRecord, now: number): string {
+  const lines: string[] = [];
+  const status = rec.running
+    ? `⏳ Working… ${formatDuration(now - (rec.startedAt ?? rec.attachedAt))}`
+    : "🕐 Waiting for a runner…";
+  lines.push(`**Run #${rec.runId}** · ${status}`);
+  // An interaction shows the command and its prompt itself; a bot message does not.
+  if (rec.target.kind !== "interaction") lines.push(`> ${truncate(rec.prompt, 180)}`);
+  const earlier = rec.toolCount - rec.tools.length;
+  if (earlier > 0) lines.push(`-# … ${formatInt(earlier)} earlier tool call${earlier === 1 ? "" : "s"}`);
+  for (const t of rec.tools) {
+    const mark = t.result === "ok" ? " ✓" : t.result === "error" ? " ✗" : "";
+    lines.push(`🔧 **${truncate(t.name, 40)}** ${inlineCode(t.detail)}${mark}`.trimEnd());
+  }
+  if (rec.lastText) lines.push(`💬 ${truncate(rec.lastText, 200)}`);
+  if (rec.notice) lines.push(`ℹ️ ${truncate(rec.notice, 200)}`);
+  return lines.join("\n");
+}
+
+export function renderLive(rec: LiveRecord, now: number): MessageBody {
+  return body(liveText(rec, now), [stopButton(rec.runId)]);
+}
+
+/** The original response's last words before the run moves to a channel message. */
+export function renderHandoff(rec: LiveRecord, now: number): MessageBody {
+  return body(`${liveText(rec, now)}\n-# ⏩ Still working after 14 minutes; continued in a new message below.`);
+}
+
+const HEADS: Partial<Record<RunRow["status"], string>> = {
+  failed: "❌ **Run failed**",
+  lost: "⚠️ **Runner lost**",
+  cancelled: "⏹️ **Stopped**",
+};
+const MARKS: Record<RunRow["status"], string> = { succeeded: "✅", failed: "❌", lost: "⚠️", cancelled: "⏹️", queued: "🕐", running: "⏳" };
+
+export function footer(run: RunRow, toolCount: number, model: string | null): string {
+  const parts = [`${MARKS[run.status]} run #${run.id}`];
+  const start = run.startedAt ?? run.createdAt;
+  if (run.finishedAt) parts.push(formatDuration(run.finishedAt - start));
+  if (toolCount) parts.push(`${formatInt(toolCount)} tool call${toolCount === 1 ? "" : "s"}`);
+  if (run.inputTokens !== null || run.outputTokens !== null) {
+    parts.push(`${formatInt(run.inputTokens ?? 0)} in / ${formatInt(run.outputTokens ?? 0)} out tokens`);
+  }
+  if (run.costUsd !== null) parts.push(formatCost(run.costUsd));
+  const m = run.model ?? model;
+  if (m) parts.push(m);
+  return `-# ${parts.join(" · ")}`;
+}
+
+/** The final messages of a run, in order; the first replaces the live message. */
+export function renderFinal(run: RunRow, live: { toolCount: number; model: string | null }): string[] {
+  const head = HEADS[run.status];
+  const reason = run.error?.trim();
+  const headLine = head ? `${head}${reason ? `: ${truncate(reason, 1500)}` : ""}` : "";
+  const answer = run.resultText?.trim() || (run.status === "succeeded" ? "*(The agent finished without a text answer.)*" : "");
+  const text = [headLine, answer].filter(Boolean).join("\n\n");
+  let chunks = chunkMessage(text);
+  if (chunks.length > MAX_FINAL_MESSAGES) {
+    chunks = chunks.slice(0, MAX_FINAL_MESSAGES);
+    chunks.push(`-# … the answer continues; read it all with \`GET /api/runs/${run.id}\`.`);
+  }
+  return withFooter(chunks, footer(run, live.toolCount, live.model));
+}
+
+export const finalBody = (content: string): MessageBody => body(content);

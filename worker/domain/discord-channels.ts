@@ -1,0 +1,108 @@
+/**
+ * Channels as Discord sees them: the Loop channel behind a Discord channel or thread
+ * (created the first time /loop is used there), who owns it, and its directory.
+ *
+ * A thread is a Loop channel of its own (its own session and run queue) whose parent_id
+ * is the parent channel's Loop id; it shares the parent's owners and, when it has none of
+ * its own, the parent's directory (see run-state.ts startRun).
+ */
+import { eq } from "drizzle-orm";
+import type { Channel } from "../../protocol/api.ts";
+import type { Db } from "../db/client.ts";
+import { channels, type ChannelRow } from "../db/schema.ts";
+import { conflict, invalid } from "../errors.ts";
+import { loadChannel, normalizeDir } from "./channels.ts";
+import type { DomainContext } from "./context.ts";
+import { channelView } from "./views.ts";
+
+export interface DiscordPlace {
+  /** The Discord channel (or thread) id. */
+  id: string;
+  guildId: string;
+  name: string;
+  /** Set for threads: the channel the thread lives in. */
+  parent?: { id: string; name: string } | undefined;
+}
+
+/**
+ * The Loop channel of a Discord channel, created on first use with the Discord id as its
+ * Loop id. Called after the interaction's signature was checked: Discord vouches for it.
+ */
+export async function ensureDiscordChannel(db: Db, place: DiscordPlace): Promise<ChannelRow> {
+  const found = await db.query.channels.findFirst({ where: eq(channels.discordChannelId, place.id) });
+  if (found) return found;
+  const parent = place.parent ? await ensureDiscordChannel(db, { id: place.parent.id, guildId: place.guildId, name: place.parent.name }) : null;
+  const now = Date.now();
+  const [row] = await db
+    .insert(channels)
+    .values({
+      id: place.id,
+      discordChannelId: place.id,
+      guildId: place.guildId,
+      name: place.name,
+      parentId: parent?.id ?? null,
+      // A thread runs where its parent runs.
+      runnerLabel: parent?.runnerLabel ?? null,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoNothing()
+    .returning();
+  // Two interactions racing to create it: the loser reads the winner's row.
+  return row ?? (await db.query.channels.findFirst({ where: eq(channels.discordChannelId, place.id) }))!;
+}
+
+/** The row whose owners govern this channel: the parent for a thread. */
+export async function ownersHolder(db: Db, channel: ChannelRow): Promise<ChannelRow> {
+  if (!channel.parentId) return channel;
+  return (await db.query.channels.findFirst({ where: eq(channels.id, channel.parentId) })) ?? channel;
+}
+
+/**
+ * Binds the channel to a directory on the runner host, replacing any earlier one. The
+ * Claude session is forgotten with the old directory: sessions are stored per project
+ * directory, so it could not be resumed from the new one.
+ */
+export async function bindDirectory(ctx: DomainContext, channelId: string, dirPath: string): Promise<{ channel: Channel; changed: boolean }> {
+  const channel = await loadChannel(ctx, channelId);
+  const dir = normalizeDir(dirPath);
+  if (!dir.startsWith("/")) throw invalid("path must be an absolute path, e.g. /home/me/projects/api", "path");
+  if (channel.dirPath === dir) return { channel: channelView(channel), changed: false };
+  const holder = await ctx.db.query.channels.findFirst({ where: eq(channels.dirPath, dir), columns: { id: true } });
+  if (holder) throw conflict(`${dir} is already bound to another Loop channel; each directory belongs to one channel.`, "path");
+  try {
+    const [row] = await ctx.db
+      .update(channels)
+      .set({ dirPath: dir, sessionId: null, updatedAt: Date.now() })
+      .where(eq(channels.id, channel.id))
+      .returning();
+    return { channel: channelView(row!), changed: true };
+  } catch (err) {
+    // UNIQUE (dir_path): another channel took it between the check and the update.
+    if ((await ctx.db.query.channels.findFirst({ where: eq(channels.dirPath, dir), columns: { id: true } }))?.id !== channel.id) {
+      throw conflict(`${dir} is already bound to another Loop channel; each directory belongs to one channel.`, "path");
+    }
+    throw err;
+  }
+}
+
+/** Adds owners (Discord user ids) to the channel, or to its parent for a thread. */
+export async function addOwners(ctx: DomainContext, channelId: string, userIds: string[]): Promise<string[]> {
+  const holder = await ownersHolder(ctx.db, await loadChannel(ctx, channelId));
+  const owners = [...new Set([...holder.ownerIds, ...userIds])];
+  await ctx.db.update(channels).set({ ownerIds: owners, updatedAt: Date.now() }).where(eq(channels.id, holder.id));
+  return owners;
+}
+
+/**
+ * Removes an owner. The last owner cannot be removed: an empty list would put the channel
+ * back in bootstrap mode, where everyone is an owner.
+ */
+export async function removeOwner(ctx: DomainContext, channelId: string, userId: string): Promise<string[]> {
+  const holder = await ownersHolder(ctx.db, await loadChannel(ctx, channelId));
+  if (!holder.ownerIds.includes(userId)) throw invalid("that user is not an owner of this channel.", "user");
+  const owners = holder.ownerIds.filter((id) => id !== userId);
+  if (!owners.length) throw conflict("the last owner cannot be removed: add another owner first.", "user");
+  await ctx.db.update(channels).set({ ownerIds: owners, updatedAt: Date.now() }).where(eq(channels.id, holder.id));
+  return owners;
+}

@@ -1,0 +1,32 @@
+/** send_message: post into the channel's Discord channel (the original's send_message; content, optional channel_id). */
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import type { DomainContext } from "../../domain/context.ts";
+import { DISCORD_MESSAGE_LIMIT, postToChannel } from "../../domain/messages.ts";
+import { guard, structured } from "../result.ts";
+import { ChannelArgs, targetChannel, type McpScope } from "../scope.ts";
+
+export function registerMessageTools(server: McpServer, ctx: DomainContext, scope: McpScope): void {
+  server.registerTool(
+    "send_message",
+    {
+      title: "Send a Discord message",
+      description: "Post a message in the channel's Discord channel (mentions are not pinged).",
+      inputSchema: {
+        ...ChannelArgs,
+        content: z
+          .string()
+          .trim()
+          .min(1, "content is empty")
+          // Refused rather than cut: Discord's limit, and a silently shortened message misleads.
+          .max(DISCORD_MESSAGE_LIMIT, `content is longer than Discord's ${DISCORD_MESSAGE_LIMIT}-character limit`)
+          .describe(`The message text (at most ${DISCORD_MESSAGE_LIMIT} characters).`),
+      },
+      outputSchema: { message_id: z.string() },
+    },
+    guard("send_message", async (args) => {
+      const sent = await postToChannel(ctx, await targetChannel(ctx, scope, args), args.content);
+      return structured(`Message ${sent.message_id} sent.`, sent);
+    }),
+  );
+}

@@ -1,0 +1,130 @@
+/**
+ * The original Loop's task tools, with its names and argument shapes (schedule, type,
+ * prompt, task_id, enabled), plus tz for cron. Each calls the same domain function as the
+ * REST route, so a rule (schedule grammar, minimum interval, visibility) lives in one place.
+ */
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import { CreateTask, Task, TaskWithPreview, UpdateTask } from "../../../protocol/api.ts";
+import type { DomainContext } from "../../domain/context.ts";
+import { createTask, deleteTask, getTask, listTasks, updateTask } from "../../domain/tasks.ts";
+import { invalid } from "../../errors.ts";
+import { guard, structured, text } from "../result.ts";
+import { ChannelArgs, targetChannel, type McpScope } from "../scope.ts";
+
+export const TaskId = z.number().int().positive().describe("The task's id, as list_tasks shows it.");
+
+const Schedule = CreateTask.shape.schedule.describe(
+  'cron: 5 fields, e.g. "0 9 * * 1-5"; interval: a duration, e.g. "30m" or "1h30m"; once: an RFC 3339 time with offset, e.g. "2026-12-01T09:00:00Z", or "in 10m".',
+);
+const Type = CreateTask.shape.type.describe("How to read schedule: cron, interval or once.");
+const Prompt = CreateTask.shape.prompt.describe("What the agent is asked to do each time the task fires.");
+const Tz = CreateTask.shape.tz.describe('IANA time zone for a cron schedule, e.g. "Europe/Berlin" (default UTC). Cron only.');
+
+/** list_tasks trims each prompt to this many characters (a prompt may hold 32,000); show_task has the whole text. */
+export const LIST_PROMPT_CHARS = 300;
+const trimmed = (t: Task): Task => (t.prompt.length > LIST_PROMPT_CHARS ? { ...t, prompt: `${t.prompt.slice(0, LIST_PROMPT_CHARS)}…` } : t);
+
+const taskLine = (t: Task): string =>
+  `#${t.id} ${t.enabled ? "enabled" : "disabled"} ${t.type} "${t.schedule}"${t.tz ? ` ${t.tz}` : ""} next ${t.next_run_at ?? "never"}: ${t.prompt.slice(0, 80)}`;
+
+export function registerTaskTools(server: McpServer, ctx: DomainContext, scope: McpScope): void {
+  server.registerTool(
+    "schedule_task",
+    {
+      title: "Schedule a task",
+      description:
+        "Create a scheduled task on the channel: a prompt that runs as an agent on a cron schedule, at an interval, or once. For 'once', check the user's local time first to get the offset right.",
+      inputSchema: { ...ChannelArgs, schedule: Schedule, type: Type, prompt: Prompt, tz: Tz },
+      outputSchema: TaskWithPreview.shape,
+    },
+    guard("schedule_task", async (args) => {
+      const channel_id = await targetChannel(ctx, scope, args);
+      const task = await createTask(ctx, { channel_id, schedule: args.schedule, type: args.type, prompt: args.prompt, tz: args.tz });
+      return structured(`Task scheduled (ID: ${task.id}); next runs: ${task.preview.join(", ") || "none"}.`, task);
+    }),
+  );
+
+  server.registerTool(
+    "list_tasks",
+    {
+      title: "List tasks",
+      description: `List the channel's scheduled tasks, newest first. Prompts are trimmed to ${LIST_PROMPT_CHARS} characters; show_task has the whole prompt.`,
+      inputSchema: ChannelArgs,
+      outputSchema: { tasks: z.array(Task) },
+      annotations: { readOnlyHint: true },
+    },
+    guard("list_tasks", async (args) => {
+      const tasks = (await listTasks(ctx, await targetChannel(ctx, scope, args))).map(trimmed);
+      const summary = tasks.length ? tasks.map(taskLine).join("\n") : "No scheduled tasks.";
+      return structured(summary, { tasks });
+    }),
+  );
+
+  server.registerTool(
+    "show_task",
+    {
+      title: "Show a task",
+      description: "Show one task in full, including its whole prompt and its next occurrences.",
+      inputSchema: { task_id: TaskId },
+      outputSchema: TaskWithPreview.shape,
+      annotations: { readOnlyHint: true },
+    },
+    guard("show_task", async ({ task_id }) => {
+      const task = await getTask(ctx, task_id);
+      return structured(taskLine(task), task);
+    }),
+  );
+
+  server.registerTool(
+    "cancel_task",
+    {
+      title: "Cancel a task",
+      description: "Delete a scheduled task by its ID. Runs it already started are not affected.",
+      inputSchema: { task_id: TaskId },
+      annotations: { destructiveHint: true, idempotentHint: true },
+    },
+    guard("cancel_task", async ({ task_id }) => {
+      await deleteTask(ctx, task_id);
+      return text(`Task ${task_id} cancelled.`);
+    }),
+  );
+
+  server.registerTool(
+    "toggle_task",
+    {
+      title: "Enable or disable a task",
+      description: "Enable (true) or disable (false) a scheduled task by its ID. Re-enabling computes its next occurrence from now.",
+      inputSchema: { task_id: TaskId, enabled: z.boolean().describe("true to enable, false to disable.") },
+      outputSchema: TaskWithPreview.shape,
+      annotations: { idempotentHint: true },
+    },
+    guard("toggle_task", async ({ task_id, enabled }) => {
+      const task = await updateTask(ctx, task_id, { enabled });
+      return structured(`Task ${task_id} ${enabled ? "enabled" : "disabled"}.`, task);
+    }),
+  );
+
+  server.registerTool(
+    "edit_task",
+    {
+      title: "Edit a task",
+      description: "Change a task's schedule, type, prompt and/or tz. Changing type needs a new schedule too.",
+      inputSchema: {
+        task_id: TaskId,
+        schedule: Schedule.optional(),
+        type: Type.optional(),
+        prompt: Prompt.optional(),
+        tz: UpdateTask.shape.tz.describe("IANA time zone for a cron schedule; null clears it."),
+      },
+      outputSchema: TaskWithPreview.shape,
+    },
+    guard("edit_task", async ({ task_id, ...changes }) => {
+      const patch = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+      if (!Object.keys(patch).length) throw invalid("nothing to change: give schedule, type, prompt or tz.");
+      // Each field was checked against the REST schema's own parts; updateTask owns the rest.
+      const task = await updateTask(ctx, task_id, patch);
+      return structured(`Task ${task_id} updated.`, task);
+    }),
+  );
+}
