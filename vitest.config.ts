@@ -5,6 +5,7 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
   return {
     test: {
+      reporters: ["default", "./test/support/summary-reporter.ts"],
       projects: [
         {
           plugins: [
