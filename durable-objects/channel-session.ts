@@ -104,9 +104,14 @@ export class ChannelSession extends DurableObject<Env> {
 
   // ---- run queue -----------------------------------------------------------------------
 
-  /** A run was queued for this channel (or the sweep is checking): start it if the channel is free. */
-  async enqueue(channelId: string): Promise<number | null> {
+  /**
+   * A run was queued for this channel (or the sweep is checking): start it if the channel is
+   * free. `announce` posts the run's live message in the channel's Discord channel, for runs
+   * that no Discord interaction is waiting on (REST, MCP).
+   */
+  async enqueue(channelId: string, announce?: number): Promise<number | null> {
     await this.#remember(channelId);
+    if (announce !== undefined) await this.#live.attachChannel(channelId, announce);
     return this.#pump(channelId);
   }
 

@@ -7,7 +7,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { RecordedCall } from "../fakes/discord.ts";
-import { askAndWait, button, command, discordCalls, fakeRule, newPlace, run, runnerFor, send, snowflake, waitForCalls, webhookPath, type Place } from "./discord-helpers.ts";
+import { admin, askAndWait, button, command, discordCalls, fakeRule, newPlace, run, runnerFor, send, snowflake, waitForCalls, webhookPath, type Place } from "./discord-helpers.ts";
 
 const FOOTER = /-# ✅ run #\d+ · \d+(ms|s) · (\d+ tool calls? · )?1,200 in \/ 345 out tokens · \$0\.0123 · claude-test-1$/;
 /** The final message carries the footer: "-# ✅ run #12 · …". */
@@ -165,6 +165,26 @@ describe("live message", { timeout: 30_000 }, () => {
     await waitForCalls(webhookPath(token), (c) => c.some(isFinal));
     const gone = await runInDurableObject(env.CHANNEL_SESSION.getByName(place.channelId), (_o, state) => state.storage.get(`discord:live:${job.run_id}`));
     expect(gone).toBeUndefined();
+  });
+});
+
+describe("runs started outside Discord", { timeout: 30_000 }, () => {
+  it("a REST run in a Discord-bound channel is posted there and ends with its answer", async () => {
+    const place = newPlace();
+    await run("status", {}, place); // creates the Loop channel for this Discord channel
+    const runner = await runnerFor(place.channelId);
+    const channel = (await admin("GET", `/api/channels/${place.channelId}`)).body;
+    const created = await admin("POST", "/api/runs", { channel_id: channel.id, prompt: "nightly report" });
+    expect(created.status).toBe(201);
+    const job = await runner.claim();
+    expect(job.run_id).toBe(created.body.id);
+    await runner.complete(job, { result_text: "Report: all green." });
+
+    const path = `/channels/${place.channelId}/messages`;
+    const calls = await waitForCalls(path, (c) => c.some((x) => /Report: all green\./.test(x.body?.content ?? "")));
+    expect(calls[0]).toMatchObject({ method: "POST", auth: "bot" });
+    const final = calls.find((x) => /Report: all green\./.test(x.body?.content ?? ""))!;
+    expect(final.body.content).toMatch(FOOTER);
   });
 });
 

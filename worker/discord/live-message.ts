@@ -67,6 +67,16 @@ export class LiveMessages {
     await this.finish(runId);
   }
 
+  /**
+   * A run started over REST or MCP in a channel that has a Discord channel: it is posted
+   * there too, so the channel sees all of its agent's work, not only what Discord started.
+   */
+  async attachChannel(channelId: string, runId: number): Promise<void> {
+    if (!this.#rest.hasBotToken) return;
+    const channel = await this.#db.query.channels.findFirst({ where: eq(channels.id, channelId), columns: { discordChannelId: true } });
+    if (channel?.discordChannelId) await this.attach(runId, { kind: "channel", channelId: channel.discordChannelId }, null);
+  }
+
   /** Scheduled runs of a Discord channel: each gets a thread named after its task. */
   async attachScheduled(channelId: string, fired: FiredRun[]): Promise<void> {
     if (!fired.length || !this.#rest.hasBotToken) return;

@@ -64,7 +64,8 @@ export async function createRun(
     .insert(runs)
     .values({ channelId: channel.id, taskId: input.task_id ?? null, trigger, prompt: input.prompt, status: "queued", requestedBy: actorLabel(ctx.actor), createdAt: Date.now() })
     .returning();
-  await ctx.env.CHANNEL_SESSION.getByName(channel.id).enqueue(channel.id);
+  // /loop ask attaches its own interaction as the run's live message; other runs are announced.
+  await ctx.env.CHANNEL_SESSION.getByName(channel.id).enqueue(channel.id, trigger === "discord" ? undefined : row!.id);
   return runView(row!);
 }
 
