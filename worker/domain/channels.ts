@@ -118,24 +118,24 @@ export async function ensureChannel(
   return { channel: channelView(row), created: true };
 }
 
-/** Forgets the channel's Claude session: its next run starts a fresh conversation. */
-export async function resetSession(ctx: DomainContext, id: string): Promise<Channel> {
+/** Changes fields of a channel the actor can see; the one write path for channel settings. */
+async function patchChannel(
+  ctx: DomainContext,
+  id: string,
+  values: Partial<Pick<ChannelRow, "sessionId" | "runnerLabel">>,
+): Promise<Channel> {
   const channel = await loadChannel(ctx, id);
   const [row] = await ctx.db
     .update(channels)
-    .set({ sessionId: null, updatedAt: Date.now() })
+    .set({ ...values, updatedAt: Date.now() })
     .where(eq(channels.id, channel.id))
     .returning();
   return channelView(row!);
 }
 
+/** Forgets the channel's Claude session: its next run starts a fresh conversation. */
+export const resetSession = (ctx: DomainContext, id: string): Promise<Channel> => patchChannel(ctx, id, { sessionId: null });
+
 /** Pins the channel's jobs to runners with a label (its directory lives on one host). */
-export async function setRunnerLabel(ctx: DomainContext, id: string, label: string | null): Promise<Channel> {
-  const channel = await loadChannel(ctx, id);
-  const [row] = await ctx.db
-    .update(channels)
-    .set({ runnerLabel: label, updatedAt: Date.now() })
-    .where(eq(channels.id, channel.id))
-    .returning();
-  return channelView(row!);
-}
+export const setRunnerLabel = (ctx: DomainContext, id: string, label: string | null): Promise<Channel> =>
+  patchChannel(ctx, id, { runnerLabel: label });
