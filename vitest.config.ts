@@ -37,7 +37,7 @@ export default defineConfig(async () => {
           test: {
             name: "node",
             environment: "node",
-            include: ["test/runner/**/*.test.ts", "test/node/**/*.test.ts"],
+            include: ["test/runner/**/*.test.ts", "test/node/**/*.test.ts", "test/e2e/**/*.test.ts"],
             testTimeout: 120_000,
             hookTimeout: 300_000,
           },

@@ -51,15 +51,17 @@ async function build(docker: Docker, log: (msg: string) => void): Promise<string
   if (!existsSync(claudeBinary)) throw new Error(`claude binary not found at ${claudeBinary} (npm install?)`);
   const busybox = findBusybox(log);
   const bash = realpathSync(which("bash"));
-  const tools = [bash, busybox, claudeBinary];
-
   const hash = createHash("sha256");
   hash.update(`recipe ${RECIPE_VERSION}\n`);
   hash.update(readFileSync(entrypointSrc));
-  for (const f of tools) {
+  for (const f of [bash, busybox]) {
     const st = statSync(f);
     hash.update(`${f} ${st.size} ${st.mtimeMs}\n`);
   }
+  // The claude binary by its package (version) and size, not its path or mtime: checkouts of
+  // the same version (a CI clone next to a working copy) then share one tag, instead of each
+  // build removing the other's image as stale while its tests are using it.
+  hash.update(`claude ${statSync(claudeBinary).size}\n`);
   hash.update(readFileSync(join(repoRoot, "node_modules/@anthropic-ai/claude-code-linux-x64/package.json")));
   const tag = `${TEST_IMAGE_REPO}:${hash.digest("hex").slice(0, 12)}`;
 
