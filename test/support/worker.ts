@@ -56,8 +56,17 @@ export async function startWorker(opts: { vars?: Record<string, string>; port?: 
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;
+  // wrangler runs in its own process group (so stop() can end workerd too); if this process
+  // dies without calling stop(), take the group down with it rather than leave it running.
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {}
+  };
+  process.once("exit", killGroup);
 
   const stop = async () => {
+    process.off("exit", killGroup);
     if (child.exitCode === null && child.pid) {
       try {
         process.kill(-child.pid, "SIGTERM");
