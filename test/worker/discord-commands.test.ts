@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { LOOP_COMMAND, SUBCOMMANDS } from "../../protocol/discord-commands.ts";
 import { COMMAND_TABLE } from "../../worker/discord/commands/index.ts";
 import { optionNames } from "../../worker/discord/options.ts";
-import { admin, askAndWait, command, newPlace, run, send, snowflake, type Place } from "./discord-helpers.ts";
+import { admin, askAndWait, command, newPlace, run, send, snowflake, waitForCalls, webhookPath, type Place } from "./discord-helpers.ts";
 
 const EPHEMERAL = 64;
 
@@ -89,6 +89,17 @@ describe("ask", () => {
   it("refuses a blank prompt with an example", async () => {
     const place = newPlace();
     expectError(await run("ask", { prompt: "   " }, place), /prompt/, "/loop ask prompt:");
+    expect(await runsOf(place.channelId)).toEqual([]);
+  });
+
+  it("answers at once, and turns a refusal found afterwards into an edit of the deferral", async () => {
+    const place = newPlace();
+    // A direct message: no guild, no member. Nothing stored is needed to defer it.
+    const { guild_id: _g, member: _m, ...dm } = command("ask", { prompt: "hello" }, place) as any;
+    expect((await send({ ...dm, user: { id: place.userId, username: "someone" } })).body).toEqual({ type: 5 });
+    const [edit] = await waitForCalls(webhookPath(dm.token), (c) => c.length > 0);
+    expect(edit).toMatchObject({ method: "PATCH", path: `${webhookPath(dm.token)}/messages/@original` });
+    expect(edit!.body.content).toMatch(/server channels and threads, not in direct messages/);
     expect(await runsOf(place.channelId)).toEqual([]);
   });
 });

@@ -14,6 +14,7 @@ import { log } from "../log.ts";
 import { resolveAccess } from "./access.ts";
 import { autocomplete } from "./autocomplete.ts";
 import { runCommand } from "./commands/index.ts";
+import { askBeforeAccess } from "./commands/runs.ts";
 import { handleComponent } from "./components.ts";
 import { readCommand, type CommandCall, type Interaction } from "./interaction.ts";
 import { choices, ephemeral, errorReply, pong } from "./reply.ts";
@@ -31,6 +32,11 @@ export async function handleInteraction(
 
   let call: CommandCall | null = null;
   try {
+    if (i.type === Kind.ApplicationCommand) {
+      call = readCommand(i.data);
+      // The hot path: asking needs nothing stored to be accepted, so it is answered first.
+      if (call?.path === "ask") return askBeforeAccess(call, i, cfg, () => resolveAccess(db, env, cfg, i), later);
+    }
     const access = await resolveAccess(db, env, cfg, i);
     switch (i.type) {
       case Kind.ApplicationCommand: {
