@@ -13,7 +13,7 @@ const NAME_LIMIT = 100;
 export async function autocomplete(call: CommandCall, access: Access): Promise<APIApplicationCommandOptionChoice[]> {
   const typed = (call.focused?.value ?? "").trim().toLowerCase().replace(/^#/, "");
   if (call.focused?.name === "task_id") {
-    const tasks = await listTasks(access.ctx, access.channel.id);
+    const tasks = await listTasks(access.ctx, access.channel);
     return tasks
       .filter((t) => !typed || String(t.id).startsWith(typed) || t.prompt.toLowerCase().includes(typed))
       .slice(0, MAX_CHOICES)

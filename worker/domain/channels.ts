@@ -24,6 +24,16 @@ export async function loadChannel(ctx: DomainContext, idOrDiscordId: string): Pr
   return row;
 }
 
+/**
+ * A channel named by id (loaded, visibility checked) or one the caller already loaded
+ * (visibility still checked, no second read): Discord handlers hold the row already.
+ */
+export async function channelRef(ctx: DomainContext, ref: string | ChannelRow): Promise<ChannelRow> {
+  if (typeof ref === "string") return loadChannel(ctx, ref);
+  if (!canSeeChannel(ctx.actor, ref.id)) throw notFound("channel", ref.id);
+  return ref;
+}
+
 export async function getChannel(ctx: DomainContext, id: string): Promise<Channel> {
   return channelView(await loadChannel(ctx, id));
 }

@@ -2,16 +2,17 @@
 import { and, asc, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
 import type { CancelOutcome } from "../../durable-objects/channel-session.ts";
 import type { Run, RunStatus, RunTrigger } from "../../protocol/api.ts";
-import { runEvents, runs, type RunRow } from "../db/schema.ts";
+import { runEvents, runs, type ChannelRow, type RunRow } from "../db/schema.ts";
 import { notFound } from "../errors.ts";
 import { actorLabel, canSeeChannel, visibleChannels } from "./actor.ts";
-import { loadChannel } from "./channels.ts";
+import { channelRef, loadChannel } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
 import { loadTask } from "./tasks.ts";
 import { runEventView, runView } from "./views.ts";
 
 export interface RunFilter {
-  channel_id?: string | undefined;
+  /** A channel id, or a channel the caller already loaded. */
+  channel_id?: string | ChannelRow | undefined;
   task_id?: number | undefined;
   status?: RunStatus | undefined;
   limit: number;
@@ -27,7 +28,7 @@ export async function loadRun(ctx: DomainContext, id: number): Promise<RunRow> {
 export async function listRuns(ctx: DomainContext, filter: RunFilter): Promise<Run[]> {
   const where: SQL[] = [];
   if (filter.channel_id) {
-    where.push(eq(runs.channelId, (await loadChannel(ctx, filter.channel_id)).id));
+    where.push(eq(runs.channelId, (await channelRef(ctx, filter.channel_id)).id));
   } else {
     const visible = visibleChannels(ctx.actor);
     if (visible) where.push(inArray(runs.channelId, visible));

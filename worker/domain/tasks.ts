@@ -4,11 +4,11 @@
  */
 import { and, desc, eq, inArray } from "drizzle-orm";
 import type { CreateTask, Task, TaskWithPreview, UpdateTask } from "../../protocol/api.ts";
-import { tasks, type TaskRow } from "../db/schema.ts";
+import { tasks, type ChannelRow, type TaskRow } from "../db/schema.ts";
 import { invalid, notFound } from "../errors.ts";
 import { canSeeChannel, visibleChannels } from "./actor.ts";
 import { armChannel } from "./arm.ts";
-import { loadChannel } from "./channels.ts";
+import { channelRef, loadChannel } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
 import { canonicalSchedule, nextOccurrence, parseSchedule, previewOccurrences, storedSchedule } from "./schedule.ts";
 import { iso, taskView } from "./views.ts";
@@ -56,10 +56,10 @@ export async function createTask(
   return withPreview(row!);
 }
 
-export async function listTasks(ctx: DomainContext, channelId?: string): Promise<Task[]> {
+export async function listTasks(ctx: DomainContext, channelRefOrId?: string | ChannelRow): Promise<Task[]> {
   let where;
-  if (channelId) {
-    const channel = await loadChannel(ctx, channelId);
+  if (channelRefOrId) {
+    const channel = await channelRef(ctx, channelRefOrId);
     where = eq(tasks.channelId, channel.id);
   } else {
     const visible = visibleChannels(ctx.actor);

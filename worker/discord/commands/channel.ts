@@ -19,7 +19,7 @@ export const status: CommandSpec<"status"> = {
     const { ctx, channel } = access;
     const parent = channel.parentId ? await ownersHolder(ctx.db, channel) : null;
     // A channel runs in order, so its running and waiting runs are among its newest.
-    const [recent, tasks] = await Promise.all([listRuns(ctx, { channel_id: channel.id, limit: 200 }), listTasks(ctx, channel.id)]);
+    const [recent, tasks] = await Promise.all([listRuns(ctx, { channel_id: channel, limit: 200 }), listTasks(ctx, channel)]);
     const running = recent.filter((r) => r.status === "running");
     const queued = recent.filter((r) => r.status === "queued");
     const dir = channel.dirPath ?? parent?.dirPath ?? null;

@@ -103,7 +103,7 @@ export const stop: CommandSpec<"stop"> = {
  * runs in order, so both are among its newest runs (listed newest first).
  */
 async function activeRun(access: Access): Promise<Run | null> {
-  const recent = await listRuns(access.ctx, { channel_id: access.channel.id, limit: 200 });
+  const recent = await listRuns(access.ctx, { channel_id: access.channel, limit: 200 });
   return recent.find((r) => r.status === "running") ?? recent.filter((r) => r.status === "queued").at(-1) ?? null;
 }
 

@@ -69,7 +69,7 @@ export const schedule: CommandSpec<"schedule"> = {
 export const tasks: CommandSpec<"tasks"> = {
   owners: null,
   async run({ access }) {
-    const list = await listTasks(access.ctx, access.channel.id);
+    const list = await listTasks(access.ctx, access.channel);
     if (!list.length) return ephemeral("No tasks in this channel yet. Add one with `/loop schedule`.");
     return ephemeral(listMessage(`**Tasks in this channel** (${list.length})`, list.map(taskLine)));
   },
