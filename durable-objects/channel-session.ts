@@ -27,6 +27,12 @@ import { RunWatchers } from "./run-watchers.ts";
 const RETRY_DELAY_MS = 30_000;
 export const DISPATCHER_NAME = "default";
 
+/** A run's live Discord message: the interaction to edit, and who asked. */
+export interface LiveTarget {
+  target?: Target;
+  userId?: string | null;
+}
+
 export type CancelOutcome = { run: Run; outcome: "cancelled" | "signalled" | "already_finished" };
 
 export class ChannelSession extends DurableObject<Env> {
@@ -106,12 +112,18 @@ export class ChannelSession extends DurableObject<Env> {
 
   /**
    * A run was queued for this channel (or the sweep is checking): start it if the channel is
-   * free. `announce` posts the run's live message in the channel's Discord channel, for runs
-   * that no Discord interaction is waiting on (REST, MCP).
+   * free. A new run's live Discord message is set up first: the interaction that asked for
+   * it (/loop ask), or else a new message in the channel's Discord channel (REST, MCP).
    */
-  async enqueue(channelId: string, announce?: number): Promise<number | null> {
+  async enqueue(channelId: string, live?: { runId: number } & LiveTarget): Promise<number | null> {
     await this.#remember(channelId);
-    if (announce !== undefined) await this.#live.attachChannel(channelId, announce);
+    try {
+      if (live?.target) await this.#live.attach(live.runId, live.target, live.userId ?? null);
+      else if (live) await this.#live.attachChannel(channelId, live.runId);
+    } catch (err) {
+      // The message is a view of the run; failing to set it up must not hold the run back.
+      log.error("channel: could not set up a run's live message", { channelId, runId: live?.runId, error: String(err) });
+    }
     return this.#pump(channelId);
   }
 
@@ -190,11 +202,6 @@ export class ChannelSession extends DurableObject<Env> {
   }
 
   /** Gives a run a live Discord message (/loop ask: the interaction's deferred response). */
-  async attachDiscord(channelId: string, runId: number, target: Target, userId: string | null): Promise<void> {
-    await this.#remember(channelId);
-    await this.#live.attach(runId, target, userId);
-  }
-
   /** An SSE stream of a run: its stored events, then live ones, then its completion. */
   async stream(runId: number): Promise<ReadableStream<Uint8Array>> {
     return this.#watchers.open(runId);

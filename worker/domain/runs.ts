@@ -5,6 +5,7 @@ import type { Run, RunStatus, RunTrigger } from "../../protocol/api.ts";
 import { runEvents, runs, type ChannelRow, type RunRow } from "../db/schema.ts";
 import { notFound } from "../errors.ts";
 import { actorLabel, canSeeChannel, visibleChannels } from "./actor.ts";
+import type { LiveTarget } from "../../durable-objects/channel-session.ts";
 import { channelRef, loadChannel } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
 import { loadTask } from "./tasks.ts";
@@ -57,16 +58,18 @@ export async function getRunWithEvents(ctx: DomainContext, id: number) {
 /** Queues an ad-hoc run (ask, run-now) on the channel; it starts when the channel is free. */
 export async function createRun(
   ctx: DomainContext,
-  input: { channel_id: string; prompt: string; task_id?: number },
+  input: { channel_id: string | ChannelRow; prompt: string; task_id?: number },
   trigger: RunTrigger,
+  /** Where the run's live Discord message goes; by default a new message in the channel's Discord channel. */
+  live?: LiveTarget,
 ): Promise<Run> {
-  const channel = await loadChannel(ctx, input.channel_id);
+  const channel = await channelRef(ctx, input.channel_id);
   const [row] = await ctx.db
     .insert(runs)
     .values({ channelId: channel.id, taskId: input.task_id ?? null, trigger, prompt: input.prompt, status: "queued", requestedBy: actorLabel(ctx.actor), createdAt: Date.now() })
     .returning();
-  // /loop ask attaches its own interaction as the run's live message; other runs are announced.
-  await ctx.env.CHANNEL_SESSION.getByName(channel.id).enqueue(channel.id, trigger === "discord" ? undefined : row!.id);
+  // One round trip: the channel takes the run's live message and starts the run if free.
+  await ctx.env.CHANNEL_SESSION.getByName(channel.id).enqueue(channel.id, { runId: row!.id, ...live });
   return runView(row!);
 }
 

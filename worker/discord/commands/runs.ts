@@ -64,11 +64,8 @@ export function askBeforeAccess(
 async function queueAsk(access: Access, prompt: string, interaction: Interaction): Promise<void> {
   let run: Run | null = null;
   try {
-    run = await createRun(access.ctx, { channel_id: access.channel.id, prompt }, "discord");
-    await access.ctx.env.CHANNEL_SESSION.getByName(run.channel_id).attachDiscord(
-      run.channel_id,
-      run.id,
-      {
+    run = await createRun(access.ctx, { channel_id: access.channel, prompt }, "discord", {
+      target: {
         kind: "interaction",
         appId: interaction.application_id,
         token: interaction.token,
@@ -76,8 +73,8 @@ async function queueAsk(access: Access, prompt: string, interaction: Interaction
         // The token's 15 minutes run from the interaction's creation, which its id encodes.
         expiresAt: snowflakeTime(interaction.id) + INTERACTION_TOKEN_TTL_MS,
       },
-      access.userId,
-    );
+      userId: access.userId,
+    });
   } catch (err) {
     log.error("discord: ask failed after the deferral", { runId: run?.id, error: String(err) });
     const why = err instanceof AppError ? err.message : "Loop could not queue the run; it has been logged.";
