@@ -11,7 +11,7 @@ import { parseConfig, type ConfigFile, type RunnerConfig } from "../../runner/co
 import { createLogger, memoryLogger, type CapturedLine } from "../../runner/log.ts";
 import { startRunner, type RunnerDeps, type RunnerHandle } from "../../runner/runner.ts";
 
-export const API_KEY = "sk-ant-api03-runner-test-key-do-not-leak";
+export const API_KEY = "loop-runner-test-anthropic-key-do-not-leak";
 export const docker = new Docker();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

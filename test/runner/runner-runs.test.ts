@@ -136,7 +136,6 @@ describe("loop runner against a real Worker and Docker", () => {
     expect(JSON.stringify(inspect.Mounts)).not.toContain("docker.sock");
     const all = JSON.stringify(inspect);
     expect(all).not.toContain(API_KEY);
-    expect(all).not.toContain("sk-ant");
     expect(all).not.toContain(runToken);
     expect(all).not.toContain("Talk a little"); // the prompt went through stdin too
     // ... yet the key reached the API.
