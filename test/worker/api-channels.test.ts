@@ -41,6 +41,14 @@ describe("POST /api/channels", () => {
     expect((await ensure({ dir_path: `${dir}///` }, 200)).id).toBe(first.id);
   });
 
+  it("normalises . and .. and doubled slashes, so one directory is one channel", async () => {
+    const dir = uniqueDir();
+    const first = await ensure({ dir_path: dir }, 201);
+    const [, top, ...rest] = dir.split("/");
+    expect((await ensure({ dir_path: `/${top}/./${rest.join("//")}` }, 200)).id).toBe(first.id);
+    expect((await ensure({ dir_path: `/${top}/elsewhere/../${rest.join("/")}/.` }, 200)).id).toBe(first.id);
+  });
+
   it.each([
     ["a relative path", "projects/web"],
     ["a dot path", "./web"],

@@ -2,6 +2,7 @@
  * Channels: a conversation place (a Discord channel or thread, or a directory-only channel
  * created over REST/MCP) bound to a project directory on the runner host.
  */
+import { posix } from "node:path";
 import { eq, inArray, or } from "drizzle-orm";
 import type { Channel, EnsureChannel } from "../../protocol/api.ts";
 import { channels, type ChannelRow } from "../db/schema.ts";
@@ -47,8 +48,11 @@ export async function listChannels(ctx: DomainContext): Promise<Channel[]> {
   return rows.map(channelView);
 }
 
-/** Directories are stored without a trailing slash, so "/a/b/" and "/a/b" are one channel. */
-export const normalizeDir = (path: string): string => path.replace(/(.)\/+$/, "$1");
+/**
+ * Directories are stored normalised ("." and ".." resolved, no doubled or trailing slash), so
+ * "/a/b/", "/a/./b" and "/a//b" are one channel: the one directory on the runner host.
+ */
+export const normalizeDir = (path: string): string => posix.normalize(path).replace(/(.)\/+$/, "$1");
 
 /** The channel bound to a directory, if the actor may see it (MCP's dir_path argument). */
 export async function loadChannelByDir(ctx: DomainContext, dirPath: string): Promise<ChannelRow> {
