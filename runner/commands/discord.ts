@@ -8,9 +8,9 @@
  * Reads DISCORD_APP_ID and DISCORD_BOT_TOKEN (required) and DISCORD_API_BASE (default
  * https://discord.com/api/v10) from the environment.
  */
-import { parseArgs } from "node:util";
 import { COMMANDS } from "../../protocol/discord-commands.ts";
 import { UserError } from "../user-error.ts";
+import { parseFlags } from "../flags.ts";
 
 const USAGE = "usage: loop discord register [--guild <id>] [--dry-run]";
 const SNOWFLAKE = /^\d{17,20}$/;
@@ -27,12 +27,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (sub !== "register") throw new UserError(sub ? `unknown subcommand "${sub}"\n${USAGE}` : USAGE);
-  let values: { guild?: string | undefined; "dry-run"?: boolean | undefined };
-  try {
-    ({ values } = parseArgs({ args: rest, options: { guild: { type: "string" }, "dry-run": { type: "boolean" } }, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new UserError(`${(err as Error).message}\n${USAGE}`);
-  }
+  const values = parseFlags(rest, { guild: { type: "string" }, "dry-run": { type: "boolean" } }, USAGE);
+  if (!values) return 0;
   const appId = process.env.DISCORD_APP_ID;
   const token = process.env.DISCORD_BOT_TOKEN;
   const base = (process.env.DISCORD_API_BASE || "https://discord.com/api/v10").replace(/\/+$/, "");

@@ -7,7 +7,6 @@
  * messages; every log line goes to stderr.
  */
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
@@ -16,6 +15,7 @@ import { ErrorBody } from "../../protocol/api.ts";
 import { MCP_CHANNEL_HEADER, MCP_PATH } from "../../protocol/mcp.ts";
 import { ApiClient, resolveTarget } from "../api-client.ts";
 import { UserError } from "../user-error.ts";
+import { parseFlags } from "../flags.ts";
 
 const USAGE = `usage: loop mcp (--dir <path> | --channel-id <id>) [--api-url <url>] [--token <token>]
 
@@ -29,19 +29,14 @@ const log = (message: string): void => {
 };
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { dir: { type: "string" }, "channel-id": { type: "string" }, "api-url": { type: "string" }, token: { type: "string" }, help: { type: "boolean", short: "h" } },
-    }));
-  } catch (err) {
-    throw new UserError(`${(err as Error).message}\n\n${USAGE}`);
-  }
-  if (values.help) {
-    process.stderr.write(`${USAGE}\n`);
-    return 0;
-  }
+  // Help goes to stderr: stdout is the MCP channel.
+  const values = parseFlags(
+    argv,
+    { dir: { type: "string" }, "channel-id": { type: "string" }, "api-url": { type: "string" }, token: { type: "string" } },
+    USAGE,
+    (text) => process.stderr.write(`${text}\n`),
+  );
+  if (!values) return 0;
   if (Boolean(values.dir) === Boolean(values["channel-id"])) throw new UserError(`give exactly one of --dir <path> or --channel-id <id>.\n\n${USAGE}`);
 
   const target = await resolveTarget({ apiUrl: values["api-url"], token: values.token });

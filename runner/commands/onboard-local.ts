@@ -8,12 +8,13 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { isDeepStrictEqual, parseArgs } from "node:util";
+import { isDeepStrictEqual } from "node:util";
 import { applyEdits, modify, parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc-parser";
 import type { Channel } from "../../protocol/api.ts";
 import { MCP_PATH } from "../../protocol/mcp.ts";
 import { ApiClient, ApiError, resolveTarget } from "../api-client.ts";
 import { UserError } from "../user-error.ts";
+import { parseFlags } from "../flags.ts";
 
 const USAGE = `usage: loop onboard:local [--api-url <url>] [--token <admin token>]
 
@@ -35,16 +36,8 @@ export interface OnboardResult {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { "api-url": { type: "string" }, token: { type: "string" }, help: { type: "boolean", short: "h" } } }));
-  } catch (err) {
-    throw new UserError(`${(err as Error).message}\n\n${USAGE}`);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const values = parseFlags(argv, { "api-url": { type: "string" }, token: { type: "string" } }, USAGE);
+  if (!values) return 0;
   const api = new ApiClient(await resolveTarget({ apiUrl: values["api-url"], token: values.token }));
   const r = await onboardLocal(api, process.cwd());
   console.log(`channel    ${r.channel.id} (${r.channelCreated ? "created" : "existing"}) for ${r.channel.dir_path}`);

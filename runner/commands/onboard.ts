@@ -5,10 +5,10 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { EXAMPLE_CONFIG } from "../assets.ts";
 import { defaultConfigPath } from "../config.ts";
 import { UserError } from "../user-error.ts";
+import { parseFlags } from "../flags.ts";
 
 
 const HELP = `usage: loop onboard [--force] [--config <path>]
@@ -17,16 +17,8 @@ Writes a commented runner configuration to ~/.loop/config.json (or --config <pat
   --force   replace an existing file`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { force?: boolean | undefined; config?: string | undefined; help?: boolean | undefined };
-  try {
-    ({ values } = parseArgs({ args: argv, options: { force: { type: "boolean" }, config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } }, strict: true }));
-  } catch (err) {
-    throw new UserError(`${err instanceof Error ? err.message : err}\n\n${HELP}`);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const values = parseFlags(argv, { force: { type: "boolean" }, config: { type: "string", short: "c" } }, HELP);
+  if (!values) return 0;
   const target = resolve(values.config ?? defaultConfigPath());
   if (existsSync(target) && !values.force) throw new UserError(`${target} already exists; edit it, or pass --force to replace it with the example`);
   mkdirSync(dirname(target), { recursive: true, mode: 0o700 });

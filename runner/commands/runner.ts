@@ -4,11 +4,10 @@
  * let running jobs finish (shutdown_grace_sec); a second signal cancels them at once (and
  * reports them); a third exits without waiting for anything.
  */
-import { parseArgs } from "node:util";
 import { defaultConfigPath, loadConfig } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { startRunner } from "../runner.ts";
-import { UserError } from "../user-error.ts";
+import { parseFlags } from "../flags.ts";
 
 const HELP = `usage: loop runner [--config <path>]
 
@@ -16,16 +15,8 @@ Claims jobs from the Loop Worker and runs each in a Docker container on this mac
   --config <path>   configuration file (default ~/.loop/config.json; create it with \`loop onboard\`)`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { config?: string | undefined; help?: boolean | undefined };
-  try {
-    ({ values } = parseArgs({ args: argv, options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } }, strict: true }));
-  } catch (err) {
-    throw new UserError(`${err instanceof Error ? err.message : err}\n\n${HELP}`);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const values = parseFlags(argv, { config: { type: "string", short: "c" } }, HELP);
+  if (!values) return 0;
   const config = loadConfig(values.config ?? defaultConfigPath());
   const log = createLogger({ level: config.logLevel });
   const runner = await startRunner(config, { log });
