@@ -9,7 +9,7 @@
  * goes back without using up an attempt.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Completion, HeartbeatResponse, Job } from "../protocol/runner.ts";
+import type { Completion, Job } from "../protocol/runner.ts";
 import { db, type Db } from "../worker/db/client.ts";
 import { endRun, finishRun, mintRunToken, requeueRun, startRun } from "../worker/domain/run-state.ts";
 import { randomId, sha256Hex } from "../worker/domain/secrets.ts";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { conversationText, hasToolResult, isMainTurn, lastUserText } from "../fakes/anthropic.ts";
 import { channelDir } from "../../runner/workspace.ts";
-import { agentDir, API_KEY, containersOf, createRun, docker, getRun, makeChannel, registerRunner, runnerConfig, setRules, setupEnv, startTestRunner, waitFor, waitForRun, type Env, type TestRunner } from "./helpers.ts";
+import { agentDir, API_KEY, containersOf, createRun, docker, makeChannel, registerRunner, runnerConfig, setRules, setupEnv, startTestRunner, waitFor, waitForRun, type Env, type TestRunner } from "./helpers.ts";
 
 let env: Env;
 let runner: TestRunner;

@@ -6,7 +6,7 @@ import { runEvents, runs, type ChannelRow, type RunRow } from "../db/schema.ts";
 import { notFound } from "../errors.ts";
 import { actorLabel, canSeeChannel, visibleChannels } from "./actor.ts";
 import type { LiveTarget } from "../../durable-objects/channel-session.ts";
-import { channelRef, loadChannel } from "./channels.ts";
+import { channelRef } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
 import { loadTask } from "./tasks.ts";
 import { runEventView, runView } from "./views.ts";
