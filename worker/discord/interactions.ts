@@ -13,8 +13,7 @@ import { AppError } from "../errors.ts";
 import { log } from "../log.ts";
 import { resolveAccess } from "./access.ts";
 import { autocomplete } from "./autocomplete.ts";
-import { runCommand } from "./commands/index.ts";
-import { askBeforeAccess } from "./commands/runs.ts";
+import { answerCommand } from "./commands/index.ts";
 import { handleComponent } from "./components.ts";
 import { readCommand, type CommandCall, type Interaction } from "./interaction.ts";
 import { choices, ephemeral, errorReply, pong } from "./reply.ts";
@@ -31,28 +30,25 @@ export async function handleInteraction(
   if (known && i.data?.name !== COMMAND_NAME) return ephemeral(`Loop only answers /${COMMAND_NAME}.`);
 
   let call: CommandCall | null = null;
+  const resolve = () => resolveAccess(db, env, cfg, i);
   try {
-    if (i.type === Kind.ApplicationCommand) {
-      call = readCommand(i.data);
-      // The hot path: asking needs nothing stored to be accepted, so it is answered first.
-      if (call?.path === "ask") return askBeforeAccess(call, i, cfg, () => resolveAccess(db, env, cfg, i), later);
-    }
-    const access = await resolveAccess(db, env, cfg, i);
     switch (i.type) {
       case Kind.ApplicationCommand: {
-        if (typeof access === "string") return ephemeral(access);
         call = readCommand(i.data);
         if (!call) return ephemeral("That /loop subcommand is not one this Loop knows; re-register the commands with `loop discord register`.");
-        return await runCommand(call, access, i, later);
+        return await answerCommand(call, i, cfg, resolve, later);
       }
       case Kind.ApplicationCommandAutocomplete: {
         call = readCommand(i.data);
+        const access = await resolve();
         if (typeof access === "string" || !call) return choices([]);
         return choices(await autocomplete(call, access));
       }
-      case Kind.MessageComponent:
+      case Kind.MessageComponent: {
+        const access = await resolve();
         if (typeof access === "string") return ephemeral(access);
         return await handleComponent(i.data?.custom_id ?? "", access);
+      }
       default:
         return ephemeral("Loop does not handle this kind of interaction.");
     }

@@ -11,55 +11,18 @@ import type { Run } from "../../../protocol/api.ts";
 import { cancelRun, createRun, listRuns, loadRun } from "../../domain/runs.ts";
 import { AppError } from "../../errors.ts";
 import { log } from "../../log.ts";
-import type { Config } from "../../env.ts";
 import type { Access } from "../access.ts";
-import { snowflakeTime, type CommandCall, type Interaction } from "../interaction.ts";
-import { parseOptions } from "../options.ts";
+import { snowflakeTime, type Interaction } from "../interaction.ts";
 import { INTERACTION_TOKEN_TTL_MS } from "../live-state.ts";
-import { deferred, ephemeral } from "../reply.ts";
+import { ephemeral } from "../reply.ts";
 import { discordRest } from "../rest.ts";
 import type { CommandSpec } from "./types.ts";
 
-/**
- * Queuing starts this long after the answer is returned. Started at once, its D1 and
- * Durable Object round trips share the isolate with writing the answer out and delay it
- * (measured with bench/interactions.ts: p50 9 ms instead of 20 ms under `wrangler dev`);
- * nothing is lost by waiting, as the live message's first edit waits for Discord anyway.
- */
-const QUEUE_AFTER_ANSWER_MS = 10;
-
-const afterAnswer = (later: (work: Promise<unknown>) => void, work: () => Promise<unknown>) =>
-  later(new Promise((r) => setTimeout(r, QUEUE_AFTER_ANSWER_MS)).then(work));
-
+/** Any member may ask, and nothing stored can refuse it: answered before anything is read. */
 export const ask: CommandSpec<"ask"> = {
   owners: null,
-  async run({ access, options, interaction, later }) {
-    afterAnswer(later, () => queueAsk(access, options.prompt, interaction));
-    return deferred();
-  },
+  afterDeferral: ({ access, options, interaction }) => queueAsk(access, options.prompt, interaction),
 };
-
-/**
- * /loop ask, answered before anything is read from D1: any member may ask, and its one
- * option is checked here (a bad prompt still gets its private error), so nothing stored can
- * refuse it. The channel is resolved after the answer; a refusal then edits the deferral.
- */
-export function askBeforeAccess(
-  call: CommandCall,
-  interaction: Interaction,
-  cfg: Config,
-  resolve: () => Promise<Access | string>,
-  later: (work: Promise<unknown>) => void,
-): APIInteractionResponse {
-  const { prompt } = parseOptions("ask", call.options);
-  afterAnswer(later, async () => {
-    const access = await resolve();
-    if (typeof access !== "string") return queueAsk(access, prompt, interaction);
-    const res = await discordRest(cfg).editOriginal(interaction.application_id, interaction.token, { content: access, allowed_mentions: { parse: [] } });
-    if (!res.ok) log.error("discord: could not report the refusal", { status: res.status, message: res.message });
-  });
-  return deferred();
-}
 
 async function queueAsk(access: Access, prompt: string, interaction: Interaction): Promise<void> {
   let run: Run | null = null;

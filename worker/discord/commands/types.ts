@@ -15,10 +15,24 @@ export interface CommandInput<P extends Subcommand> {
   later: (work: Promise<unknown>) => void;
 }
 
-export interface CommandSpec<P extends Subcommand> {
+interface SpecBase {
   /** Owner-only subcommands say what they do ("schedule tasks"); null lets members run it. */
   owners: string | null;
+}
+
+/** Answers once access is known (a few D1 reads). */
+export interface AnsweringSpec<P extends Subcommand> extends SpecBase {
   run(input: CommandInput<P>): Promise<APIInteractionResponse>;
 }
+
+/**
+ * Answered "deferred" before anything stored is read (only its options are checked first);
+ * its work runs after the answer, with access resolved, and shows in the deferred reply.
+ */
+export interface DeferredSpec<P extends Subcommand> extends SpecBase {
+  afterDeferral(input: Omit<CommandInput<P>, "later" | "raw">): Promise<void>;
+}
+
+export type CommandSpec<P extends Subcommand> = AnsweringSpec<P> | DeferredSpec<P>;
 
 export type CommandTable = { [P in Subcommand]: CommandSpec<P> };
