@@ -136,7 +136,7 @@ export class ChannelSession extends DurableObject<Env> {
     }
     if ((await this.ctx.storage.get<number>("active")) === runId) await this.ctx.storage.delete("active");
     if (run) this.#watchers.complete(runView(run));
-    await this.#live.finish(runId);
+    await this.#live.finish(runId, run);
     await this.#pump(channelId);
   }
 

@@ -13,7 +13,7 @@ import { and, asc, eq } from "drizzle-orm";
 import { Channel } from "../../protocol/discord-constants.ts";
 import type { WireEvent } from "../../protocol/runner.ts";
 import type { Db } from "../db/client.ts";
-import { channels, runEvents, runs } from "../db/schema.ts";
+import { channels, runEvents, runs, type RunRow } from "../db/schema.ts";
 import { isTerminal } from "../domain/run-state.ts";
 import type { FiredRun } from "../domain/scheduler.ts";
 import type { Config } from "../env.ts";
@@ -103,10 +103,11 @@ export class LiveMessages {
   }
 
   /** The run ended: its final messages replace the live one. Idempotent. */
-  async finish(runId: number): Promise<void> {
+  async finish(runId: number, known?: RunRow): Promise<void> {
     const rec = await this.#get(runId);
     if (!rec || rec.final || rec.pending) return;
-    const run = await this.#db.query.runs.findFirst({ where: eq(runs.id, runId) });
+    // The caller may have just read the run (ChannelSession.finished): no second read.
+    const run = known ?? (await this.#db.query.runs.findFirst({ where: eq(runs.id, runId) }));
     if (!run || !isTerminal(run.status)) return;
     const fresh = await this.#get(runId);
     if (!fresh || fresh.final) return;
