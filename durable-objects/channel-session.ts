@@ -203,8 +203,8 @@ export class ChannelSession extends DurableObject<Env> {
 
   /** Gives a run a live Discord message (/loop ask: the interaction's deferred response). */
   /** An SSE stream of a run: its stored events, then live ones, then its completion. */
-  async stream(runId: number): Promise<ReadableStream<Uint8Array>> {
-    return this.#watchers.open(runId);
+  async stream(runId: number, afterSeq = 0): Promise<ReadableStream<Uint8Array>> {
+    return this.#watchers.open(runId, afterSeq);
   }
 
   async #remember(channelId: string): Promise<void> {

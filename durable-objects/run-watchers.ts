@@ -6,7 +6,7 @@
  *   event: <event type>   id: <seq>   data: {"seq", "at", "data"}
  *   event: complete                   data: <the run, as GET /api/runs/:id shows it>
  */
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq, gt } from "drizzle-orm";
 import type { Run } from "../protocol/api.ts";
 import type { WireEvent } from "../protocol/runner.ts";
 import type { Db } from "../worker/db/client.ts";
@@ -40,9 +40,10 @@ export class RunWatchers {
     return n;
   }
 
-  open(runId: number): ReadableStream<Uint8Array> {
+  /** A watcher that reconnected with Last-Event-ID gets only the events after `afterSeq`. */
+  open(runId: number, afterSeq = 0): ReadableStream<Uint8Array> {
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-    const watcher: Watcher = { writer: writable.getWriter(), lastSeq: 0, pending: [] };
+    const watcher: Watcher = { writer: writable.getWriter(), lastSeq: afterSeq, pending: [] };
     let set = this.#byRun.get(runId);
     if (!set) this.#byRun.set(runId, (set = new Set()));
     set.add(watcher);
@@ -67,7 +68,10 @@ export class RunWatchers {
 
   async #sendBacklog(runId: number, w: Watcher): Promise<void> {
     try {
-      const stored = await this.#db.query.runEvents.findMany({ where: eq(runEvents.runId, runId), orderBy: asc(runEvents.seq) });
+      const stored = await this.#db.query.runEvents.findMany({
+        where: and(eq(runEvents.runId, runId), gt(runEvents.seq, w.lastSeq)),
+        orderBy: asc(runEvents.seq),
+      });
       this.#send(runId, w, stored.map((e) => ({ seq: e.seq, at: e.at, data: e.payload as WireEvent["data"] })));
       const live = w.pending ?? [];
       w.pending = null;

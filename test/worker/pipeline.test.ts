@@ -388,6 +388,18 @@ describe("live stream", () => {
     await admin("POST", `/api/runs/${r.id}/cancel`);
   });
 
+  it("a watcher reconnecting with Last-Event-ID gets only the events after it", async () => {
+    const { channel, runner } = await setup();
+    const r = await ask(channel);
+    const job = (await claim(runner))!;
+    await postEvents(runner, job, [1, 2, 3]);
+    await complete(runner, job);
+    const res = await SELF.fetch(`http://loop.test/api/runs/${r.id}/stream`, { headers: { authorization: ADMIN, "last-event-id": "2" } });
+    const text = await res.text();
+    expect([...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([3]);
+    expect(text).toContain("event: complete");
+  });
+
   it("a finished run's stream replays its events and closes", async () => {
     const { channel, runner } = await setup();
     const r = await ask(channel);

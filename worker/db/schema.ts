@@ -164,6 +164,24 @@ export const templates = sqliteTable("templates", {
   updatedAt: updatedAt(),
 });
 
+/**
+ * Dashboard sign-ins: a pasted token exchanged for a cookie. The row names the token it
+ * stands for (deleting the token deletes its sessions) or, for the ADMIN_TOKEN secret, that
+ * secret's SHA-256 (rotating the secret ends its sessions). `id` is the SHA-256 of the cookie.
+ */
+export const dashboardSessions = sqliteTable(
+  "dashboard_sessions",
+  {
+    id: text("id").primaryKey(),
+    tokenId: text("token_id").references(() => apiTokens.id, { onDelete: "cascade" }),
+    adminDigest: text("admin_digest"),
+    csrfToken: text("csrf_token").notNull(),
+    expiresAt: integer("expires_at", { mode: "number" }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("dashboard_sessions_token").on(t.tokenId), index("dashboard_sessions_expires").on(t.expiresAt)],
+);
+
 export type ChannelRow = typeof channels.$inferSelect;
 export type TaskRow = typeof tasks.$inferSelect;
 export type RunRow = typeof runs.$inferSelect;
@@ -171,3 +189,4 @@ export type RunEventRow = typeof runEvents.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type RunnerRow = typeof runners.$inferSelect;
 export type TemplateRow = typeof templates.$inferSelect;
+export type DashboardSessionRow = typeof dashboardSessions.$inferSelect;

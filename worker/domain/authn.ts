@@ -1,7 +1,7 @@
 /** Turns a bearer secret into an Actor, or refuses it with a 401 that says why. */
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { apiTokens } from "../db/schema.ts";
+import { apiTokens, type ApiTokenRow } from "../db/schema.ts";
 import type { Config } from "../env.ts";
 import { AppError } from "../errors.ts";
 import type { Actor } from "./actor.ts";
@@ -30,6 +30,11 @@ export async function authenticateApi(
   if (row.lastUsedAt === null || now - row.lastUsedAt > LAST_USED_RESOLUTION_MS) {
     waitUntil(db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.id)));
   }
+  return tokenActor(row);
+}
+
+/** The actor a stored token stands for; a dashboard session resolves through this too. */
+export function tokenActor(row: ApiTokenRow): Actor {
   if (row.runId !== null && Array.isArray(row.scope)) return { kind: "run", runId: row.runId, channelId: row.scope[0]! };
   return row.scope === "admin"
     ? { kind: "admin", tokenId: row.id }

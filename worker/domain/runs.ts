@@ -87,7 +87,8 @@ export async function cancelRun(ctx: DomainContext, id: number): Promise<CancelO
   return ctx.env.CHANNEL_SESSION.getByName(run.channelId).cancel(run.channelId, id);
 }
 
-export async function streamRun(ctx: DomainContext, id: number): Promise<ReadableStream<Uint8Array>> {
+/** The run's events after `afterSeq` (0: all of them), then live ones, then its completion. */
+export async function streamRun(ctx: DomainContext, id: number, afterSeq = 0): Promise<ReadableStream<Uint8Array>> {
   const run = await loadRun(ctx, id);
-  return ctx.env.CHANNEL_SESSION.getByName(run.channelId).stream(id);
+  return ctx.env.CHANNEL_SESSION.getByName(run.channelId).stream(id, afterSeq);
 }

@@ -1,6 +1,11 @@
+import type { Context } from "hono";
+import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
+import { CSRF_HEADER, SESSION_COOKIE } from "../../protocol/dashboard.ts";
 import { db } from "../db/client.ts";
 import { authenticateApi } from "../domain/authn.ts";
+import { secretsEqual } from "../domain/secrets.ts";
+import { authenticateSession, type SessionAuth } from "../domain/sessions.ts";
 import { config } from "../env.ts";
 import { AppError } from "../errors.ts";
 import type { AppEnv } from "./types.ts";
@@ -11,12 +16,39 @@ export function bearer(header: string | undefined): string {
   return match[1]!;
 }
 
-/** Authenticates /api requests and puts the domain context on the request. */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Authenticates /api requests and puts the domain context on the request. A bearer token
+ * wins; without one, the dashboard's session cookie establishes the same actor its token
+ * would. Writes made with the cookie must come from this origin and carry the session's
+ * CSRF token (SameSite=Strict already keeps other sites' requests from carrying the cookie;
+ * the header also stops a same-site page that is not the dashboard).
+ */
 export const apiAuth = createMiddleware<AppEnv>(async function apiAuth(c, next) {
-  const secret = bearer(c.req.header("authorization"));
   const cfg = config(c.env);
   const store = db(c.env.DB);
-  const actor = await authenticateApi(store, cfg, secret, (p) => c.executionCtx.waitUntil(p));
-  c.set("domain", { db: store, env: c.env, cfg, actor });
+  const header = c.req.header("authorization");
+  const cookie = header === undefined ? getCookie(c, SESSION_COOKIE) : undefined;
+  if (cookie) {
+    const session = await authenticateSession(store, cfg, cookie);
+    if (!SAFE_METHODS.has(c.req.method)) await checkCsrf(c, session);
+    c.set("session", session);
+    c.set("domain", { db: store, env: c.env, cfg, actor: session.actor });
+  } else {
+    const actor = await authenticateApi(store, cfg, bearer(header), (p) => c.executionCtx.waitUntil(p));
+    c.set("domain", { db: store, env: c.env, cfg, actor });
+  }
   await next();
 });
+
+async function checkCsrf(c: Context<AppEnv>, session: SessionAuth): Promise<void> {
+  const origin = c.req.header("origin");
+  if (origin !== undefined && origin !== new URL(c.req.url).origin) {
+    throw new AppError(403, "csrf", `A write from ${origin} cannot use this site's session.`);
+  }
+  const sent = c.req.header(CSRF_HEADER);
+  if (!sent || !(await secretsEqual(sent, session.csrfToken))) {
+    throw new AppError(403, "csrf", `Writes with the session cookie need the ${CSRF_HEADER} header from GET /api/session.`);
+  }
+}

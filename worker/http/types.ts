@@ -1,8 +1,10 @@
 import type { DomainContext } from "../domain/context.ts";
+import type { SessionAuth } from "../domain/sessions.ts";
 import type { Env } from "../env.ts";
 
 /** Hono's typing for every sub-app: the bindings, and the domain context auth sets. */
 export interface AppEnv {
   Bindings: Env;
-  Variables: { domain: DomainContext };
+  /** `session` is set only when the dashboard's cookie authenticated the request. */
+  Variables: { domain: DomainContext; session?: SessionAuth };
 }

@@ -1,4 +1,4 @@
-/** The REST API: everything under /api but health needs a bearer token. */
+/** The REST API: everything under /api but health and sign-in needs a bearer token or the dashboard's session cookie. */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { MAX_BODY_BYTES } from "../../../protocol/api.ts";
@@ -6,9 +6,11 @@ import { AppError } from "../../errors.ts";
 import { apiAuth } from "../../http/auth.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { channelRoutes } from "./channels.ts";
+import { dashboardRoutes } from "./dashboard.ts";
 import { healthRoutes } from "./health.ts";
 import { runnerAdminRoutes } from "./runners.ts";
 import { runRoutes } from "./runs.ts";
+import { sessionRoutes, signInRoutes } from "./session.ts";
 import { taskRoutes } from "./tasks.ts";
 import { templateRoutes } from "./templates.ts";
 import { tokenRoutes } from "./tokens.ts";
@@ -23,10 +25,14 @@ export const apiRoutes = new Hono<AppEnv>()
       },
     }),
   )
+  // Signing in is the one write that carries its credential in the body.
+  .route("/session", signInRoutes)
   .use(apiAuth)
+  .route("/session", sessionRoutes)
   .route("/tasks", taskRoutes)
   .route("/channels", channelRoutes)
   .route("/runs", runRoutes)
   .route("/runners", runnerAdminRoutes)
   .route("/tokens", tokenRoutes)
-  .route("/templates", templateRoutes);
+  .route("/templates", templateRoutes)
+  .route("/dashboard", dashboardRoutes);

@@ -13,7 +13,9 @@ export const runRoutes = new Hono<AppEnv>()
     return c.json({ outcome, run }, outcome === "signalled" ? 202 : 200);
   })
   .get("/:id/stream", async (c) => {
-    const stream = await streamRun(c.var.domain, intParam(c, "id", "run"));
+    // EventSource sends Last-Event-ID when it reconnects: resume after that seq.
+    const last = /^\d{1,15}$/.exec(c.req.header("last-event-id") ?? "");
+    const stream = await streamRun(c.var.domain, intParam(c, "id", "run"), last ? Number(last[0]) : 0);
     return new Response(stream, {
       headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" },
     });

@@ -1,0 +1,87 @@
+/**
+ * The dashboard's wire format: signing in with a token (a session cookie), and the two read
+ * models the dashboard shows that no other endpoint answers in one request (the overview and
+ * usage per day). Every other page reads the ordinary REST API (protocol/api.ts).
+ */
+import { z } from "zod";
+import { Lease, RunStatus } from "./api.ts";
+
+/** The cookie that carries a dashboard session; HttpOnly, so scripts never see it. */
+export const SESSION_COOKIE = "loop_session";
+/** Writes made with the session cookie must echo the session's CSRF token in this header. */
+export const CSRF_HEADER = "x-csrf-token";
+
+export const SignIn = z.strictObject({ token: z.string().trim().min(1, "paste a token").max(200) });
+export type SignIn = z.infer<typeof SignIn>;
+
+/** Who the session (or bearer token) is, as the dashboard shows it. */
+export const Session = z.object({
+  kind: z.enum(["admin", "channels", "run"]),
+  /** The channels a scoped token sees; null for admin. */
+  channel_ids: z.array(z.string()).nullable(),
+  /** Present only when the caller authenticated with the session cookie. */
+  csrf_token: z.string().nullable(),
+  expires_at: z.string().nullable(),
+});
+export type Session = z.infer<typeof Session>;
+
+export const OverviewRunner = z.object({
+  id: z.string(),
+  name: z.string(),
+  labels: z.array(z.string()),
+  last_seen_at: z.string().nullable(),
+  /** Seen within RUNNER_ONLINE_WINDOW_MS (a runner long-polls every 25 s at most). */
+  online: z.boolean(),
+  leases: z.array(Lease),
+});
+export type OverviewRunner = z.infer<typeof OverviewRunner>;
+
+export const Firing = z.object({
+  task_id: z.number().int(),
+  channel_id: z.string(),
+  channel_name: z.string(),
+  prompt: z.string(),
+  at: z.string(),
+});
+export type Firing = z.infer<typeof Firing>;
+
+export const Overview = z.object({
+  /** Only admins may list runners; null for a scoped token. */
+  runners: z.array(OverviewRunner).nullable(),
+  queue_depth: z.number().int(),
+  running: z.number().int(),
+  /** Runs created since 00:00 UTC, by status. */
+  runs_today: z.record(RunStatus, z.number().int()),
+  spend_today_usd: z.number(),
+  /** Null until spend budgets exist. */
+  budget_today_usd: z.number().nullable(),
+  next_firings: z.array(Firing),
+});
+export type Overview = z.infer<typeof Overview>;
+
+export const MAX_USAGE_DAYS = 90;
+export const UsageQuery = z.strictObject({
+  days: z.coerce.number().int().min(1).max(MAX_USAGE_DAYS).default(14),
+});
+
+/** One (day, channel, model) cell; the dashboard stacks by channel or by model. */
+export const UsageRow = z.object({
+  day: z.string(),
+  channel_id: z.string(),
+  model: z.string().nullable(),
+  runs: z.number().int(),
+  input_tokens: z.number().int(),
+  output_tokens: z.number().int(),
+  cost_usd: z.number(),
+});
+export type UsageRow = z.infer<typeof UsageRow>;
+
+export const Usage = z.object({
+  /** Where the figures come from: "runs" until a usage ledger exists. */
+  source: z.literal("runs"),
+  from: z.string(),
+  days: z.number().int(),
+  rows: z.array(UsageRow),
+  channels: z.record(z.string(), z.string()),
+});
+export type Usage = z.infer<typeof Usage>;
