@@ -4,38 +4,28 @@
  *  - the run queue: one active run at a time, strictly in order (queued runs live in D1,
  *    the active one is handed to the Dispatcher);
  *  - live watchers: SSE streams of a run's events;
- *  - runs' live Discord messages (worker/discord/live-message.ts), woken by the same alarm.
+ *  - runs' live Discord messages (live-messages.ts), woken by the same alarm.
  * The rules it runs live in worker/domain; this class sequences them. Storage keys:
  * "channelId", "active" and "taskAlarmAt" (docs/storage.md), "discord:live:<run id>" (docs/discord.md).
  */
 import { DurableObject } from "cloudflare:workers";
 import { and, asc, eq } from "drizzle-orm";
-import type { Run } from "../protocol/api.ts";
 import type { WireEvent } from "../protocol/runner.ts";
 import { db, type Db } from "../worker/db/client.ts";
 import { channels, runs } from "../worker/db/schema.ts";
 import { endRun, isTerminal } from "../worker/domain/run-state.ts";
-import { earliestDue, fireDueTasks, type FiredBy, type FiredRun } from "../worker/domain/scheduler.ts";
+import { earliestDue, fireDueTasks } from "../worker/domain/scheduler.ts";
 import { runView } from "../worker/domain/views.ts";
-import { LiveMessages } from "../worker/discord/live-message.ts";
-import type { Target } from "../worker/discord/live-state.ts";
 import { config, type Env } from "../worker/env.ts";
 import { log } from "../worker/log.ts";
+import { dispatcherOf, type CancelOutcome, type ChannelSessionApi, type FiredBy, type FiredRun, type LiveTarget } from "./contracts.ts";
+import { LiveMessages } from "./live-messages.ts";
 import { RunWatchers } from "./run-watchers.ts";
 
 /** When firing left something due (a task that keeps failing), try again this much later. */
 const RETRY_DELAY_MS = 30_000;
-export const DISPATCHER_NAME = "default";
 
-/** A run's live Discord message: the interaction to edit, and who asked. */
-export interface LiveTarget {
-  target?: Target;
-  userId?: string | null;
-}
-
-export type CancelOutcome = { run: Run; outcome: "cancelled" | "signalled" | "already_finished" };
-
-export class ChannelSession extends DurableObject<Env> {
+export class ChannelSession extends DurableObject<Env> implements ChannelSessionApi {
   readonly #db: Db;
   readonly #watchers: RunWatchers;
   readonly #live: LiveMessages;
@@ -149,7 +139,7 @@ export class ChannelSession extends DurableObject<Env> {
 
     const active = await this.ctx.storage.get<number>("active");
     if (active === runId) {
-      const result = await this.env.DISPATCHER.getByName(DISPATCHER_NAME).cancel(runId);
+      const result = await dispatcherOf(this.env).cancel(runId);
       if (result === "signalled") return { run: runView(run), outcome: "signalled" };
     }
     const ended = await endRun(this.#db, runId, "cancelled", "cancelled before it started", Date.now());
@@ -189,7 +179,7 @@ export class ChannelSession extends DurableObject<Env> {
     if (!next) return null;
     const channel = await this.#db.query.channels.findFirst({ where: eq(channels.id, channelId), columns: { runnerLabel: true } });
     await this.ctx.storage.put("active", next.id);
-    await this.env.DISPATCHER.getByName(DISPATCHER_NAME).enqueue(next.id, channelId, channel?.runnerLabel ?? null);
+    await dispatcherOf(this.env).enqueue(next.id, channelId, channel?.runnerLabel ?? null);
     return next.id;
   }
 
@@ -201,7 +191,6 @@ export class ChannelSession extends DurableObject<Env> {
     await this.#live.publish(runId, events);
   }
 
-  /** Gives a run a live Discord message (/loop ask: the interaction's deferred response). */
   /** An SSE stream of a run: its stored events, then live ones, then its completion. */
   async stream(runId: number, afterSeq = 0): Promise<ReadableStream<Uint8Array>> {
     return this.#watchers.open(runId, afterSeq);

@@ -15,6 +15,7 @@ import { endRun, finishRun, mintRunToken, requeueRun, startRun } from "../worker
 import { randomId, sha256Hex } from "../worker/domain/secrets.ts";
 import { config, type Env } from "../worker/env.ts";
 import { log } from "../worker/log.ts";
+import { sessionOf, type CompleteResult, type DispatcherApi, type DispatcherCancel, type LeaseCheck, type LeaseInfo, type ReapResult, type RunnerIdentity } from "./contracts.ts";
 
 export const MAX_ATTEMPTS = 2;
 const DEFAULT_LEASE_TTL_MS = 60_000;
@@ -24,14 +25,6 @@ const RUN_TOKEN_TTL_MS = 6 * 3_600_000;
 const DONE_RETENTION_MS = 86_400_000;
 /** Events of lease n are numbered from (n-1)·SEQ_STRIDE + 1, so attempts never collide. */
 export const SEQ_STRIDE = 1_000_000;
-
-export interface RunnerIdentity {
-  id: string;
-  labels: string[];
-}
-
-export type LeaseCheck = { ok: true; cancel: boolean; leaseExpiresAt: number; channelId: string } | { ok: false; reason: string };
-export type CompleteResult = { ok: true; duplicate: boolean } | { ok: false; reason: string };
 
 interface JobRow extends Record<string, SqlStorageValue> {
   run_id: number;
@@ -57,7 +50,7 @@ interface Parked {
   timer: ReturnType<typeof setTimeout>;
 }
 
-export class Dispatcher extends DurableObject<Env> {
+export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
   readonly #sql: SqlStorage;
   readonly #db: Db;
   readonly #leaseTtlMs: number;
@@ -159,7 +152,7 @@ export class Dispatcher extends DurableObject<Env> {
    * Cancels a run the channel handed over: a pending job is dropped ("removed"), a leased
    * one is flagged so the next heartbeat tells its runner to stop ("signalled").
    */
-  async cancel(runId: number): Promise<"removed" | "signalled" | "unknown"> {
+  async cancel(runId: number): Promise<DispatcherCancel> {
     const row = this.#job(runId);
     if (!row) return "unknown";
     if (row.state === "pending") {
@@ -171,7 +164,7 @@ export class Dispatcher extends DurableObject<Env> {
   }
 
   /** Current leases, for GET /api/runners. */
-  async leases(): Promise<{ runId: number; channelId: string; runnerId: string; attempt: number; expiresAt: number }[]> {
+  async leases(): Promise<LeaseInfo[]> {
     return this.#sql
       .exec<JobRow>("SELECT * FROM jobs WHERE state = 'leased' ORDER BY run_id")
       .toArray()
@@ -183,7 +176,7 @@ export class Dispatcher extends DurableObject<Env> {
   }
 
   /** Ends or re-queues every lease that ran out. The alarm calls it; so does the sweep. */
-  async reap(now = Date.now()): Promise<{ requeued: number[]; ended: number[] }> {
+  async reap(now = Date.now()): Promise<ReapResult> {
     const expired = this.#sql.exec<JobRow>("SELECT * FROM jobs WHERE state = 'leased' AND lease_expires_at <= ?", now).toArray();
     const requeued: number[] = [];
     const ended: number[] = [];
@@ -314,7 +307,7 @@ export class Dispatcher extends DurableObject<Env> {
 
   async #notifyFinished(channelId: string, runId: number): Promise<void> {
     try {
-      await this.env.CHANNEL_SESSION.getByName(channelId).finished(channelId, runId);
+      await sessionOf(this.env, channelId).finished(channelId, runId);
     } catch (err) {
       // The sweep re-pumps stuck channels; log and carry on with other leases.
       log.error("dispatcher: could not tell the channel a run ended", { channelId, runId, error: String(err) });

@@ -34,12 +34,6 @@ export class RunWatchers {
     this.#db = db;
   }
 
-  get count(): number {
-    let n = 0;
-    for (const set of this.#byRun.values()) n += set.size;
-    return n;
-  }
-
   /** A watcher that reconnected with Last-Event-ID gets only the events after `afterSeq`. */
   open(runId: number, afterSeq = 0): ReadableStream<Uint8Array> {
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();

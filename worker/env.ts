@@ -4,13 +4,11 @@
  */
 import { z } from "zod";
 import { setLogLevel } from "./log.ts";
-import type { ChannelSession } from "../durable-objects/channel-session.ts";
-import type { Dispatcher } from "../durable-objects/dispatcher.ts";
+import type { DurableObjectBindings } from "../durable-objects/contracts.ts";
 
-export interface Env {
+/** The DO bindings are typed by their contract (durable-objects/contracts.ts), never by the classes. */
+export interface Env extends DurableObjectBindings {
   DB: D1Database;
-  CHANNEL_SESSION: DurableObjectNamespace<ChannelSession>;
-  DISPATCHER: DurableObjectNamespace<Dispatcher>;
   ADMIN_TOKEN?: string;
   DISCORD_PUBLIC_KEY?: string;
   DISCORD_APP_ID?: string;

@@ -1,7 +1,7 @@
 /**
  * A run's live Discord message as a plain record, and the pure rules that move it: which
  * events change it, which REST call comes next, and what a call's answer does to it. The
- * pump (live-message.ts) stores the record in the ChannelSession's storage and performs the
+ * pump (durable-objects/live-messages.ts) stores the record in the ChannelSession's storage and performs the
  * calls; nothing here touches storage, Discord or the clock.
  *
  * One message per run: the interaction's @original for /loop ask (a channel message once

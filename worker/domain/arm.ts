@@ -1,6 +1,7 @@
+import { sessionOf } from "../../durable-objects/contracts.ts";
 import type { Env } from "../env.ts";
 
 /** Asks the channel's ChannelSession to re-read its tasks and set its alarm. */
 export async function armChannel(env: Env, channelId: string): Promise<void> {
-  await env.CHANNEL_SESSION.getByName(channelId).arm(channelId);
+  await sessionOf(env, channelId).arm(channelId);
 }

@@ -1,8 +1,7 @@
 /** Self-hosted runners: registered by an admin, each with its own token and labels. */
 import { asc, eq } from "drizzle-orm";
 import type { RegisterRunner, Runner } from "../../protocol/api.ts";
-import { DISPATCHER_NAME } from "../../durable-objects/channel-session.ts";
-import type { RunnerIdentity } from "../../durable-objects/dispatcher.ts";
+import { dispatcherOf, type RunnerIdentity } from "../../durable-objects/contracts.ts";
 import type { Db } from "../db/client.ts";
 import { runners, type RunnerRow } from "../db/schema.ts";
 import { AppError, conflict } from "../errors.ts";
@@ -38,7 +37,7 @@ export async function listRunners(ctx: DomainContext): Promise<Runner[]> {
   assertAdmin(ctx.actor, "list runners");
   const [rows, leases] = await Promise.all([
     ctx.db.query.runners.findMany({ orderBy: asc(runners.createdAt) }),
-    ctx.env.DISPATCHER.getByName(DISPATCHER_NAME).leases(),
+    dispatcherOf(ctx.env).leases(),
   ]);
   return rows.map((r) =>
     view(

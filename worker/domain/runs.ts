@@ -1,13 +1,13 @@
 /** Run history as users read it. Creating and advancing runs lives with the run pipeline. */
 import { and, asc, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
-import type { CancelOutcome } from "../../durable-objects/channel-session.ts";
+import { sessionOf, type CancelOutcome, type LiveTarget } from "../../durable-objects/contracts.ts";
 import type { Run, RunStatus, RunTrigger } from "../../protocol/api.ts";
 import { runEvents, runs, type ChannelRow, type RunRow } from "../db/schema.ts";
 import { notFound } from "../errors.ts";
 import { actorLabel, canSeeChannel, visibleChannels } from "./actor.ts";
-import type { LiveTarget } from "../../durable-objects/channel-session.ts";
 import { channelRef } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
+import { isTerminal } from "./run-state.ts";
 import { loadTask } from "./tasks.ts";
 import { runEventView, runView } from "./views.ts";
 
@@ -69,7 +69,7 @@ export async function createRun(
     .values({ channelId: channel.id, taskId: input.task_id ?? null, trigger, prompt: input.prompt, status: "queued", requestedBy: actorLabel(ctx.actor), createdAt: Date.now() })
     .returning();
   // One round trip: the channel takes the run's live message and starts the run if free.
-  await ctx.env.CHANNEL_SESSION.getByName(channel.id).enqueue(channel.id, { runId: row!.id, ...live });
+  await sessionOf(ctx.env, channel.id).enqueue(channel.id, { runId: row!.id, ...live });
   return runView(row!);
 }
 
@@ -82,13 +82,25 @@ export async function runTaskNow(ctx: DomainContext, taskId: number, trigger: Ru
   return createRun(ctx, { channel_id: task.channelId, prompt: task.prompt, task_id: task.id }, trigger);
 }
 
+/**
+ * The run holding the channel, as its ChannelSession knows it (the one handed to the
+ * Dispatcher), or null when the channel is free. A run that ended without the channel
+ * hearing of it yet does not count.
+ */
+export async function activeRun(ctx: DomainContext, channel: ChannelRow): Promise<RunRow | null> {
+  const id = await sessionOf(ctx.env, channel.id).activeRun();
+  if (id === null) return null;
+  const row = await ctx.db.query.runs.findFirst({ where: eq(runs.id, id) });
+  return row && !isTerminal(row.status) ? row : null;
+}
+
 export async function cancelRun(ctx: DomainContext, id: number): Promise<CancelOutcome> {
   const run = await loadRun(ctx, id);
-  return ctx.env.CHANNEL_SESSION.getByName(run.channelId).cancel(run.channelId, id);
+  return sessionOf(ctx.env, run.channelId).cancel(run.channelId, id);
 }
 
 /** The run's events after `afterSeq` (0: all of them), then live ones, then its completion. */
 export async function streamRun(ctx: DomainContext, id: number, afterSeq = 0): Promise<ReadableStream<Uint8Array>> {
   const run = await loadRun(ctx, id);
-  return ctx.env.CHANNEL_SESSION.getByName(run.channelId).stream(id, afterSeq);
+  return sessionOf(ctx.env, run.channelId).stream(id, afterSeq);
 }

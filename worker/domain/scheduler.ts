@@ -10,20 +10,13 @@
  * statements match nothing and no second run appears.
  */
 import { and, asc, eq, isNotNull, lte, min } from "drizzle-orm";
+import type { FiredBy, FiredRun } from "../../durable-objects/contracts.ts";
 import type { Db } from "../db/client.ts";
 import { tasks, type TaskRow } from "../db/schema.ts";
 import { log } from "../log.ts";
 import { advance, storedSchedule } from "./schedule.ts";
 
-export type FiredBy = "alarm" | "sweep";
-
-export interface FiredRun {
-  runId: number;
-  taskId: number;
-  scheduledFor: number;
-  lateMs: number;
-  missed: number;
-}
+export type { FiredBy, FiredRun };
 
 /** Earliest next_run_at among the channel's enabled tasks, or null when none is pending. */
 export async function earliestDue(db: Db, channelId: string): Promise<number | null> {

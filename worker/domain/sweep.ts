@@ -3,11 +3,11 @@
  * the same ChannelSession path, so exactly-once still holds) and prune old run events.
  */
 import { and, count, eq, gte, inArray, lt } from "drizzle-orm";
+import { dispatcherOf, sessionOf } from "../../durable-objects/contracts.ts";
 import type { Db } from "../db/client.ts";
 import { runEvents, runs, tasks } from "../db/schema.ts";
 import type { Config, Env } from "../env.ts";
 import { log } from "../log.ts";
-import { DISPATCHER_NAME } from "../../durable-objects/channel-session.ts";
 
 /** An alarm is this late before the sweep steps in. */
 export const SWEEP_GRACE_MS = 60_000;
@@ -31,7 +31,7 @@ export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise
 
   // One channel failing (or gone) never stops the others.
   const results = await Promise.allSettled(
-    overdue.map(({ channelId }) => env.CHANNEL_SESSION.getByName(channelId).fire(channelId, "sweep")),
+    overdue.map(({ channelId }) => sessionOf(env, channelId).fire(channelId, "sweep")),
   );
   let rescued = 0;
   let failedChannels = 0;
@@ -44,12 +44,12 @@ export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise
   });
 
   // Leases whose alarm did not fire, and channels whose "run ended" message was lost.
-  const reaped = await env.DISPATCHER.getByName(DISPATCHER_NAME).reap(now);
+  const reaped = await dispatcherOf(env).reap(now);
   const stuck = await db
     .selectDistinct({ channelId: runs.channelId })
     .from(runs)
     .where(and(eq(runs.status, "queued"), lt(runs.createdAt, now - SWEEP_GRACE_MS)));
-  await Promise.allSettled(stuck.map(({ channelId }) => env.CHANNEL_SESSION.getByName(channelId).enqueue(channelId)));
+  await Promise.allSettled(stuck.map(({ channelId }) => sessionOf(env, channelId).enqueue(channelId)));
 
   // Bounded per sweep so a first prune of a large backlog cannot outrun the invocation.
   const old = db.select({ id: runEvents.id }).from(runEvents).where(lt(runEvents.at, now - cfg.eventRetentionMs)).limit(PRUNE_BATCH);

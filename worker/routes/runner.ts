@@ -6,8 +6,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { ClaimRequest, Completion, EventBatch, HeartbeatRequest, type CompleteResponse, type EventBatchResponse, type HeartbeatResponse } from "../../protocol/runner.ts";
-import { DISPATCHER_NAME } from "../../durable-objects/channel-session.ts";
-import type { RunnerIdentity } from "../../durable-objects/dispatcher.ts";
+import { dispatcherOf, sessionOf, type RunnerIdentity } from "../../durable-objects/contracts.ts";
 import { db } from "../db/client.ts";
 import { authenticateRunner } from "../domain/runners.ts";
 import { insertEvents } from "../domain/run-state.ts";
@@ -38,8 +37,6 @@ function narrowLabels(runner: RunnerIdentity, labels: string[]): RunnerIdentity 
   return { ...runner, labels };
 }
 
-const dispatcher = (env: Env) => env.DISPATCHER.getByName(DISPATCHER_NAME);
-
 export const runnerRoutes = new Hono<RunnerEnv>()
   .use(
     bodyLimit({
@@ -56,15 +53,15 @@ export const runnerRoutes = new Hono<RunnerEnv>()
     const origin = c.env.PUBLIC_URL?.replace(/\/+$/, "") || new URL(c.req.url).origin;
     const claimId = randomId("claim_");
     const signal = c.req.raw.signal;
-    const onAbort = () => c.executionCtx.waitUntil(dispatcher(c.env).abandon(claimId));
+    const onAbort = () => c.executionCtx.waitUntil(dispatcherOf(c.env).abandon(claimId));
     signal.addEventListener("abort", onAbort, { once: true });
-    const job = await dispatcher(c.env).claim(runner, wait_ms, origin, claimId).finally(() => signal.removeEventListener("abort", onAbort));
+    const job = await dispatcherOf(c.env).claim(runner, wait_ms, origin, claimId).finally(() => signal.removeEventListener("abort", onAbort));
     return job ? c.json(job) : c.body(null, 204);
   })
   .post("/runs/:id/heartbeat", async (c) => {
     const runId = intParam(c, "id", "run");
     const { lease_id } = await readBody(c, HeartbeatRequest);
-    const check = await dispatcher(c.env).heartbeat(c.var.runner.id, runId, lease_id);
+    const check = await dispatcherOf(c.env).heartbeat(c.var.runner.id, runId, lease_id);
     if (!check.ok) throw leaseLost(check.reason);
     return c.json({ cancel: check.cancel, lease_expires_at: check.leaseExpiresAt } satisfies HeartbeatResponse);
   })
@@ -72,16 +69,16 @@ export const runnerRoutes = new Hono<RunnerEnv>()
     const runId = intParam(c, "id", "run");
     const batch = await readBody(c, EventBatch);
     // An event batch is proof of life too: it extends the lease like a heartbeat.
-    const check = await dispatcher(c.env).heartbeat(c.var.runner.id, runId, batch.lease_id);
+    const check = await dispatcherOf(c.env).heartbeat(c.var.runner.id, runId, batch.lease_id);
     if (!check.ok) throw leaseLost(check.reason);
     const accepted = await insertEvents(c.env.DB, runId, batch.events);
-    await c.env.CHANNEL_SESSION.getByName(check.channelId).publish(runId, batch.events);
+    await sessionOf(c.env, check.channelId).publish(runId, batch.events);
     return c.json({ accepted, cancel: check.cancel } satisfies EventBatchResponse);
   })
   .post("/runs/:id/complete", async (c) => {
     const runId = intParam(c, "id", "run");
     const completion = await readBody(c, Completion);
-    const result = await dispatcher(c.env).complete(c.var.runner.id, runId, completion);
+    const result = await dispatcherOf(c.env).complete(c.var.runner.id, runId, completion);
     if (!result.ok) throw leaseLost(result.reason);
     return c.json({ ok: true, duplicate: result.duplicate } satisfies CompleteResponse);
   });

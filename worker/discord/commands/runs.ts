@@ -8,7 +8,7 @@
  */
 import type { APIInteractionResponse } from "discord-api-types/v10";
 import type { Run } from "../../../protocol/api.ts";
-import { cancelRun, createRun, listRuns, loadRun } from "../../domain/runs.ts";
+import { activeRun, cancelRun, createRun, loadRun } from "../../domain/runs.ts";
 import { AppError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import type { Access } from "../access.ts";
@@ -52,20 +52,11 @@ async function queueAsk(access: Access, prompt: string, interaction: Interaction
 export const stop: CommandSpec<"stop"> = {
   owners: null,
   async run({ access }) {
-    const active = await activeRun(access);
+    const active = await activeRun(access.ctx, access.channel);
     if (!active) return ephemeral("Nothing is running or waiting in this channel.");
     return stopRun(access, active.id);
   },
 };
-
-/**
- * The run holding the channel: the running one, else the oldest still waiting. A channel
- * runs in order, so both are among its newest runs (listed newest first).
- */
-async function activeRun(access: Access): Promise<Run | null> {
-  const recent = await listRuns(access.ctx, { channel_id: access.channel, limit: 200 });
-  return recent.find((r) => r.status === "running") ?? recent.filter((r) => r.status === "queued").at(-1) ?? null;
-}
 
 /** Owners may stop any run; members only the runs they asked for. */
 export async function stopRun(access: Access, runId: number): Promise<APIInteractionResponse> {

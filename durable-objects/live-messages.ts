@@ -1,5 +1,6 @@
 /**
- * The pump behind runs' live Discord messages, run by the channel's ChannelSession. Records
+ * The pump behind runs' live Discord messages: a component of the channel's ChannelSession,
+ * as RunWatchers is. What to send is decided by worker/discord/live-state.ts; this only sends it. Records
  * live in the object's storage under "discord:live:<run id>" (see docs/discord.md), so an
  * evicted object picks up where it left off; the object's alarm wakes the pump.
  *
@@ -10,18 +11,18 @@
  * tests do, could otherwise meet the scheduled one and post a message twice).
  */
 import { and, asc, eq } from "drizzle-orm";
-import { Channel } from "../../protocol/discord-constants.ts";
-import type { WireEvent } from "../../protocol/runner.ts";
-import type { Db } from "../db/client.ts";
-import { channels, runEvents, runs, type RunRow } from "../db/schema.ts";
-import { isTerminal } from "../domain/run-state.ts";
-import type { FiredRun } from "../domain/scheduler.ts";
-import type { Config } from "../env.ts";
-import { log } from "../log.ts";
-import { truncate } from "./format.ts";
-import { applyEvents, applyResult, newRecord, plan, wakeTime, type LiveRecord, type Step, type Target } from "./live-state.ts";
-import { finalBody, renderFinal, renderHandoff, renderLive } from "./render.ts";
-import { discordRest, type DiscordRest, type RestResult } from "./rest.ts";
+import { Channel } from "../protocol/discord-constants.ts";
+import type { WireEvent } from "../protocol/runner.ts";
+import type { FiredRun } from "./contracts.ts";
+import type { Db } from "../worker/db/client.ts";
+import { channels, runEvents, runs, type RunRow } from "../worker/db/schema.ts";
+import { isTerminal } from "../worker/domain/run-state.ts";
+import type { Config } from "../worker/env.ts";
+import { log } from "../worker/log.ts";
+import { truncate } from "../worker/discord/format.ts";
+import { applyEvents, applyResult, newRecord, plan, wakeTime, type LiveRecord, type Step, type Target } from "../worker/discord/live-state.ts";
+import { finalBody, renderFinal, renderHandoff, renderLive } from "../worker/discord/render.ts";
+import { discordRest, type DiscordRest, type RestResult } from "../worker/discord/rest.ts";
 
 const PREFIX = "discord:live:";
 const key = (runId: number) => `${PREFIX}${runId}`;

@@ -1,0 +1,120 @@
+/**
+ * The Durable Objects' contract: what the rest of the Worker may ask of a ChannelSession or
+ * the Dispatcher, and the shapes they answer with. Types and constants only, plus the two
+ * functions that find an object by name, so that code outside durable-objects/ never imports
+ * a DO class file (and with it the class's whole module graph). The classes implement these
+ * interfaces; `worker/env.ts` types its bindings with them, which keeps the type graph free
+ * of cycles. Imports nothing of the project but protocol/ and one pure type module.
+ */
+import type { Run } from "../protocol/api.ts";
+import type { Completion, Job, WireEvent } from "../protocol/runner.ts";
+// A pure module (no bindings, no I/O): where a live message goes is the pump's own type.
+import type { Target } from "../worker/discord/live-state.ts";
+
+/** The one runner pool: every runner claims from the Dispatcher of this name. */
+export const DISPATCHER_NAME = "default";
+
+// ---- ChannelSession ---------------------------------------------------------------------
+
+/** A run's live Discord message: the interaction to edit, and who asked. */
+export interface LiveTarget {
+  target?: Target;
+  userId?: string | null;
+}
+
+export type CancelOutcome = { run: Run; outcome: "cancelled" | "signalled" | "already_finished" };
+
+/** Who fired a task occurrence: the channel's own alarm, or the minute sweep stepping in. */
+export type FiredBy = "alarm" | "sweep";
+
+/** One occurrence fired: the run it became, and how late it was. */
+export interface FiredRun {
+  runId: number;
+  taskId: number;
+  scheduledFor: number;
+  lateMs: number;
+  missed: number;
+}
+
+/** The RPC surface of ChannelSession (one per channel, named by the channel id). */
+export interface ChannelSessionApi extends Rpc.DurableObjectBranded {
+  /** Re-reads the channel's tasks and sets (or clears) the alarm; answers the alarm time. */
+  arm(channelId: string): Promise<number | null>;
+  /** Fires whatever is due now; the sweep calls this for channels whose alarm fell behind. */
+  fire(channelId: string, firedBy: FiredBy): Promise<FiredRun[]>;
+  /** A run was queued (or the sweep is checking): start the next one if the channel is free. */
+  enqueue(channelId: string, live?: { runId: number } & LiveTarget): Promise<number | null>;
+  /** The Dispatcher says a run ended: free the channel, keep its session, start the next. */
+  finished(channelId: string, runId: number): Promise<void>;
+  /** Cancels a queued run outright, or signals the runner of the active one. */
+  cancel(channelId: string, runId: number): Promise<CancelOutcome>;
+  /** The run now holding the channel (handed to the Dispatcher), if any. */
+  activeRun(): Promise<number | null>;
+  /** New events from the runner, already stored in D1: pass them to watchers. */
+  publish(runId: number, events: WireEvent[]): Promise<void>;
+  /** An SSE stream of a run: its stored events after `afterSeq`, then live ones, then its completion. */
+  stream(runId: number, afterSeq?: number): Promise<ReadableStream<Uint8Array>>;
+}
+
+// ---- Dispatcher -------------------------------------------------------------------------
+
+/** A runner as the Dispatcher sees it: its id and the labels it claims for. */
+export interface RunnerIdentity {
+  id: string;
+  labels: string[];
+}
+
+export type LeaseCheck = { ok: true; cancel: boolean; leaseExpiresAt: number; channelId: string } | { ok: false; reason: string };
+export type CompleteResult = { ok: true; duplicate: boolean } | { ok: false; reason: string };
+export type DispatcherCancel = "removed" | "signalled" | "unknown";
+
+/** A lease as GET /api/runners shows it. */
+export interface LeaseInfo {
+  runId: number;
+  channelId: string;
+  runnerId: string;
+  attempt: number;
+  expiresAt: number;
+}
+
+export interface ReapResult {
+  requeued: number[];
+  ended: number[];
+}
+
+/** The RPC surface of the Dispatcher (one, named DISPATCHER_NAME). */
+export interface DispatcherApi extends Rpc.DurableObjectBranded {
+  /** A channel's next run is ready. Idempotent per run. */
+  enqueue(runId: number, channelId: string, label: string | null): Promise<void>;
+  /** Long-poll: a job for this runner now, or when one arrives within waitMs, or null. */
+  claim(runner: RunnerIdentity, waitMs: number, origin: string, claimId?: string): Promise<Job | null>;
+  /** The runner behind a parked claim went away: stop holding a place for it. */
+  abandon(claimId: string): Promise<boolean>;
+  /** Extends the lease of a job this runner holds; says whether it should stop. */
+  heartbeat(runnerId: string, runId: number, leaseId: string): Promise<LeaseCheck>;
+  complete(runnerId: string, runId: number, completion: Completion): Promise<CompleteResult>;
+  /** Drops a pending job, or flags a leased one so its next heartbeat says stop. */
+  cancel(runId: number): Promise<DispatcherCancel>;
+  /** Current leases, for GET /api/runners. */
+  leases(): Promise<LeaseInfo[]>;
+  /** Ends or re-queues every lease that ran out. */
+  reap(now?: number): Promise<ReapResult>;
+}
+
+// ---- finding the objects ----------------------------------------------------------------
+
+/** The bindings the objects live behind (worker/env.ts's Env extends this). */
+export interface DurableObjectBindings {
+  CHANNEL_SESSION: DurableObjectNamespace<ChannelSessionApi>;
+  DISPATCHER: DurableObjectNamespace<DispatcherApi>;
+}
+
+/** The Dispatcher every runner claims from. */
+export function dispatcherOf(env: Pick<DurableObjectBindings, "DISPATCHER">): DurableObjectStub<DispatcherApi> {
+  return env.DISPATCHER.getByName(DISPATCHER_NAME);
+}
+
+/** The ChannelSession of one channel (named by the channel id). */
+export function sessionOf(env: Pick<DurableObjectBindings, "CHANNEL_SESSION">, channelId: string): DurableObjectStub<ChannelSessionApi> {
+  return env.CHANNEL_SESSION.getByName(channelId);
+}
