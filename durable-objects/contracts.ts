@@ -7,7 +7,7 @@
  * of cycles. Imports nothing of the project but protocol/ and one pure type module.
  */
 import type { Run } from "../protocol/api.ts";
-import type { Completion, Job, WireEvent } from "../protocol/runner.ts";
+import type { AbandonReason, Completion, Job, WireEvent } from "../protocol/runner.ts";
 // A pure module (no bindings, no I/O): where a live message goes is the pump's own type.
 import type { Target } from "../worker/discord/live-state.ts";
 
@@ -66,6 +66,7 @@ export interface RunnerIdentity {
 
 export type LeaseCheck = { ok: true; cancel: boolean; leaseExpiresAt: number; channelId: string } | { ok: false; reason: string };
 export type CompleteResult = { ok: true; duplicate: boolean } | { ok: false; reason: string };
+export type HandBackResult = { ok: true; outcome: "requeued" | "ended"; attempt: number } | { ok: false; reason: string };
 export type DispatcherCancel = "removed" | "signalled" | "unknown";
 
 /** A lease as GET /api/runners shows it. */
@@ -93,6 +94,8 @@ export interface DispatcherApi extends Rpc.DurableObjectBranded {
   /** Extends the lease of a job this runner holds; says whether it should stop. */
   heartbeat(runnerId: string, runId: number, leaseId: string): Promise<LeaseCheck>;
   complete(runnerId: string, runId: number, completion: Completion): Promise<CompleteResult>;
+  /** The runner gives its lease back without a result (it restarted, or is stopping): re-queue now. */
+  handBack(runnerId: string, runId: number, leaseId: string, reason: AbandonReason): Promise<HandBackResult>;
   /** Drops a pending job, or flags a leased one so its next heartbeat says stop. */
   cancel(runId: number): Promise<DispatcherCancel>;
   /** Current leases, for GET /api/runners. */

@@ -9,13 +9,13 @@
  * goes back without using up an attempt.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Completion, Job } from "../protocol/runner.ts";
+import type { AbandonReason, Completion, Job } from "../protocol/runner.ts";
 import { db, type Db } from "../worker/db/client.ts";
 import { endRun, finishRun, mintRunToken, requeueRun, startRun } from "../worker/domain/run-state.ts";
 import { randomId, sha256Hex } from "../worker/domain/secrets.ts";
 import { config, type Env } from "../worker/env.ts";
 import { log } from "../worker/log.ts";
-import { sessionOf, type CompleteResult, type DispatcherApi, type DispatcherCancel, type LeaseCheck, type LeaseInfo, type ReapResult, type RunnerIdentity } from "./contracts.ts";
+import { sessionOf, type CompleteResult, type DispatcherApi, type DispatcherCancel, type HandBackResult, type LeaseCheck, type LeaseInfo, type ReapResult, type RunnerIdentity } from "./contracts.ts";
 
 export const MAX_ATTEMPTS = 2;
 const DEFAULT_LEASE_TTL_MS = 60_000;
@@ -181,30 +181,62 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
     const requeued: number[] = [];
     const ended: number[] = [];
     for (const job of expired) {
-      const attempt = job.acked ? job.attempt + 1 : job.attempt;
-      if (job.cancel_requested || attempt > MAX_ATTEMPTS) {
-        this.#sql.exec("DELETE FROM jobs WHERE run_id = ?", job.run_id);
-        const [status, error] = job.cancel_requested
-          ? (["cancelled", "cancelled; the runner stopped responding before confirming"] as const)
-          : (["lost", `runner lost: no heartbeat for ${Math.round(this.#leaseTtlMs / 1000)} s on attempt ${job.attempt} of ${MAX_ATTEMPTS}`] as const);
-        await endRun(this.#db, job.run_id, status, error, now);
-        ended.push(job.run_id);
-        await this.#notifyFinished(job.channel_id, job.run_id);
-      } else {
-        this.#sql.exec(
-          `UPDATE jobs SET state = 'pending', attempt = ?, lease_id = NULL, runner_id = NULL,
-           lease_expires_at = NULL, acked = 0 WHERE run_id = ?`,
-          attempt,
-          job.run_id,
-        );
-        await requeueRun(this.#db, job.run_id, attempt);
-        requeued.push(job.run_id);
-      }
-      log.warn("dispatcher: lease expired", { runId: job.run_id, runnerId: job.runner_id, attempt: job.attempt, acked: job.acked === 1, outcome: ended.includes(job.run_id) ? "ended" : "requeued" });
+      const { outcome } = await this.#release(job, "expired", now);
+      (outcome === "requeued" ? requeued : ended).push(job.run_id);
     }
     if (requeued.length) await this.#serveParked();
     await this.#armAlarm();
     return { requeued, ended };
+  }
+
+  /**
+   * The runner gives a lease back without a result (it restarted and found the run's
+   * container orphaned, or it is stopping): the lease ends now exactly as if it had expired,
+   * so the run is re-queued at once instead of after the lease TTL (issue 15).
+   */
+  async handBack(runnerId: string, runId: number, leaseId: string, reason: AbandonReason): Promise<HandBackResult> {
+    const row = this.#held(runnerId, runId, leaseId);
+    if (!row) return { ok: false, reason: this.#whyNotHeld(runId) };
+    const result = await this.#release(row, reason, Date.now());
+    if (result.outcome === "requeued") await this.#serveParked();
+    await this.#armAlarm();
+    return { ok: true, ...result };
+  }
+
+  /**
+   * A lease ends without a result: the run goes back for its next attempt, or ends (lost, or
+   * cancelled when a cancel was pending). A lease never acknowledged by a heartbeat did no
+   * work, so it goes back without using up an attempt.
+   */
+  async #release(job: JobRow, cause: "expired" | AbandonReason, now: number): Promise<{ outcome: "requeued" | "ended"; attempt: number }> {
+    const attempt = job.acked ? job.attempt + 1 : job.attempt;
+    const outcome = job.cancel_requested || attempt > MAX_ATTEMPTS ? "ended" : "requeued";
+    if (outcome === "ended") {
+      this.#sql.exec("DELETE FROM jobs WHERE run_id = ?", job.run_id);
+      const why = { expired: `no heartbeat for ${Math.round(this.#leaseTtlMs / 1000)} s`, restart: "its runner restarted", shutdown: "its runner shut down" }[cause];
+      const [status, error] = job.cancel_requested
+        ? (["cancelled", "cancelled; the runner stopped responding before confirming"] as const)
+        : (["lost", `runner lost: ${why} on attempt ${job.attempt} of ${MAX_ATTEMPTS}`] as const);
+      await endRun(this.#db, job.run_id, status, error, now);
+      await this.#notifyFinished(job.channel_id, job.run_id);
+    } else {
+      this.#sql.exec(
+        `UPDATE jobs SET state = 'pending', attempt = ?, lease_id = NULL, runner_id = NULL,
+         lease_expires_at = NULL, acked = 0 WHERE run_id = ?`,
+        attempt,
+        job.run_id,
+      );
+      await requeueRun(this.#db, job.run_id, attempt);
+    }
+    log[cause === "expired" ? "warn" : "info"](cause === "expired" ? "dispatcher: lease expired" : "dispatcher: lease handed back", {
+      runId: job.run_id,
+      runnerId: job.runner_id,
+      attempt: job.attempt,
+      acked: job.acked === 1,
+      cause,
+      outcome,
+    });
+    return { outcome, attempt: outcome === "requeued" ? attempt : job.attempt };
   }
 
   // ---- internals -----------------------------------------------------------------------

@@ -7,9 +7,10 @@
  *   heartbeat  POST /runner/v1/runs/:id/heartbeat    → HeartbeatResponse (extends the lease)
  *   events     POST /runner/v1/runs/:id/events       → EventBatchResponse (dupes ignored)
  *   complete   POST /runner/v1/runs/:id/complete     → CompleteResponse (idempotent)
+ *   abandon    POST /runner/v1/runs/:id/abandon      → AbandonResponse (hands the lease back)
  *
- * heartbeat, events and complete carry the job's lease_id; a caller that no longer holds
- * the lease (it expired and the run went to another attempt) gets 409.
+ * heartbeat, events, complete and abandon carry the job's lease_id; a caller that no
+ * longer holds the lease (it expired and the run went to another attempt) gets 409.
  */
 import { z } from "zod";
 
@@ -116,6 +117,22 @@ export type CompletionInput = z.input<typeof Completion>;
 
 export const CompleteResponse = z.object({ ok: z.literal(true), duplicate: z.boolean() });
 export type CompleteResponse = z.infer<typeof CompleteResponse>;
+
+/**
+ * Why a runner gives a lease back without a result: it restarted and found the run's
+ * container orphaned by its crashed predecessor ("restart"), or it is stopping and its
+ * grace time ran out ("shutdown"). Either way the attempt is spent, exactly as if the lease
+ * had expired, but the run goes back to the queue at once instead of after the lease TTL.
+ */
+export const AbandonReason = z.enum(["restart", "shutdown"]);
+export type AbandonReason = z.infer<typeof AbandonReason>;
+
+export const AbandonRequest = z.strictObject({ ...LeaseRef, reason: AbandonReason });
+export type AbandonRequest = z.infer<typeof AbandonRequest>;
+
+/** requeued: the run waits for its next attempt (`attempt`); ended: that was its last one. */
+export const AbandonResponse = z.object({ outcome: z.enum(["requeued", "ended"]), attempt: z.number().int().min(1) });
+export type AbandonResponse = z.infer<typeof AbandonResponse>;
 
 export const ProtocolError = z.object({
   error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),

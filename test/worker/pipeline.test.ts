@@ -54,6 +54,7 @@ const complete = (token: string, job: Job, extra: object = {}) =>
   call("POST", `/runner/v1/runs/${job.run_id}/complete`, token, { lease_id: job.lease_id, status: "succeeded", result_text: "done", session_id: "sess-1", usage: { input_tokens: 10, output_tokens: 20 }, cost_usd: 0.01, exit_code: 0, model: "claude-test", ...extra });
 const postEvents = (token: string, job: Job, seqs: number[]) =>
   call("POST", `/runner/v1/runs/${job.run_id}/events`, token, { lease_id: job.lease_id, events: seqs.map((s) => ({ seq: s, at: Date.now(), data: { type: "text", text: `event ${s}` } })) });
+const abandon = (token: string, job: Job, reason = "restart", leaseId = job.lease_id) => call("POST", `/runner/v1/runs/${job.run_id}/abandon`, token, { lease_id: leaseId, reason });
 const run = async (id: number) => (await admin("GET", `/api/runs/${id}`)).body;
 
 const dispatcher = () => env.DISPATCHER.getByName("default");
@@ -344,6 +345,79 @@ describe("leases", () => {
     expect(again.attempt).toBe(1);
     expect(again.first_seq).toBe(1_000_001);
     await complete(runner, again);
+  });
+});
+
+describe("abandon (a lease handed back)", () => {
+  it("re-queues the run at once on its next attempt, and the next runner gets it", async () => {
+    const { channel, runner } = await setup();
+    const r = await ask(channel);
+    const j1 = (await claim(runner))!;
+    await heartbeat(runner, j1);
+    const back = await abandon(runner, j1);
+    expect(back).toMatchObject({ status: 200, body: { outcome: "requeued", attempt: 2 } });
+    expect(await run(r.id)).toMatchObject({ status: "queued", attempt: 2 });
+    // The old lease is dead for every message, the abandon itself included.
+    expect((await heartbeat(runner, j1)).status).toBe(409);
+    expect((await abandon(runner, j1)).status).toBe(409);
+
+    const j2 = (await claim(runner))!;
+    expect(j2).toMatchObject({ run_id: r.id, attempt: 2, first_seq: 1_000_001 });
+    expect((await complete(runner, j2)).status).toBe(200);
+    expect(await run(r.id)).toMatchObject({ status: "succeeded", attempt: 2 });
+  });
+
+  it("a parked claim gets the handed-back run without waiting", async () => {
+    const { channel, runners } = await setup(2);
+    const r = await ask(channel);
+    const j1 = (await claim(runners[0]!))!;
+    await heartbeat(runners[0]!, j1);
+    const parked = claim(runners[1]!, 10_000);
+    await abandon(runners[0]!, j1, "shutdown");
+    expect(await parked).toMatchObject({ run_id: r.id, attempt: 2 });
+    await complete(runners[1]!, (await parked)!);
+  });
+
+  it("on the last attempt it ends the run as lost, saying why, and frees the channel", async () => {
+    const { channel, runner } = await setup();
+    const r = await ask(channel);
+    const j1 = (await claim(runner))!;
+    await heartbeat(runner, j1);
+    await abandon(runner, j1);
+    const j2 = (await claim(runner))!;
+    await heartbeat(runner, j2);
+    expect((await abandon(runner, j2, "shutdown")).body).toEqual({ outcome: "ended", attempt: 2 });
+    expect(await run(r.id)).toMatchObject({ status: "lost", error: "runner lost: its runner shut down on attempt 2 of 2" });
+    const next = await ask(channel);
+    expect((await claim(runner))!.run_id).toBe(next.id);
+  });
+
+  it("a stale abandon (wrong lease, or another runner) gets 409 and changes nothing", async () => {
+    const { channel, runners } = await setup(2);
+    const r = await ask(channel);
+    const job = (await claim(runners[0]!))!;
+    await heartbeat(runners[0]!, job);
+    const before = await run(r.id);
+    const stale = await abandon(runners[0]!, job, "restart", "lease_not_this_one");
+    expect(stale.status).toBe(409);
+    expect(stale.body.error.code).toBe("lease_lost");
+    expect((await abandon(runners[1]!, job)).status).toBe(409);
+    expect(await run(r.id)).toEqual(before);
+    // The real holder still holds it.
+    expect((await heartbeat(runners[0]!, job)).status).toBe(200);
+    await complete(runners[0]!, job);
+    expect(await run(r.id)).toMatchObject({ status: "succeeded", attempt: 1 });
+  });
+
+  it("refuses a malformed abandon with 422 naming the field", async () => {
+    const { channel, runner } = await setup();
+    await ask(channel);
+    const job = (await claim(runner))!;
+    const bad = await call("POST", `/runner/v1/runs/${job.run_id}/abandon`, runner, { lease_id: job.lease_id, reason: "bored" });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.field).toBe("reason");
+    expect((await heartbeat(runner, job)).status).toBe(200);
+    await complete(runner, job);
   });
 });
 

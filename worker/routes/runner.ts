@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
-import { ClaimRequest, Completion, EventBatch, HeartbeatRequest, type CompleteResponse, type EventBatchResponse, type HeartbeatResponse } from "../../protocol/runner.ts";
+import { AbandonRequest, ClaimRequest, Completion, EventBatch, HeartbeatRequest, type AbandonResponse, type CompleteResponse, type EventBatchResponse, type HeartbeatResponse } from "../../protocol/runner.ts";
 import { dispatcherOf, sessionOf, type RunnerIdentity } from "../../durable-objects/contracts.ts";
 import { db } from "../db/client.ts";
 import { authenticateRunner } from "../domain/runners.ts";
@@ -81,4 +81,11 @@ export const runnerRoutes = new Hono<RunnerEnv>()
     const result = await dispatcherOf(c.env).complete(c.var.runner.id, runId, completion);
     if (!result.ok) throw leaseLost(result.reason);
     return c.json({ ok: true, duplicate: result.duplicate } satisfies CompleteResponse);
+  })
+  .post("/runs/:id/abandon", async (c) => {
+    const runId = intParam(c, "id", "run");
+    const { lease_id, reason } = await readBody(c, AbandonRequest);
+    const result = await dispatcherOf(c.env).handBack(c.var.runner.id, runId, lease_id, reason);
+    if (!result.ok) throw leaseLost(result.reason);
+    return c.json({ outcome: result.outcome, attempt: result.attempt } satisfies AbandonResponse);
   });
