@@ -4,7 +4,8 @@
  * job arrives. Storage: the `jobs` and `done` tables below (docs/storage.md).
  *
  * Leases: a claimed job is leased for LEASE_TTL; heartbeats and event batches extend it.
- * A lease that runs out puts the run back once (attempt 2) and then ends it as "lost". A
+ * A lease that runs out, or that its runner hands back (handBack: it restarted, or is
+ * stopping), puts the run back once (attempt 2) and then ends it as "lost". A
  * lease that was never acknowledged (the claimer vanished before its first heartbeat)
  * goes back without using up an attempt.
  */

@@ -46,11 +46,15 @@ export function mcpConfig(job: Pick<Job, "mcp">, servers: Record<string, McpServ
 /** Derived from the run, so a restarted runner can find what a crashed one left behind. */
 export const containerName = (runnerKey: string, runId: number): string => `loop-${runnerKey}-run-${runId}`;
 
-export const LABELS = { runner: "loop.runner", run: "loop.run", channel: "loop.channel", attempt: "loop.attempt" } as const;
+/**
+ * Every agent container carries its run and lease, so a runner restarted after a crash can
+ * hand each orphan's lease back to the Worker by itself (runner/recovery.ts).
+ */
+export const LABELS = { runner: "loop.runner", run: "loop.run", channel: "loop.channel", attempt: "loop.attempt", lease: "loop.lease" } as const;
 
 export interface SpecInput {
   config: Pick<RunnerConfig, "image" | "memoryMb" | "cpus" | "pids" | "network" | "anthropicBaseUrl">;
-  job: Pick<Job, "run_id" | "channel_id" | "attempt">;
+  job: Pick<Job, "run_id" | "channel_id" | "attempt" | "lease_id">;
   runnerKey: string;
   workdir: string;
   claudeDir: string;
@@ -93,6 +97,7 @@ export function buildContainerSpec(i: SpecInput): ContainerSpec {
       [LABELS.run]: String(i.job.run_id),
       [LABELS.channel]: i.job.channel_id,
       [LABELS.attempt]: String(i.job.attempt),
+      [LABELS.lease]: i.job.lease_id,
     },
     binds: [`${i.workdir}:${i.workdir}`, `${i.claudeDir}:${i.claudeDir}`, `${i.runDir}:${CONTAINER_RUN_DIR}:ro`, ...i.binds],
     memoryBytes: i.config.memoryMb * 1024 * 1024,

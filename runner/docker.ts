@@ -46,6 +46,11 @@ export interface RunningContainer {
   remove(): Promise<void>;
 }
 
+export interface RemovedContainer {
+  name: string;
+  labels: Record<string, string>;
+}
+
 export interface DockerDriver {
   ping(): Promise<void>;
   imageExists(tag: string): Promise<boolean>;
@@ -53,8 +58,8 @@ export interface DockerDriver {
   buildImage(contextDir: string, tag: string, onLine: (line: string) => void): Promise<void>;
   /** Creates, attaches, starts, writes `stdin` and closes it. */
   run(spec: ContainerSpec, stdin: string): Promise<RunningContainer>;
-  /** Force-removes every container (running or not) carrying these labels; returns their names. */
-  removeLabelled(labels: Record<string, string>): Promise<string[]>;
+  /** Force-removes every container (running or not) carrying these labels; returns what it removed. */
+  removeLabelled(labels: Record<string, string>): Promise<RemovedContainer[]>;
 }
 
 const statusOf = (err: unknown): number | undefined => (err as { statusCode?: number })?.statusCode;
@@ -191,7 +196,7 @@ export function dockerodeDriver(docker: DockerType = new Docker()): DockerDriver
     async removeLabelled(labels) {
       const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
       const found = await docker.listContainers({ all: true, filters });
-      const names: string[] = [];
+      const removed: RemovedContainer[] = [];
       for (const c of found) {
         await docker
           .getContainer(c.Id)
@@ -199,9 +204,9 @@ export function dockerodeDriver(docker: DockerType = new Docker()): DockerDriver
           .catch((err: unknown) => {
             if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
           });
-        names.push(c.Names?.[0]?.replace(/^\//, "") ?? c.Id.slice(0, 12));
+        removed.push({ name: c.Names?.[0]?.replace(/^\//, "") ?? c.Id.slice(0, 12), labels: c.Labels ?? {} });
       }
-      return names;
+      return removed;
     },
   };
 }

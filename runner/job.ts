@@ -1,8 +1,9 @@
 /**
  * One leased job from claim to completion: heartbeats and event uploads run beside the
- * agent; a cancel (from either answer) or the runner's shutdown stops the container and
- * completes the run as cancelled; a lost lease (409) stops the container and drops the job
- * without reporting, since the run now belongs to another attempt. Setup problems the user
+ * agent; a cancel (from either answer) stops the container and completes the run as
+ * cancelled; the runner's shutdown stops the container and hands the lease back, so the
+ * Worker re-queues the run at once; a lost lease (409) stops the container and drops the
+ * job without reporting, since the run now belongs to another attempt. Setup problems the user
  * can fix (missing workdir, bad .loop/config.json) fail the run with that message.
  */
 import type { Job } from "../protocol/runner.ts";
@@ -12,6 +13,7 @@ import type { RunnerConfig } from "./config.ts";
 import { buildContainerSpec, CONTAINER_RUN_DIR } from "./container-spec.ts";
 import type { DockerDriver } from "./docker.ts";
 import { EventUploader } from "./event-uploader.ts";
+import { HAND_BACK_WINDOW_MS, handBack } from "./hand-back.ts";
 import { startHeartbeats } from "./heartbeat.ts";
 import { errorText, type Logger } from "./log.ts";
 import { decide, type Decision } from "./outcome.ts";
@@ -34,7 +36,7 @@ export interface JobContext {
 }
 
 export interface JobEnd {
-  status: Decision["status"] | "lease_lost";
+  status: Decision["status"] | "lease_lost" | "handed_back";
 }
 
 const preview = (s: string) => {
@@ -86,6 +88,7 @@ export async function runJob(job: Job, ctx: JobContext): Promise<JobEnd> {
       log.human(`run ${job.run_id} dropped: this runner lost its lease (the Worker gave the run to another attempt or ended it)`);
       return { status: "lease_lost" };
     }
+    if (stoppedBy === "shutdown") return await giveBack(job, ctx, uploader);
     const delivered = await uploader.drain(AbortSignal.timeout(reportWindowMs(job)));
     if (!delivered && !leaseLost) log.error("could not deliver all events before completing", { ...fields, pending: uploader.pending });
     if (leaseLost) return { status: "lease_lost" };
@@ -105,6 +108,25 @@ export async function runJob(job: Job, ctx: JobContext): Promise<JobEnd> {
   }
 }
 
+/**
+ * The runner is stopping and this run could not finish: its events so far go out (briefly:
+ * the runner is on its way down), then the lease goes back and the Worker re-queues the run.
+ */
+async function giveBack(job: Job, ctx: JobContext, uploader: EventUploader): Promise<JobEnd> {
+  await uploader.drain(AbortSignal.timeout(HAND_BACK_WINDOW_MS));
+  const back = await handBack(ctx.client, { runId: job.run_id, leaseId: job.lease_id }, "shutdown", ctx.log);
+  const what =
+    back.outcome === "requeued"
+      ? `handed back to the Worker for attempt ${back.attempt}`
+      : back.outcome === "ended"
+        ? "handed back to the Worker; it had no attempts left, so it ended"
+        : back.outcome === "gone"
+          ? "stopped; its lease had already ended"
+          : "stopped; the Worker could not be told, so it re-queues the run when the lease runs out";
+  ctx.log.human(`run ${job.run_id} ${what} (the runner is shutting down)`);
+  return { status: "handed_back" };
+}
+
 /** How long a finished job keeps trying to report: past a few lease TTLs the run is gone anyway. */
 const reportWindowMs = (job: Pick<Job, "lease_ttl_ms">) => Math.max(3 * job.lease_ttl_ms, 120_000);
 
@@ -118,7 +140,8 @@ interface ExecState {
 async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decision> {
   const { config, log } = ctx;
   const fields = { run_id: job.run_id, channel_id: job.channel_id };
-  if (s.halt.aborted) return { status: "cancelled", error: s.stoppedBy() === "shutdown" ? "the runner shut down before the run started" : "cancelled before it started" };
+  // (A shutdown never reports this decision: runJob hands the lease back instead.)
+  if (s.halt.aborted) return { status: "cancelled", error: "cancelled before it started" };
 
   const workdir = resolveWorkdir(config, job, ctx.identity);
   const project = loadProjectConfig(workdir);
@@ -176,7 +199,7 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
     const usage = outcome.result ? runUsage(outcome.result, resume, readLedger(dir)) : { costUsd: null, usage: null };
     if (outcome.result) writeLedger(dir, outcome.result);
     const stoppedBy = s.stoppedBy();
-    return decide({ outcome, stoppedBy: stoppedBy === "lease_lost" ? null : stoppedBy, timeoutSec, memoryMb: config.memoryMb, usage, durationMs: Date.now() - s.started });
+    return decide({ outcome, cancelled: stoppedBy === "cancel", timeoutSec, memoryMb: config.memoryMb, usage, durationMs: Date.now() - s.started });
   } finally {
     removeRunDir(runDir);
   }

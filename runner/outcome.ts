@@ -1,11 +1,11 @@
 /**
  * From what happened in the container to the Completion the Worker stores. Order of
- * precedence: a stop we caused (cancel, shutdown), the deadline, the memory limit, then
+ * precedence: a cancel, the deadline, the memory limit, then
  * the CLI's own result (is_error decides: a rejected key still says subtype "success"),
  * and last the exit code with the tail of stderr when the CLI printed no result at all.
  */
 import type { CompletionInput } from "../protocol/runner.ts";
-import type { AgentOutcome, StopKind } from "./agent.ts";
+import type { AgentOutcome } from "./agent.ts";
 import type { RunUsage } from "./usage-ledger.ts";
 
 const MAX_RESULT_CHARS = 200_000;
@@ -15,7 +15,8 @@ const cap = (s: string | null, max: number): string | null => (s === null ? null
 
 export interface OutcomeInput {
   outcome: AgentOutcome;
-  stoppedBy: StopKind | null;
+  /** We stopped it because the run was cancelled. (A shutdown hands the lease back instead.) */
+  cancelled: boolean;
   timeoutSec: number;
   memoryMb: number;
   usage: RunUsage;
@@ -38,8 +39,7 @@ export function decide(i: OutcomeInput): Decision {
   };
   const fail = (error: string): Decision => ({ ...base, status: "failed", error: cap(error, MAX_ERROR_CHARS) });
 
-  if (i.stoppedBy === "cancel") return { ...base, status: "cancelled", error: "cancelled on request" };
-  if (i.stoppedBy === "shutdown") return { ...base, status: "cancelled", error: "the runner shut down before the run finished" };
+  if (i.cancelled) return { ...base, status: "cancelled", error: "cancelled on request" };
   if (o.startError !== null) return fail(`could not start the agent container: ${o.startError}`);
   if (o.timedOut) return fail(`timed out after ${i.timeoutSec} s`);
   if (o.oomKilled) return fail(`out of memory: the container reached its ${i.memoryMb} MB limit (container_memory_mb)`);

@@ -1,17 +1,18 @@
 /**
  * The runner daemon, assembled: checks Docker, ensures the agent image, removes what a
- * crashed predecessor left (its containers, its private run dirs), then claims jobs until
- * stopped. stop() stops claiming, lets running jobs finish within the grace period, then
- * stops their containers and reports them cancelled. `loop runner` is a thin shell over it.
+ * crashed predecessor left (its containers, whose leases it hands back, and its private run
+ * dirs), then claims jobs until stopped. stop() stops claiming, lets running jobs finish
+ * within the grace period, then stops their containers and hands their leases back.
+ * `loop runner` is a thin shell over it.
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import pkg from "../package.json" with { type: "json" };
 import { claimLoop } from "./claim-loop.ts";
 import type { RunnerConfig } from "./config.ts";
-import { LABELS } from "./container-spec.ts";
 import { dockerodeDriver, type DockerDriver } from "./docker.ts";
 import { ensureImage } from "./image.ts";
+import { recoverOrphans } from "./recovery.ts";
 import { runJob } from "./job.ts";
 import { createLogger, errorText, type Logger } from "./log.ts";
 import { UserError } from "./user-error.ts";
@@ -41,7 +42,8 @@ export interface RunnerHandle {
   activeRuns(): number[];
   /**
    * Stops claiming, waits up to graceMs (default shutdown_grace_sec) for running jobs, then
-   * cancels them. Calling it again with a shorter grace cuts the wait short.
+   * stops them and hands their leases back (the Worker re-queues them for another
+   * attempt). Calling it again with a shorter grace cuts the wait short.
    */
   stop(opts?: { graceMs?: number }): Promise<void>;
   /** Settles when the runner has stopped; rejects if it had to give up (bad token). */
@@ -68,11 +70,11 @@ export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): 
   }
   await ensureImage(docker, config.image, log, deps.imageContextDir);
 
-  const leftovers = await docker.removeLabelled({ [LABELS.runner]: runnerKey });
-  if (leftovers.length) {
-    log.warn("removed containers left over from an earlier runner process", { containers: leftovers });
-    log.human(`removed ${leftovers.length} container(s) left over from an earlier run: ${leftovers.join(", ")}`);
-  }
+  const client = new WorkerClient({ url: config.workerUrl, token: config.runnerToken, runnerVersion: RUNNER_VERSION, labels: config.labels, ...(deps.post ? { post: deps.post } : {}) });
+  // A crashed predecessor's runs: stop their containers, then give their leases back so
+  // the Worker re-queues them now rather than after the lease TTL.
+  await recoverOrphans({ docker, client, runnerKey, log });
+
   // Private run dirs hold run tokens: none of them may outlive a crash.
   try {
     rmSync(runsDir(config.stateDir), { recursive: true, force: true });
@@ -81,7 +83,6 @@ export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): 
     throw new UserError(`state_dir ${config.stateDir} is not usable: ${errorText(err)}`);
   }
 
-  const client = new WorkerClient({ url: config.workerUrl, token: config.runnerToken, runnerVersion: RUNNER_VERSION, labels: config.labels, ...(deps.post ? { post: deps.post } : {}) });
   const claiming = new AbortController();
   const shutdown = new AbortController();
   const active = new Map<number, Promise<unknown>>();
@@ -128,9 +129,9 @@ export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): 
     claiming.abort();
     clearTimeout(graceTimer);
     if (active.size && graceMs > 0 && !shutdown.signal.aborted)
-      log.human(`stopping: no new jobs; waiting up to ${Math.round(graceMs / 1000)} s for ${active.size} running job(s), then cancelling them`);
+      log.human(`stopping: no new jobs; waiting up to ${Math.round(graceMs / 1000)} s for ${active.size} running job(s), then handing them back`);
     graceTimer = setTimeout(() => {
-      if (active.size) log.human(`cancelling ${active.size} running job(s)`);
+      if (active.size) log.human(`stopping ${active.size} running job(s) and handing them back to the Worker`);
       shutdown.abort();
     }, graceMs);
     stopped ??= (async () => {

@@ -6,6 +6,8 @@
  */
 import { z } from "zod";
 import {
+  AbandonRequest,
+  AbandonResponse,
   ClaimRequest,
   CompleteResponse,
   Completion,
@@ -15,6 +17,7 @@ import {
   Job,
   MAX_CLAIM_WAIT_MS,
   ProtocolError,
+  type AbandonReason,
   type CompletionInput,
   type WireEvent,
 } from "../protocol/runner.ts";
@@ -97,6 +100,12 @@ export class WorkerClient {
   async complete(runId: number, completion: CompletionInput, signal?: AbortSignal): Promise<CompleteResponse> {
     const body = Completion.parse(completion);
     return this.#parse(await this.#send(`/runs/${runId}/complete`, body, signal), CompleteResponse, "complete");
+  }
+
+  /** Hands the lease back without a result: the Worker re-queues the run at once. */
+  async abandon(runId: number, leaseId: string, reason: AbandonReason, signal?: AbortSignal): Promise<AbandonResponse> {
+    const body = AbandonRequest.parse({ lease_id: leaseId, reason });
+    return this.#parse(await this.#send(`/runs/${runId}/abandon`, body, signal), AbandonResponse, "abandon");
   }
 
   async #send(path: string, body: unknown, signal: AbortSignal | undefined, timeoutMs = this.#timeoutMs): Promise<HttpResponse> {

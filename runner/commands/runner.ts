@@ -1,8 +1,9 @@
 /**
  * `loop runner [--config <path>]`: runs jobs from the Worker in Docker, in the foreground.
  * JSON log lines on stdout, a few human lines on stderr. SIGTERM/SIGINT: stop claiming and
- * let running jobs finish (shutdown_grace_sec); a second signal cancels them at once (and
- * reports them); a third exits without waiting for anything.
+ * let running jobs finish (shutdown_grace_sec), then stop them and hand their leases back
+ * to the Worker, which re-queues them; a second signal does that at once; a third exits
+ * without waiting for anything.
  */
 import { defaultConfigPath, loadConfig } from "../config.ts";
 import { createLogger } from "../log.ts";
@@ -27,7 +28,7 @@ export async function run(argv: string[]): Promise<number> {
     log.info("signal received", { signal });
     if (signals === 1) void runner.stop();
     else if (signals === 2) {
-      log.human("cancelling running jobs now (signal again to exit without reporting them)");
+      log.human("stopping running jobs now and handing them back (signal again to exit without reporting them)");
       void runner.stop({ graceMs: 0 });
     } else {
       log.human("exiting now: runs still open end when their lease runs out; leftover containers are removed at the next start");

@@ -9,7 +9,7 @@
 //      the once task fires and succeeds too; the interval task, paused with /loop toggle,
 //      ran exactly once.
 //   2. `loop runner` (the production bundle) is SIGKILLed mid-run and started again: the
-//      orphan container goes, the lease (5 s) runs out, attempt 2 succeeds, and at no point
+//      orphan container goes, its lease is handed back, attempt 2 succeeds, and at no point
 //      do two containers of the run exist.
 //
 // Needs Docker, root (chown to the container user) and the test agent image (built on first use).
@@ -381,7 +381,7 @@ describe("the whole loop", () => {
       await waitFor("the orphan's removal", () => second.out.stderr.includes("left over from an earlier run"), 60_000);
       await expect(docker.getContainer(orphan.Id).inspect()).rejects.toMatchObject({ statusCode: 404 });
 
-      // No heartbeat for 5 s: the Worker re-queues the run (attempt 2) and the new process runs it.
+      // The new process hands the orphan's lease back: the Worker re-queues the run (attempt 2) and the new process runs it.
       const run = await waitForRun(env, id, 90_000);
       expect(run, JSON.stringify(run)).toMatchObject({ status: "succeeded", attempt: 2, error: null, result_text: `Recovered: ${marker}.` });
       // Attempt 2's events are numbered from its lease's first_seq: nothing collides with attempt 1's.

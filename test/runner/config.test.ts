@@ -246,7 +246,7 @@ describe("mounts and workdir", () => {
 
 describe("container spec", () => {
   const cfg = parseConfig({ ...minimal, anthropic_base_url: "http://127.0.0.1:1234", container_memory_mb: 768, container_cpus: 1.5, container_pids: 200, container_network: "host" }, NO_ENV);
-  const job = { run_id: 42, channel_id: "ch_9", attempt: 1, mcp: { url: "http://w/mcp", token: "run_secret" } };
+  const job = { run_id: 42, channel_id: "ch_9", attempt: 1, lease_id: "lease_abc", mcp: { url: "http://w/mcp", token: "run_secret" } };
   const spec = buildContainerSpec({ config: cfg, job, runnerKey: "abc123", workdir: "/p", claudeDir: "/s/claude", runDir: "/s/runs/42", binds: [], groupAdd: [], user: "1000:1000", home: null, model: "m1", resume: "sess-1" });
 
   it("runs claude --print with stream-json, the model, --resume, the MCP config with '=', and skipped permissions", () => {
@@ -254,9 +254,9 @@ describe("container spec", () => {
     expect(claudeArgs({ model: null, resume: null })).not.toContain("--resume");
   });
 
-  it("carries limits, labels, a name from the run id, and no secret in its env", () => {
+  it("carries limits, labels (run and lease, for recovery after a crash), a name from the run id, and no secret in its env", () => {
     expect(spec).toMatchObject({ name: "loop-abc123-run-42", memoryBytes: 768 * 1024 * 1024, nanoCpus: 1_500_000_000, pidsLimit: 200, network: "host", user: "1000:1000", workingDir: "/p" });
-    expect(spec.labels).toEqual({ "loop.runner": "abc123", "loop.run": "42", "loop.channel": "ch_9", "loop.attempt": "1" });
+    expect(spec.labels).toEqual({ "loop.runner": "abc123", "loop.run": "42", "loop.channel": "ch_9", "loop.attempt": "1", "loop.lease": "lease_abc" });
     expect(spec.binds).toEqual(["/p:/p", "/s/claude:/s/claude", "/s/runs/42:/run/loop:ro"]);
     expect(spec.env).toContain("CLAUDE_CONFIG_DIR=/s/claude");
     expect(spec.env).toContain("ANTHROPIC_BASE_URL=http://127.0.0.1:1234");

@@ -91,7 +91,7 @@ describe("outcome → completion", () => {
   const outcome = (o: Partial<AgentOutcome>): AgentOutcome => ({ exitCode: 0, oomKilled: false, timedOut: false, result: null, sessionId: "s1", model: "m", stderrTail: "", startError: null, ...o });
   const result = (isError: boolean, extra: object = {}) => ({ isError, subtype: "success", text: "answer", sessionId: "s1", costUsd: 0.01, usage: { input_tokens: 1, output_tokens: 2 }, modelUsage: {}, durationMs: 5, errors: [], terminalReason: null, ...extra });
   const usage = { costUsd: 0.01, usage: { input_tokens: 1, output_tokens: 2 } };
-  const base = { stoppedBy: null, timeoutSec: 60, memoryMb: 512, usage, durationMs: 1234 };
+  const base = { cancelled: false, timeoutSec: 60, memoryMb: 512, usage, durationMs: 1234 };
   const check = (d: ReturnType<typeof decide>) => Completion.parse({ lease_id: "l", ...d });
 
   it("the result decides, by is_error", () => {
@@ -103,9 +103,8 @@ describe("outcome → completion", () => {
     expect(check(decide({ ...base, outcome: outcome({ exitCode: 3, stderrTail: "boom" }) }))).toMatchObject({ status: "failed", exit_code: 3, error: "claude exited with code 3 without a result: boom" });
   });
 
-  it("stops we caused win over what the CLI said; then the deadline, then the memory limit", () => {
-    expect(decide({ ...base, stoppedBy: "cancel", outcome: outcome({ result: result(true) }) })).toMatchObject({ status: "cancelled" });
-    expect(decide({ ...base, stoppedBy: "shutdown", outcome: outcome({}) })).toMatchObject({ status: "cancelled", error: expect.stringContaining("shut down") });
+  it("a cancel wins over what the CLI said; then the deadline, then the memory limit", () => {
+    expect(decide({ ...base, cancelled: true, outcome: outcome({ result: result(true) }) })).toMatchObject({ status: "cancelled" });
     expect(decide({ ...base, outcome: outcome({ timedOut: true, exitCode: 137 }) })).toMatchObject({ status: "failed", error: "timed out after 60 s" });
     expect(decide({ ...base, outcome: outcome({ oomKilled: true, exitCode: 137 }) })).toMatchObject({ status: "failed", error: expect.stringContaining("512 MB") });
     expect(decide({ ...base, outcome: outcome({ startError: "no such image", exitCode: null }) })).toMatchObject({ status: "failed", error: "could not start the agent container: no such image" });

@@ -1,6 +1,9 @@
 // `loop runner` as a real child process: SIGKILL it mid-run and start it again. The new
-// process removes the orphaned container; the Worker (lease TTL 5 s) re-queues the run and
-// the new process completes it. Then SIGTERM stops it cleanly. Logs never carry secrets.
+// process removes the orphaned container and hands its lease back (the lease id is on the
+// container's labels); the Worker re-queues the run at once and the new process completes it.
+// The lease TTL is 10 minutes, longer than this test may take: the run can only come back
+// through the hand-back, never by its lease running out. Then SIGTERM stops it cleanly.
+// Logs never carry secrets.
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -13,7 +16,7 @@ let env: Env;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  env = await setupEnv({ vars: { LEASE_TTL_SECONDS: "5" } });
+  env = await setupEnv({ vars: { LEASE_TTL_SECONDS: "600" } });
 }, 300_000);
 
 afterAll(async () => {
@@ -33,7 +36,7 @@ function spawnRunner(configPath: string) {
 }
 
 describe("loop runner as a process", () => {
-  it("SIGKILL mid-run: the restarted runner removes the orphan container and finishes the re-queued run; SIGTERM then exits 0", async () => {
+  it("SIGKILL mid-run: the restarted runner removes the orphan, hands its lease back, and finishes the run on attempt 2 without waiting out the lease; SIGTERM then exits 0", async () => {
     const { token, channel } = await labelledRunner(env, "crash");
     const configPath = join(env.base, "runner-config.json");
     writeFileSync(configPath, JSON.stringify(configFile(env, token, { concurrency: 1, log_level: "info" })));
@@ -51,13 +54,16 @@ describe("loop runner as a process", () => {
     });
     first.child.kill("SIGKILL");
     await first.exited;
-    expect((await docker.getContainer(orphan!.Id).inspect()).State.Running).toBe(true); // orphaned, still working
+    const orphaned = await docker.getContainer(orphan!.Id).inspect();
+    expect(orphaned.State.Running).toBe(true); // orphaned, still working
+    expect(orphaned.Config.Labels).toMatchObject({ "loop.run": String(id), "loop.attempt": "1", "loop.lease": expect.stringMatching(/^lease_/) });
 
     const second = spawnRunner(configPath);
     await waitFor("the orphan's removal", () => second.out.stderr.includes("left over from an earlier run"), 60_000);
     await expect(docker.getContainer(orphan!.Id).inspect()).rejects.toMatchObject({ statusCode: 404 });
 
-    // The lease ran out (5 s without heartbeat): attempt 2 goes to the new process.
+    // Handed back, not expired: attempt 2 goes to the new process.
+    await waitFor("the hand-back", () => second.out.stderr.includes(`handed 1 orphaned run(s) back to the Worker: run ${id} (re-queued for attempt 2)`), 30_000);
     const run = await waitForRun(env, id, 90_000);
     expect(run).toMatchObject({ status: "succeeded", attempt: 2, result_text: "Recovered." });
     expect(await containersOf(id)).toEqual([]);

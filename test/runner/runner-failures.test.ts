@@ -87,8 +87,8 @@ describe("loop runner when things go wrong", () => {
     );
   });
 
-  it("shutdown: running jobs may finish within the grace period; after it they are cancelled and reported", async () => {
-    const { channel, runner: r } = await runner("shutdown", { concurrency: 2 });
+  it("shutdown: running jobs may finish within the grace period; after it they are handed back, and run again on attempt 2", async () => {
+    const { token, channel, runner: r } = await runner("shutdown", { concurrency: 2 });
     setRules(env, [
       { match: (q) => isMainTurn(q) && JSON.stringify(q.messages).includes("quick one"), reply: slowText(8, 100) },
       { match: isMainTurn, reply: slowText(100, 200) },
@@ -100,10 +100,20 @@ describe("loop runner when things go wrong", () => {
     const t0 = Date.now();
     await r.handle.stop({ graceMs: 4_000 });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(4_000);
-    expect(await getRun(env, quick)).toMatchObject({ status: "succeeded" });
-    expect(await getRun(env, slow)).toMatchObject({ status: "cancelled", error: "the runner shut down before the run finished" });
+    expect(await getRun(env, quick)).toMatchObject({ status: "succeeded", attempt: 1 });
+    // Not cancelled: back in the queue for its next attempt at once (the lease has 10 s left).
+    expect(await getRun(env, slow)).toMatchObject({ status: "queued", attempt: 2, finished_at: null });
     expect(await containersOf(slow)).toEqual([]);
-    expect(r.lines.filter((l) => l.level === "human").map((l) => l.msg)).toContainEqual(expect.stringMatching(/^stopping: no new jobs; waiting up to 4 s for 2 running job\(s\)/));
+    const human = r.lines.filter((l) => l.level === "human").map((l) => l.msg);
+    expect(human).toContainEqual(expect.stringMatching(/^stopping: no new jobs; waiting up to 4 s for 2 running job\(s\), then handing them back/));
+    expect(human).toContainEqual(`run ${slow} handed back to the Worker for attempt 2 (the runner is shutting down)`);
+
+    // The same runner started again picks it up and finishes it.
+    setRules(env, [{ match: isMainTurn, reply: { text: "Finished after the restart." } }]);
+    const again = await startTestRunner(runnerConfig(env, token));
+    runners.push(again);
+    expect(await waitForRun(env, slow)).toMatchObject({ status: "succeeded", attempt: 2, result_text: "Finished after the restart." });
+    expect(await containersOf(slow)).toEqual([]);
   });
 
   it("the Worker unreachable mid-run: events wait and are delivered, none lost, in order; the run completes", async () => {
