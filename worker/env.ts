@@ -32,6 +32,10 @@ const ConfigSchema = z.object({
   discordGuildId: z.string().regex(/^\d{17,20}$/, "DISCORD_GUILD_ID must be a Discord snowflake").optional(),
   minIntervalMs: z.coerce.number().int().positive().default(60).transform((s) => s * 1000),
   eventRetentionMs: z.coerce.number().positive().default(30).transform((d) => d * 86_400_000),
+  /** How long a runner's lease lasts without a heartbeat. */
+  leaseTtlMs: z.coerce.number().positive().default(60).transform((s) => s * 1000),
+  /** The Worker's public URL, for the MCP URL handed to agents; the request's origin when unset. */
+  publicUrl: z.url().transform((u) => u.replace(/\/+$/, "")).optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -49,6 +53,8 @@ export function config(env: Env): Config {
       discordGuildId: env.DISCORD_GUILD_ID || undefined,
       minIntervalMs: env.MIN_INTERVAL_SECONDS || undefined,
       eventRetentionMs: env.EVENT_RETENTION_DAYS || undefined,
+      leaseTtlMs: env.LEASE_TTL_SECONDS || undefined,
+      publicUrl: env.PUBLIC_URL || undefined,
     });
     if (!result.success) {
       throw new Error(`Invalid Worker configuration: ${z.prettifyError(result.error)}`);

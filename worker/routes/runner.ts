@@ -11,7 +11,7 @@ import { db } from "../db/client.ts";
 import { authenticateRunner } from "../domain/runners.ts";
 import { insertEvents } from "../domain/run-state.ts";
 import { randomId } from "../domain/secrets.ts";
-import type { Env } from "../env.ts";
+import { config, type Env } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { bearer } from "../http/auth.ts";
 import { intParam, readBody } from "../http/validate.ts";
@@ -50,7 +50,7 @@ export const runnerRoutes = new Hono<RunnerEnv>()
   .post("/claim", async (c) => {
     const { wait_ms, labels } = await readBody(c, ClaimRequest);
     const runner = labels ? narrowLabels(c.var.runner, labels) : c.var.runner;
-    const origin = c.env.PUBLIC_URL?.replace(/\/+$/, "") || new URL(c.req.url).origin;
+    const origin = config(c.env).publicUrl ?? new URL(c.req.url).origin;
     const claimId = randomId("claim_");
     const signal = c.req.raw.signal;
     const onAbort = () => c.executionCtx.waitUntil(dispatcherOf(c.env).abandon(claimId));
