@@ -4,31 +4,43 @@
  *  - the run queue: one active run at a time, strictly in order (queued runs live in D1,
  *    the active one is handed to the Dispatcher);
  *  - live watchers: SSE streams of a run's events;
- *  - runs' live Discord messages (live-messages.ts), woken by the same alarm.
+ *  - runs' live Discord messages (live-messages.ts), woken by the same alarm;
+ *  - loops (docs/loops.md): when an iteration ends, the next is queued now or at the loop's
+ *    "loopWake" time, woken by the same alarm, and the loop's live message (loop-messages.ts).
  * The rules it runs live in worker/domain; this class sequences them. Storage keys:
- * "channelId", "active" and "taskAlarmAt" (docs/storage.md), "discord:live:<run id>" (docs/discord.md).
+ * "channelId", "active", "taskAlarmAt" and "loopWake" (docs/storage.md), "discord:live:<run id>"
+ * (docs/discord.md), "discord:loop:<loop id>" (docs/loops.md).
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import type { WireEvent } from "../protocol/runner.ts";
 import { db, type Db } from "../worker/db/client.ts";
-import { channels, runs } from "../worker/db/schema.ts";
+import { channels, runs, type RunRow } from "../worker/db/schema.ts";
 import { endRun, isTerminal } from "../worker/domain/run-state.ts";
 import { earliestDue, fireDueTasks } from "../worker/domain/scheduler.ts";
 import { runView } from "../worker/domain/views.ts";
+import { dueIteration, iterationEnded } from "../worker/loops/iterations.ts";
 import { config, type Env } from "../worker/env.ts";
 import { log } from "../worker/log.ts";
 import { dispatcherOf, type CancelOutcome, type ChannelSessionApi, type FiredBy, type FiredRun, type LiveTarget } from "./contracts.ts";
 import { LiveMessages } from "./live-messages.ts";
+import { LoopMessages } from "./loop-messages.ts";
 import { RunWatchers } from "./run-watchers.ts";
 
 /** When firing left something due (a task that keeps failing), try again this much later. */
 const RETRY_DELAY_MS = 30_000;
 
+/** The channel's running loop waiting out its `every` until `at`. */
+interface LoopWake {
+  loopId: number;
+  at: number;
+}
+
 export class ChannelSession extends DurableObject<Env> implements ChannelSessionApi {
   readonly #db: Db;
   readonly #watchers: RunWatchers;
   readonly #live: LiveMessages;
+  readonly #loopMessages: LoopMessages;
   /** Serialises queue moves so two callers never hand over two runs at once. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -38,6 +50,7 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
     this.#db = db(env.DB);
     this.#watchers = new RunWatchers(this.#db);
     this.#live = new LiveMessages(ctx.storage, this.#db, cfg, (at) => this.#wakeBy(at));
+    this.#loopMessages = new LoopMessages(ctx.storage, this.#db, cfg, (at) => this.#wakeBy(at));
   }
 
   // ---- schedule ------------------------------------------------------------------------
@@ -58,10 +71,16 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
     const channelId = (await this.ctx.storage.get<string>("channelId")) ?? null;
     // The same alarm serves live Discord messages (an edit every second or so while a run
     // works): a wake for them alone skips the D1 look for due tasks.
+    const now = Date.now();
     const taskAt = await this.ctx.storage.get<number | null>("taskAlarmAt");
-    const forTasks = taskAt === undefined || (taskAt !== null && taskAt <= Date.now()) || !(await this.#live.isDue());
+    const loopWake = await this.ctx.storage.get<LoopWake>("loopWake");
+    const loopDue = loopWake !== undefined && loopWake.at <= now;
+    if (channelId && loopDue) await this.#loopDue(channelId, loopWake);
+    const othersDue = loopDue || (await this.#live.isDue()) || (await this.#loopMessages.isDue());
+    const forTasks = taskAt === undefined || (taskAt !== null && taskAt <= now) || !othersDue;
     if (channelId && forTasks) await this.#fire(channelId, "alarm");
     await this.#live.wake();
+    await this.#loopMessages.wake();
     await this.#setAlarm();
   }
 
@@ -86,8 +105,9 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
   /** Sets the one alarm at the earliest task, or sooner if a live Discord message needs it. */
   async #setAlarm(taskAt?: number | null): Promise<void> {
     const task = taskAt !== undefined ? taskAt : ((await this.ctx.storage.get<number | null>("taskAlarmAt")) ?? null);
-    const live = await this.#live.nextWake();
-    const alarm = task === null ? live : live === null ? task : Math.min(task, live);
+    const wakes = [task, await this.#live.nextWake(), await this.#loopMessages.nextWake(), (await this.ctx.storage.get<LoopWake>("loopWake"))?.at ?? null];
+    const pending = wakes.filter((w): w is number => w !== null);
+    const alarm = pending.length ? Math.min(...pending) : null;
     if (alarm === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(alarm);
   }
@@ -121,13 +141,69 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
   async finished(channelId: string, runId: number): Promise<void> {
     await this.#remember(channelId);
     const run = await this.#db.query.runs.findFirst({ where: eq(runs.id, runId) });
-    if (run?.sessionId) {
+    // A loop keeps its session to itself (or none, with fresh_session): the channel's stays.
+    if (run?.sessionId && run.loopId === null) {
       await this.#db.update(channels).set({ sessionId: run.sessionId, updatedAt: Date.now() }).where(eq(channels.id, channelId));
     }
     if ((await this.ctx.storage.get<number>("active")) === runId) await this.ctx.storage.delete("active");
     if (run) this.#watchers.complete(runView(run));
     await this.#live.finish(runId, run);
+    if (run?.loopId != null) await this.#iterationEnded(channelId, run);
     await this.#pump(channelId);
+  }
+
+  // ---- loops ---------------------------------------------------------------------------
+
+  /** A loop started with its first iteration queued: post its live message, start the iteration if free. */
+  async loopStarted(channelId: string, loopId: number): Promise<number | null> {
+    await this.#remember(channelId);
+    try {
+      await this.#loopMessages.attach(channelId, loopId);
+    } catch (err) {
+      log.error("channel: could not set up a loop's live message", { channelId, loopId, error: String(err) });
+    }
+    return this.#pump(channelId);
+  }
+
+  /** A loop was stopped (already marked in D1): cancel its iteration in flight, forget its wake-up. */
+  async loopStopped(channelId: string, loopId: number): Promise<void> {
+    await this.#remember(channelId);
+    if ((await this.ctx.storage.get<LoopWake>("loopWake"))?.loopId === loopId) await this.ctx.storage.delete("loopWake");
+    const inFlight = await this.#db.query.runs.findMany({
+      where: and(eq(runs.loopId, loopId), eq(runs.channelId, channelId), inArray(runs.status, ["queued", "running"])),
+      columns: { id: true },
+    });
+    for (const r of inFlight) await this.cancel(channelId, r.id);
+    await this.#loopMessages.changed(loopId, true);
+    await this.#setAlarm();
+  }
+
+  async #iterationEnded(channelId: string, run: RunRow): Promise<void> {
+    try {
+      const outcome = await iterationEnded(this.env.DB, this.#db, run, Date.now());
+      if (outcome.kind === "ignored") return;
+      if (outcome.kind === "next" && outcome.runId === null) await this.ctx.storage.put("loopWake", { loopId: outcome.loopId, at: outcome.at } satisfies LoopWake);
+      else await this.ctx.storage.delete("loopWake");
+      await this.#loopMessages.changed(outcome.loopId, outcome.kind === "ended");
+      await this.#setAlarm();
+    } catch (err) {
+      // The channel's queue must move on; the loop's next iteration is retried by the sweep.
+      log.error("channel: a loop iteration's end could not be handled", { channelId, runId: run.id, loopId: run.loopId, error: String(err) });
+    }
+  }
+
+  async #loopDue(channelId: string, wake: LoopWake): Promise<void> {
+    try {
+      await this.ctx.storage.delete("loopWake");
+      const runId = await dueIteration(this.env.DB, this.#db, wake.loopId, Date.now());
+      if (runId !== null) {
+        await this.#loopMessages.changed(wake.loopId, false);
+        await this.#pump(channelId);
+      }
+    } catch (err) {
+      await this.ctx.storage.put("loopWake", { ...wake, at: Date.now() + RETRY_DELAY_MS } satisfies LoopWake);
+      log.error("channel: a loop's next iteration could not be queued; retrying later", { channelId, loopId: wake.loopId, error: String(err) });
+    }
   }
 
   /** Cancels a queued run outright, or signals the runner of the active one. */

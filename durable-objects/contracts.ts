@@ -54,6 +54,10 @@ export interface ChannelSessionApi extends Rpc.DurableObjectBranded {
   publish(runId: number, events: WireEvent[]): Promise<void>;
   /** An SSE stream of a run: its stored events after `afterSeq`, then live ones, then its completion. */
   stream(runId: number, afterSeq?: number): Promise<ReadableStream<Uint8Array>>;
+  /** A loop started with its first iteration queued: post its live message, start the iteration if free. */
+  loopStarted(channelId: string, loopId: number): Promise<number | null>;
+  /** A loop was stopped (already marked in D1): cancel its iteration in flight, forget its wake-up. */
+  loopStopped(channelId: string, loopId: number): Promise<void>;
 }
 
 // ---- Dispatcher -------------------------------------------------------------------------

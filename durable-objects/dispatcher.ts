@@ -11,6 +11,7 @@ import type { AbandonReason, Completion, Job } from "../protocol/runner.ts";
 import { db, type Db } from "../worker/db/client.ts";
 import { endRun, finishRun, mintRunToken, requeueRun, startRun } from "../worker/domain/run-state.ts";
 import { randomId, sha256Hex } from "../worker/domain/secrets.ts";
+import { prepareIteration } from "../worker/loops/iterations.ts";
 import { config, type Env } from "../worker/env.ts";
 import { log } from "../worker/log.ts";
 import { sessionOf, type CompleteResult, type DispatcherApi, type DispatcherCancel, type HandBackResult, type LeaseCheck, type LeaseInfo, type ReapResult, type RunnerIdentity } from "./contracts.ts";
@@ -121,6 +122,8 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
         continue;
       }
       const token = await mintRunToken(this.#db, started.run, RUN_TOKEN_TTL_MS, now);
+      // A loop iteration's prompt is built now, from memory and the previous iteration.
+      const iteration = await prepareIteration(this.#db, started.run, now);
       log.info("dispatcher: leased", { runId: lease.runId, runnerId: runner.id, attempt: lease.attempt, leaseCount: lease.leaseCount });
       return {
         run_id: lease.runId,
@@ -129,12 +132,14 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
         lease_ttl_ms: this.#leases.ttlMs,
         first_seq: lease.firstSeq,
         channel_id: lease.channelId,
-        prompt: started.run.prompt,
-        session_id: started.channel.sessionId,
+        prompt: iteration?.prompt ?? started.run.prompt,
+        session_id: iteration ? iteration.sessionId : started.channel.sessionId,
         workdir: started.channel.dirPath,
         model: null,
         limits: { timeout_sec: null },
         mcp: { url: `${origin}/mcp`, token },
+        append_system_prompt: iteration?.appendSystemPrompt ?? null,
+        monitor: iteration?.monitor ?? null,
       };
     }
   }

@@ -138,6 +138,9 @@ export const Run = z.object({
   cost_usd: z.number().nullable(),
   exit_code: z.number().int().nullable(),
   model: z.string().nullable(),
+  /** Set on a loop's iterations (docs/loops.md). */
+  loop_id: z.number().int().nullable(),
+  iteration: z.number().int().nullable(),
 });
 export type Run = z.infer<typeof Run>;
 
@@ -229,3 +232,106 @@ export const Template = z.object({
 export type Template = z.infer<typeof Template>;
 
 export const AddTemplate = z.strictObject({ name: TemplateName });
+
+// ---- loops (docs/loops.md) ------------------------------------------------------------
+
+/** A loop's life: running until loop_done, its until text, max_iterations, a stop, or failures. */
+export const LOOP_STATUSES = ["running", "done", "stopped", "failed"] as const;
+export const LoopStatus = z.enum(LOOP_STATUSES);
+export type LoopStatus = z.infer<typeof LoopStatus>;
+
+/** Why a loop ended. */
+export const LOOP_END_REASONS = ["loop_done", "until", "max_iterations", "stopped", "iteration_failed", "iteration_ended"] as const;
+export const LoopEndReason = z.enum(LOOP_END_REASONS);
+export type LoopEndReason = z.infer<typeof LoopEndReason>;
+
+/** The most iterations a loop may run; max_iterations 0 ("until stopped") means this many. */
+export const MAX_LOOP_ITERATIONS = 1_000;
+/** The shortest `every` and `monitor_every` (Loop Runner's minimum interval). */
+export const MIN_LOOP_EVERY_MS = 1_000;
+/** The longest `every` and `monitor_every`. */
+export const MAX_LOOP_EVERY_MS = 7 * 86_400_000;
+export const MAX_SYSTEM_PROMPT_CHARS = 16_000;
+export const MAX_MONITOR_COMMAND_CHARS = 2_000;
+export const MAX_UNTIL_CHARS = 500;
+/** Each of a channel's two memories holds at most this many characters. */
+export const MAX_MEMORY_CHARS = 16_000;
+
+const GoDuration = z.string().trim().min(1).max(50);
+
+export const StartLoop = z.strictObject({
+  channel_id: ChannelId,
+  prompt: Prompt,
+  system_prompt: z.string().max(MAX_SYSTEM_PROMPT_CHARS, `system_prompt is longer than ${MAX_SYSTEM_PROMPT_CHARS} characters`).nullish(),
+  max_iterations: z.number().int().min(0).max(MAX_LOOP_ITERATIONS).default(0),
+  /** Go duration between iteration starts ("2s", "5m"); absent or "0" runs them back to back. */
+  every: GoDuration.nullish(),
+  fresh_session: z.boolean().default(true),
+  /** The loop ends when an answer contains this text (case-insensitive). */
+  until: z.string().trim().min(1).max(MAX_UNTIL_CHARS).nullish(),
+  monitor_command: z.string().trim().min(1).max(MAX_MONITOR_COMMAND_CHARS).nullish(),
+  /** Go duration: run the monitor at most this often; absent runs it before every iteration. */
+  monitor_every: GoDuration.nullish(),
+});
+export type StartLoop = z.input<typeof StartLoop>;
+
+export const Loop = z.object({
+  id: z.number().int(),
+  channel_id: z.string(),
+  status: LoopStatus,
+  prompt: z.string(),
+  system_prompt: z.string().nullable(),
+  max_iterations: z.number().int(),
+  every_ms: z.number().int(),
+  fresh_session: z.boolean(),
+  until: z.string().nullable(),
+  monitor_command: z.string().nullable(),
+  monitor_every_ms: z.number().int(),
+  iteration: z.number().int(),
+  next_at: z.string().nullable(),
+  end_reason: LoopEndReason.nullable(),
+  summary: z.string().nullable(),
+  created_at: z.string(),
+  ended_at: z.string().nullable(),
+});
+export type Loop = z.infer<typeof Loop>;
+
+export const LoopIteration = z.object({
+  iteration: z.number().int(),
+  run_id: z.number().int(),
+  status: RunStatus,
+  prompt: z.string(),
+  result_text: z.string().nullable(),
+  error: z.string().nullable(),
+  monitor_output: z.string().nullable(),
+  monitor_exit_code: z.number().int().nullable(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  cost_usd: z.number().nullable(),
+});
+export type LoopIteration = z.infer<typeof LoopIteration>;
+
+export const LoopWithIterations = Loop.extend({ iterations: z.array(LoopIteration) });
+export type LoopWithIterations = z.infer<typeof LoopWithIterations>;
+
+export const ListLoopsQuery = z.strictObject({
+  channel_id: ChannelId.optional(),
+  status: LoopStatus.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+export const MEMORY_KINDS = ["persistent", "working"] as const;
+export const MemoryKind = z.enum(MEMORY_KINDS);
+export type MemoryKind = z.infer<typeof MemoryKind>;
+
+const MemoryText = z.string().max(MAX_MEMORY_CHARS, `text is longer than ${MAX_MEMORY_CHARS} characters`);
+export const SetMemory = z.strictObject({ text: MemoryText });
+export const AppendMemory = z.strictObject({ text: MemoryText.min(1, "text is empty") });
+
+export const Memory = z.object({
+  channel_id: z.string(),
+  persistent: z.string(),
+  working: z.string(),
+  updated_at: z.string().nullable(),
+});
+export type Memory = z.infer<typeof Memory>;

@@ -62,6 +62,8 @@ export const EXAMPLES: Record<Subcommand, string> = {
 
 /** custom_id of the Stop button on a run's live message: "loop:stop:<run id>". */
 export const STOP_BUTTON_PREFIX = "loop:stop:";
+/** custom_id of the Stop button on a loop's live message: "loop:stoploop:<loop id>". */
+export const LOOP_STOP_BUTTON_PREFIX = "loop:stoploop:";
 
 const taskId = (description: string): APIApplicationCommandBasicOption => ({
   type: Opt.Integer,

@@ -8,6 +8,8 @@
  *   events     POST /runner/v1/runs/:id/events       → EventBatchResponse (dupes ignored)
  *   complete   POST /runner/v1/runs/:id/complete     → CompleteResponse (idempotent)
  *   abandon    POST /runner/v1/runs/:id/abandon      → AbandonResponse (hands the lease back)
+ *   monitor    POST /runner/v1/runs/:id/monitor      → MonitorResponse (a loop iteration's
+ *              monitor output; the answer is the iteration's prompt, built with it)
  *
  * heartbeat, events, complete and abandon carry the job's lease_id; a caller that no
  * longer holds the lease (it expired and the run went to another attempt) gets 409.
@@ -30,6 +32,17 @@ export const ClaimRequest = z.strictObject({
 });
 export type ClaimRequest = z.input<typeof ClaimRequest>;
 
+/** Longest a monitor command may run before it is killed. */
+export const MONITOR_TIMEOUT_SEC = 60;
+/** The runner reports at most the last this-many characters of a monitor's output. */
+export const MAX_MONITOR_OUTPUT_CHARS = 16_000;
+
+export const MonitorSpec = z.object({
+  command: z.string().min(1),
+  timeout_sec: z.number().int().positive().max(MONITOR_TIMEOUT_SEC),
+});
+export type MonitorSpec = z.infer<typeof MonitorSpec>;
+
 export const Job = z.object({
   run_id: z.number().int(),
   lease_id: z.string(),
@@ -47,6 +60,14 @@ export const Job = z.object({
   limits: z.object({ timeout_sec: z.number().int().positive().nullable() }),
   /** The Worker's MCP endpoint and a token that only works for this run's channel. */
   mcp: z.object({ url: z.string(), token: z.string() }),
+  /** Passed to claude as --append-system-prompt (a loop's system_prompt). */
+  append_system_prompt: z.string().nullable().default(null),
+  /**
+   * A loop iteration's monitor command: run it first, in a container like the agent's
+   * (same image, mounts and network, no credentials), report it with POST …/monitor, and
+   * run claude with the prompt that answer carries instead of `prompt`.
+   */
+  monitor: MonitorSpec.nullable().default(null),
 });
 export type Job = z.infer<typeof Job>;
 
@@ -114,6 +135,19 @@ export const Completion = z.strictObject({
 });
 export type Completion = z.infer<typeof Completion>;
 export type CompletionInput = z.input<typeof Completion>;
+
+export const MonitorReport = z.strictObject({
+  ...LeaseRef,
+  /** stdout and stderr as they interleaved, the last MAX_MONITOR_OUTPUT_CHARS characters. */
+  output: z.string().max(MAX_MONITOR_OUTPUT_CHARS),
+  /** Null when the command did not exit by itself (timed out, or could not start). */
+  exit_code: z.number().int().nullable(),
+  duration_ms: z.number().int().min(0),
+});
+export type MonitorReport = z.infer<typeof MonitorReport>;
+
+export const MonitorResponse = z.object({ prompt: z.string() });
+export type MonitorResponse = z.infer<typeof MonitorResponse>;
 
 export const CompleteResponse = z.object({ ok: z.literal(true), duplicate: z.boolean() });
 export type CompleteResponse = z.infer<typeof CompleteResponse>;

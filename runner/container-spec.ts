@@ -19,7 +19,7 @@ export const LOOP_MCP_NAME = "loop";
  */
 const CLAUDE_MAX_RETRIES = 3;
 
-export function claudeArgs(opts: { model: string | null; resume: string | null }): string[] {
+export function claudeArgs(opts: { model: string | null; resume: string | null; appendSystemPrompt?: string | null }): string[] {
   return [
     "--print",
     "--output-format",
@@ -27,6 +27,8 @@ export function claudeArgs(opts: { model: string | null; resume: string | null }
     "--verbose",
     ...(opts.model ? ["--model", opts.model] : []),
     ...(opts.resume ? ["--resume", opts.resume] : []),
+    // A loop's system_prompt (docs/loops.md); "=" keeps a text starting with "-" an argument.
+    ...(opts.appendSystemPrompt ? [`--append-system-prompt=${opts.appendSystemPrompt}`] : []),
     // `--mcp-config` takes several files: without "=" it would swallow the prompt.
     `--mcp-config=${CONTAINER_RUN_DIR}/${MCP_CONFIG_FILE}`,
     "--dangerously-skip-permissions",
@@ -48,13 +50,61 @@ export const containerName = (runnerKey: string, runId: number): string => `loop
 
 /**
  * Every agent container carries its run and lease, so a runner restarted after a crash can
- * hand each orphan's lease back to the Worker by itself (runner/recovery.ts).
+ * hand each orphan's lease back to the Worker by itself (runner/recovery.ts). A loop's
+ * monitor container carries them too, and its role.
  */
-export const LABELS = { runner: "loop.runner", run: "loop.run", channel: "loop.channel", attempt: "loop.attempt", lease: "loop.lease" } as const;
+export const LABELS = { runner: "loop.runner", run: "loop.run", channel: "loop.channel", attempt: "loop.attempt", lease: "loop.lease", role: "loop.role" } as const;
+
+/** A loop iteration's monitor container: beside the agent's, never at the same time. */
+export const monitorContainerName = (runnerKey: string, runId: number): string => `${containerName(runnerKey, runId)}-monitor`;
+
+export interface MonitorSpecInput {
+  config: Pick<RunnerConfig, "image" | "memoryMb" | "cpus" | "pids" | "network">;
+  job: Pick<Job, "run_id" | "channel_id" | "attempt" | "lease_id">;
+  runnerKey: string;
+  command: string;
+  workdir: string;
+  /** The project's extra binds, already resolved ("host:container[:ro]"). */
+  binds: string[];
+  groupAdd: string[];
+  user: string;
+  home: string | null;
+}
+
+/**
+ * The monitor command's container (docs/loops.md): the agent's image, project directory,
+ * extra mounts, user, limits and network, but no credentials, no Claude state and no run
+ * token (the private run dir is not mounted): /bin/sh -c <command> in the project.
+ */
+export function buildMonitorSpec(i: MonitorSpecInput): ContainerSpec {
+  return {
+    name: monitorContainerName(i.runnerKey, i.job.run_id),
+    image: i.config.image,
+    entrypoint: ["/bin/sh", "-c"],
+    cmd: [i.command],
+    env: [`LOOP_RUN_ID=${i.job.run_id}`, `LOOP_CHANNEL_ID=${i.job.channel_id}`, ...(i.home ? [`HOME=${i.home}`] : [])],
+    workingDir: i.workdir,
+    user: i.user,
+    labels: {
+      [LABELS.runner]: i.runnerKey,
+      [LABELS.run]: String(i.job.run_id),
+      [LABELS.channel]: i.job.channel_id,
+      [LABELS.attempt]: String(i.job.attempt),
+      [LABELS.lease]: i.job.lease_id,
+      [LABELS.role]: "monitor",
+    },
+    binds: [`${i.workdir}:${i.workdir}`, ...i.binds],
+    memoryBytes: i.config.memoryMb * 1024 * 1024,
+    nanoCpus: Math.round(i.config.cpus * 1e9),
+    pidsLimit: i.config.pids,
+    network: i.config.network,
+    groupAdd: i.groupAdd,
+  };
+}
 
 export interface SpecInput {
   config: Pick<RunnerConfig, "image" | "memoryMb" | "cpus" | "pids" | "network" | "anthropicBaseUrl">;
-  job: Pick<Job, "run_id" | "channel_id" | "attempt" | "lease_id">;
+  job: Pick<Job, "run_id" | "channel_id" | "attempt" | "lease_id"> & Partial<Pick<Job, "append_system_prompt">>;
   runnerKey: string;
   workdir: string;
   claudeDir: string;
@@ -88,7 +138,7 @@ export function buildContainerSpec(i: SpecInput): ContainerSpec {
   return {
     name: containerName(i.runnerKey, i.job.run_id),
     image: i.config.image,
-    cmd: claudeArgs({ model: i.model, resume: i.resume }),
+    cmd: claudeArgs({ model: i.model, resume: i.resume, appendSystemPrompt: i.job.append_system_prompt ?? null }),
     env,
     workingDir: i.workdir,
     user: i.user,

@@ -11,6 +11,8 @@ import type { Readable } from "node:stream";
 export interface ContainerSpec {
   name: string;
   image: string;
+  /** Replaces the image's entrypoint (a loop's monitor command runs under /bin/sh -c). */
+  entrypoint?: string[];
   cmd: string[];
   /** Non-secret only: `docker inspect` shows these. Secrets go through stdin. */
   env: string[];
@@ -83,6 +85,7 @@ export function containerCreateOptions(spec: ContainerSpec): DockerType.Containe
   return {
     name: spec.name,
     Image: spec.image,
+    ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
     Cmd: spec.cmd,
     Env: spec.env,
     WorkingDir: spec.workingDir,

@@ -10,7 +10,8 @@ import type { Job } from "../protocol/runner.ts";
 import { runAgent, sessionWasMissing, type AgentOutcome, type StopKind } from "./agent.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import type { RunnerConfig } from "./config.ts";
-import { buildContainerSpec, CONTAINER_RUN_DIR } from "./container-spec.ts";
+import { buildContainerSpec, buildMonitorSpec, CONTAINER_RUN_DIR } from "./container-spec.ts";
+import { runMonitor } from "./monitor.ts";
 import type { DockerDriver } from "./docker.ts";
 import { EventUploader } from "./event-uploader.ts";
 import { HAND_BACK_WINDOW_MS, handBack } from "./hand-back.ts";
@@ -157,6 +158,9 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
     const { binds, groupAdd } = resolveBinds(settings.mounts, [workdir, claudeDir, CONTAINER_RUN_DIR], config.home, log, fields);
     const timeoutSec = job.limits.timeout_sec ?? config.timeoutSec;
     const deadline = s.started + timeoutSec * 1000;
+    const home = ctx.identity.uid === AGENT_UID ? null : "/tmp";
+    const user = `${ctx.identity.uid}:${ctx.identity.gid}`;
+    const prompt = job.monitor ? await monitorThenPrompt(job, ctx, s, { workdir, binds, groupAdd, user, home }) : job.prompt;
     const attempt = (resume: string | null): Promise<AgentOutcome> =>
       runAgent({
         docker: ctx.docker,
@@ -169,13 +173,13 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
           runDir,
           binds,
           groupAdd,
-          user: `${ctx.identity.uid}:${ctx.identity.gid}`,
-          home: ctx.identity.uid === AGENT_UID ? null : "/tmp",
+          user,
+          home,
           model: settings.model,
           resume,
         }),
         credentials: config.credentials,
-        prompt: job.prompt,
+        prompt,
         deadline,
         stop: s.halt,
         onEvent: (e) => s.uploader.push(e),
@@ -202,6 +206,30 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
     return decide({ outcome, cancelled: stoppedBy === "cancel", timeoutSec, memoryMb: config.memoryMb, usage, durationMs: Date.now() - s.started });
   } finally {
     removeRunDir(runDir);
+  }
+}
+
+/**
+ * A loop iteration's monitor command runs first (docs/loops.md); its output goes to the
+ * Worker, whose answer is the iteration's prompt built with it. Should the report fail,
+ * the iteration still runs, with the prompt it was leased with (the previous output).
+ */
+async function monitorThenPrompt(job: Job, ctx: JobContext, s: ExecState, place: { workdir: string; binds: string[]; groupAdd: string[]; user: string; home: string | null }): Promise<string> {
+  const monitor = job.monitor!;
+  const fields = { run_id: job.run_id, channel_id: job.channel_id };
+  const spec = buildMonitorSpec({ config: ctx.config, job, runnerKey: ctx.runnerKey, command: monitor.command, ...place });
+  const result = await runMonitor(ctx.docker, spec, monitor.timeout_sec, s.halt, ctx.log);
+  ctx.log.info("monitor command ran", { ...fields, exit_code: result.exitCode, chars: result.output.length, ms: result.durationMs });
+  if (s.halt.aborted) return job.prompt;
+  try {
+    const answer = await ctx.client.monitor(job.run_id, { lease_id: job.lease_id, output: result.output, exit_code: result.exitCode, duration_ms: result.durationMs }, s.halt);
+    return answer.prompt;
+  } catch (err) {
+    // A lost lease is the heartbeat's to notice (it stops the job); here only the prompt is at stake.
+    const message = `the monitor's output could not be reported (${errorText(err)}); this iteration runs without it`;
+    ctx.log.warn(message, fields);
+    s.uploader.push({ type: "notice", message });
+    return job.prompt;
   }
 }
 

@@ -16,6 +16,8 @@ import {
   HeartbeatResponse,
   Job,
   MAX_CLAIM_WAIT_MS,
+  MonitorReport,
+  MonitorResponse,
   ProtocolError,
   type AbandonReason,
   type CompletionInput,
@@ -95,6 +97,12 @@ export class WorkerClient {
   async events(runId: number, leaseId: string, events: WireEvent[], signal?: AbortSignal): Promise<EventBatchResponse> {
     const body = EventBatch.parse({ lease_id: leaseId, events });
     return this.#parse(await this.#send(`/runs/${runId}/events`, body, signal), EventBatchResponse, "events");
+  }
+
+  /** A loop iteration's monitor output; the answer is the prompt to run claude with. */
+  async monitor(runId: number, report: MonitorReport, signal?: AbortSignal): Promise<MonitorResponse> {
+    const body = MonitorReport.parse(report);
+    return this.#parse(await this.#send(`/runs/${runId}/monitor`, body, signal), MonitorResponse, "monitor");
   }
 
   async complete(runId: number, completion: CompletionInput, signal?: AbortSignal): Promise<CompleteResponse> {

@@ -17,7 +17,7 @@ import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validatio
 
 const BASE = "http://loop.test";
 const ADMIN = env.ADMIN_TOKEN!;
-const TOOLS = ["schedule_task", "list_tasks", "show_task", "cancel_task", "toggle_task", "edit_task", "run_task", "list_runs", "get_run", "send_message"];
+const TOOLS = ["schedule_task", "list_tasks", "show_task", "cancel_task", "toggle_task", "edit_task", "run_task", "list_runs", "get_run", "send_message", "start_loop", "loop_done", "stop_loop", "get_loop", "memory_get", "memory_set", "memory_append"];
 
 // ---- REST helpers ----------------------------------------------------------------------
 

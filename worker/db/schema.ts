@@ -4,7 +4,8 @@
  * Migrations in migrations/ are generated from this file by `npm run db:generate`.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, real, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import { LOOP_END_REASONS, LOOP_STATUSES } from "../../protocol/api.ts";
 
 const createdAt = () =>
   integer("created_at", { mode: "number" })
@@ -98,6 +99,13 @@ export const runs = sqliteTable(
     runnerId: text("runner_id"),
     // Who asked for it: "discord:<user id>", an API token id, "run:<id>"; null for schedules.
     requestedBy: text("requested_by"),
+    // Loop iterations (docs/loops.md): the loop, the iteration's number from 1, and what the
+    // loop's monitor command printed before this iteration's claude (when it ran).
+    loopId: integer("loop_id").references((): AnySQLiteColumn => loops.id, { onDelete: "set null" }),
+    iteration: integer("iteration"),
+    monitorOutput: text("monitor_output"),
+    monitorExitCode: integer("monitor_exit_code"),
+    monitorAt: integer("monitor_at", { mode: "number" }),
   },
   (t) => [
     // One run per occurrence: a doubled alarm or a racing sweep cannot start it twice.
@@ -105,6 +113,8 @@ export const runs = sqliteTable(
     index("runs_channel_created").on(t.channelId, t.id),
     index("runs_status").on(t.status),
     index("runs_fired_by").on(t.firedBy, t.createdAt),
+    // One run per iteration: a doubled wake-up can never start an iteration twice.
+    uniqueIndex("runs_loop_iteration").on(t.loopId, t.iteration),
   ],
 );
 
@@ -182,6 +192,58 @@ export const dashboardSessions = sqliteTable(
   (t) => [index("dashboard_sessions_token").on(t.tokenId), index("dashboard_sessions_expires").on(t.expiresAt)],
 );
 
+/** A loop (docs/loops.md): a prompt repeated as runs until it is done, stopped or out of iterations. */
+export const loops = sqliteTable(
+  "loops",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    channelId: text("channel_id")
+      .notNull()
+      .references(() => channels.id, { onDelete: "cascade" }),
+    status: text("status", { enum: LOOP_STATUSES }).notNull().default("running"),
+    prompt: text("prompt").notNull(),
+    systemPrompt: text("system_prompt"),
+    // 0: until stopped (still capped by MAX_LOOP_ITERATIONS).
+    maxIterations: integer("max_iterations").notNull().default(0),
+    // Start-to-start spacing of iterations; 0 runs them back to back.
+    everyMs: integer("every_ms").notNull().default(0),
+    freshSession: integer("fresh_session", { mode: "boolean" }).notNull().default(true),
+    untilText: text("until_text"),
+    monitorCommand: text("monitor_command"),
+    // 0: the monitor runs before every iteration.
+    monitorEveryMs: integer("monitor_every_ms").notNull().default(0),
+    // The newest iteration created so far (0 before the first).
+    iteration: integer("iteration").notNull().default(0),
+    failuresInRow: integer("failures_in_row").notNull().default(0),
+    // The loop's own Claude session when fresh_session is off; the channel's is left alone.
+    sessionId: text("session_id"),
+    // When the next iteration is due, while the loop waits out `every`.
+    nextAt: integer("next_at", { mode: "number" }),
+    // The iteration run whose agent called loop_done.
+    doneRunId: integer("done_run_id"),
+    endReason: text("end_reason", { enum: LOOP_END_REASONS }),
+    summary: text("summary"),
+    requestedBy: text("requested_by"),
+    createdAt: createdAt(),
+    endedAt: integer("ended_at", { mode: "number" }),
+  },
+  (t) => [
+    index("loops_channel").on(t.channelId, t.id),
+    // One running loop per channel: the unique index makes starting a second one a conflict.
+    uniqueIndex("loops_channel_running").on(t.channelId).where(sql`${t.status} = 'running'`),
+  ],
+);
+
+/** A channel's two memories (docs/loops.md), each capped at MAX_MEMORY_CHARS. */
+export const channelMemory = sqliteTable("channel_memory", {
+  channelId: text("channel_id")
+    .primaryKey()
+    .references(() => channels.id, { onDelete: "cascade" }),
+  persistent: text("persistent").notNull().default(""),
+  working: text("working").notNull().default(""),
+  updatedAt: updatedAt(),
+});
+
 export type ChannelRow = typeof channels.$inferSelect;
 export type TaskRow = typeof tasks.$inferSelect;
 export type RunRow = typeof runs.$inferSelect;
@@ -190,3 +252,5 @@ export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type RunnerRow = typeof runners.$inferSelect;
 export type TemplateRow = typeof templates.$inferSelect;
 export type DashboardSessionRow = typeof dashboardSessions.$inferSelect;
+export type LoopRow = typeof loops.$inferSelect;
+export type ChannelMemoryRow = typeof channelMemory.$inferSelect;

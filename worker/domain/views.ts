@@ -60,6 +60,8 @@ export function runView(r: RunRow): Run {
     cost_usd: r.costUsd,
     exit_code: r.exitCode,
     model: r.model,
+    loop_id: r.loopId,
+    iteration: r.iteration,
   };
 }
 

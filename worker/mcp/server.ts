@@ -7,6 +7,8 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { VERSION } from "../env.ts";
 import type { DomainContext } from "../domain/context.ts";
 import type { McpScope } from "./scope.ts";
+import { registerLoopTools } from "./tools/loops.ts";
+import { registerMemoryTools } from "./tools/memory.ts";
 import { registerMessageTools } from "./tools/messages.ts";
 import { registerRunTools } from "./tools/runs.ts";
 import { registerTaskTools } from "./tools/tasks.ts";
@@ -14,7 +16,8 @@ import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validatio
 
 const INSTRUCTIONS = `Loop runs Claude agents on channels (a project directory, usually with a Discord channel) and schedules tasks for them.
 Inside a Loop run, every tool acts on the run's own channel. With a token that can see several channels, pass channel_id or dir_path.
-Schedules: cron (5 fields, optional IANA tz), interval ("30m", "1h30m"), once (RFC 3339 time with offset, or "in 10m").`;
+Schedules: cron (5 fields, optional IANA tz), interval ("30m", "1h30m"), once (RFC 3339 time with offset, or "in 10m").
+Loops repeat a prompt as runs until done: inside a loop iteration, call loop_done when the work is finished; memory_* tools keep notes across iterations.`;
 
 export function buildMcpServer(ctx: DomainContext, scope: McpScope = {}): McpServer {
   const server = new McpServer(
@@ -25,5 +28,7 @@ export function buildMcpServer(ctx: DomainContext, scope: McpScope = {}): McpSer
   registerTaskTools(server, ctx, scope);
   registerRunTools(server, ctx, scope);
   registerMessageTools(server, ctx, scope);
+  registerLoopTools(server, ctx, scope);
+  registerMemoryTools(server, ctx, scope);
   return server;
 }

@@ -5,11 +5,12 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
-import { AbandonRequest, ClaimRequest, Completion, EventBatch, HeartbeatRequest, type AbandonResponse, type CompleteResponse, type EventBatchResponse, type HeartbeatResponse } from "../../protocol/runner.ts";
+import { AbandonRequest, ClaimRequest, Completion, EventBatch, HeartbeatRequest, MonitorReport, type AbandonResponse, type CompleteResponse, type EventBatchResponse, type HeartbeatResponse, type MonitorResponse } from "../../protocol/runner.ts";
 import { dispatcherOf, sessionOf, type RunnerIdentity } from "../../durable-objects/contracts.ts";
 import { db } from "../db/client.ts";
 import { authenticateRunner } from "../domain/runners.ts";
 import { insertEvents } from "../domain/run-state.ts";
+import { recordMonitor } from "../loops/iterations.ts";
 import { randomId } from "../domain/secrets.ts";
 import { config, type Env } from "../env.ts";
 import { AppError } from "../errors.ts";
@@ -74,6 +75,15 @@ export const runnerRoutes = new Hono<RunnerEnv>()
     const accepted = await insertEvents(c.env.DB, runId, batch.events);
     await sessionOf(c.env, check.channelId).publish(runId, batch.events);
     return c.json({ accepted, cancel: check.cancel } satisfies EventBatchResponse);
+  })
+  .post("/runs/:id/monitor", async (c) => {
+    const runId = intParam(c, "id", "run");
+    const report = await readBody(c, MonitorReport);
+    const check = await dispatcherOf(c.env).heartbeat(c.var.runner.id, runId, report.lease_id);
+    if (!check.ok) throw leaseLost(check.reason);
+    const prompt = await recordMonitor(db(c.env.DB), runId, report, Date.now());
+    if (prompt === null) throw new AppError(409, "not_a_loop_iteration", `Run ${runId} is not a running loop iteration with a monitor command.`);
+    return c.json({ prompt } satisfies MonitorResponse);
   })
   .post("/runs/:id/complete", async (c) => {
     const runId = intParam(c, "id", "run");

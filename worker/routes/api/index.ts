@@ -8,6 +8,8 @@ import type { AppEnv } from "../../http/types.ts";
 import { channelRoutes } from "./channels.ts";
 import { dashboardRoutes } from "./dashboard.ts";
 import { healthRoutes } from "./health.ts";
+import { loopRoutes } from "./loops.ts";
+import { memoryRoutes } from "./memory.ts";
 import { runnerAdminRoutes } from "./runners.ts";
 import { runRoutes } from "./runs.ts";
 import { sessionRoutes, signInRoutes } from "./session.ts";
@@ -31,6 +33,8 @@ export const apiRoutes = new Hono<AppEnv>()
   .route("/session", sessionRoutes)
   .route("/tasks", taskRoutes)
   .route("/channels", channelRoutes)
+  .route("/channels", memoryRoutes)
+  .route("/loops", loopRoutes)
   .route("/runs", runRoutes)
   .route("/runners", runnerAdminRoutes)
   .route("/tokens", tokenRoutes)
