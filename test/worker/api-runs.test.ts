@@ -70,6 +70,8 @@ describe("GET /api/runs", () => {
         cost_usd: 0.0123,
         exit_code: 0,
         model: "claude-sonnet",
+        loop_id: null,
+        iteration: null,
       },
     ]);
   });
