@@ -136,6 +136,7 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
         session_id: iteration ? iteration.sessionId : started.channel.sessionId,
         workdir: started.channel.dirPath,
         model: null,
+        worktree: started.worktree,
         limits: { timeout_sec: null },
         mcp: { url: `${origin}/mcp`, token },
         append_system_prompt: iteration?.appendSystemPrompt ?? null,

@@ -9,7 +9,9 @@ import { z } from "zod";
 export const MAX_PROMPT_CHARS = 32_000;
 export const MAX_BODY_BYTES = 64 * 1024;
 
-export const TaskType = z.enum(["cron", "interval", "once"]);
+/** "manual": no schedule; the task runs only when someone runs it now (run_task, /loop task run, REST). */
+export const TASK_TYPES = ["cron", "interval", "once", "manual"] as const;
+export const TaskType = z.enum(TASK_TYPES);
 export type TaskType = z.infer<typeof TaskType>;
 
 export const RunStatus = z.enum(["queued", "running", "succeeded", "failed", "cancelled", "lost"]);
@@ -25,12 +27,34 @@ export const ChannelId = z.string().min(1).max(64);
 
 // ---- tasks ----------------------------------------------------------------------------
 
+/** Longest auto_delete_sec: a thread kept 30 days is as good as kept. */
+export const MAX_AUTO_DELETE_SEC = 30 * 86_400;
+export const AutoDeleteSec = z.int().min(0).max(MAX_AUTO_DELETE_SEC, `auto_delete_sec is at most ${MAX_AUTO_DELETE_SEC} (30 days)`);
+/** A git branch name as `git check-ref-format --branch` would take it (the common subset). */
+export const OriginBranch = z
+  .string()
+  .trim()
+  .max(200)
+  .regex(/^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._\/-]+(?<![./])$/, "origin_branch must be a git branch name, e.g. main or release/1.2")
+  .refine((b) => !b.endsWith(".lock"), { message: "origin_branch must not end in .lock" });
+
+/** The original's task options (radutopala/loop schedule_task); all optional. */
+const TaskOptions = {
+  auto_delete_sec: AutoDeleteSec,
+  worktree: z.boolean(),
+  origin_branch: OriginBranch.nullable(),
+  update_before_run: z.boolean(),
+};
+
 export const CreateTask = z.strictObject({
   channel_id: ChannelId,
-  schedule: ScheduleText,
+  /** Ignored (may be empty or absent) for manual tasks. */
+  schedule: ScheduleText.default(""),
   type: TaskType,
   prompt: Prompt,
   tz: TimeZone.nullish(),
+  template_name: z.string().min(1).max(64).nullish(),
+  ...z.object(TaskOptions).partial().shape,
 });
 export type CreateTask = z.infer<typeof CreateTask>;
 
@@ -41,9 +65,12 @@ export const UpdateTask = z
     type: TaskType,
     prompt: Prompt,
     tz: TimeZone.nullable(),
+    ...TaskOptions,
   })
   .partial()
-  .refine((v) => Object.keys(v).length > 0, { message: "nothing to change: give enabled, schedule, type, prompt or tz" });
+  .refine((v) => Object.keys(v).length > 0, {
+    message: "nothing to change: give enabled, schedule, type, prompt, tz, auto_delete_sec, worktree, origin_branch or update_before_run",
+  });
 export type UpdateTask = z.infer<typeof UpdateTask>;
 
 export const ListTasksQuery = z.strictObject({ channel_id: ChannelId.optional() });
@@ -63,6 +90,10 @@ export const Task = z.object({
   next_run_at: z.string().nullable(),
   last_run_at: z.string().nullable(),
   template_name: z.string().nullable(),
+  auto_delete_sec: z.number().int(),
+  worktree: z.boolean(),
+  origin_branch: z.string().nullable(),
+  update_before_run: z.boolean(),
   created_at: z.string(),
   updated_at: z.string(),
 });
@@ -173,7 +204,8 @@ export type Runner = z.infer<typeof Runner>;
 
 export const CreatedRunner = Runner.extend({ token: z.string() });
 
-export const SetChannel = z.strictObject({ runner_label: RunnerLabel.nullable() }).partial();
+/** session_id: the Claude session the channel's next run resumes (`loop import` brings the original's). */
+export const SetChannel = z.strictObject({ runner_label: RunnerLabel.nullable(), session_id: z.string().trim().min(1).max(200).nullable() }).partial();
 
 // ---- tokens ---------------------------------------------------------------------------
 
@@ -214,10 +246,11 @@ export const TemplateName = z
 
 export const PutTemplate = z.strictObject({
   description: z.string().max(500).default(""),
-  schedule: ScheduleText,
+  schedule: ScheduleText.default(""),
   type: TaskType,
   prompt: Prompt,
   tz: TimeZone.nullish(),
+  auto_delete_sec: AutoDeleteSec.default(0),
 });
 export type PutTemplate = z.infer<typeof PutTemplate>;
 
@@ -228,6 +261,7 @@ export const Template = z.object({
   type: TaskType,
   tz: z.string().nullable(),
   prompt: z.string(),
+  auto_delete_sec: z.number().int(),
 });
 export type Template = z.infer<typeof Template>;
 

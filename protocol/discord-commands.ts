@@ -44,12 +44,13 @@ export type Subcommand = (typeof SUBCOMMANDS)[number];
 export const EXAMPLES: Record<Subcommand, string> = {
   ask: "/loop ask prompt: What changed in the last three commits?",
   stop: "/loop stop",
-  schedule: "/loop schedule schedule: 0 9 * * 1-5 type: cron prompt: Summarise open PRs tz: Europe/Berlin  (or schedule: 30m type: interval, or schedule: in 10m type: once)",
+  schedule:
+    "/loop schedule schedule: 0 9 * * 1-5 type: cron prompt: Summarise open PRs tz: Europe/Berlin  (or schedule: 30m type: interval, schedule: in 10m type: once, or type: manual with no schedule)",
   tasks: "/loop tasks",
-  task: "/loop task task_id: 12",
+  task: "/loop task task_id: 12  (add run: True to run it now, the way a manual task runs)",
   cancel: "/loop cancel task_id: 12",
   toggle: "/loop toggle task_id: 12",
-  edit: "/loop edit task_id: 12 schedule: 1h type: interval  (give at least one of schedule, type, prompt, tz)",
+  edit: "/loop edit task_id: 12 schedule: 1h type: interval  (give at least one of schedule, type, prompt, tz, auto_delete_sec, worktree, origin_branch, update_before_run)",
   status: "/loop status",
   dir: "/loop dir path: /home/me/projects/api",
   "template add": "/loop template add name: daily-summary",
@@ -77,14 +78,23 @@ const taskId = (description: string): APIApplicationCommandBasicOption => ({
 const scheduleType = (required: boolean): APIApplicationCommandBasicOption => ({
   type: Opt.String,
   name: "type",
-  description: "cron, interval or once",
+  description: "cron, interval, once or manual",
   required,
   choices: [
     { name: "cron (5 fields, e.g. 0 9 * * 1-5)", value: "cron" },
     { name: "interval (e.g. 30m, 1h30m)", value: "interval" },
     { name: "once (e.g. in 10m, 2026-12-01T09:00:00Z)", value: "once" },
+    { name: "manual (no schedule: runs only with /loop task run: True)", value: "manual" },
   ],
 });
+
+/** The original's task options (schedule_task's auto_delete_sec, worktree, origin_branch, update_before_run). */
+const taskOptions = (): APIApplicationCommandBasicOption[] => [
+  { type: Opt.Integer, name: "auto_delete_sec", description: "Delete each run's thread this many seconds after it ends (0 = keep)", required: false, min_value: 0, max_value: 2_592_000 },
+  { type: Opt.Boolean, name: "worktree", description: "Run in the task's own git worktree instead of the directory", required: false },
+  { type: Opt.String, name: "origin_branch", description: "Branch the worktree is based on (default: the directory's HEAD branch)", required: false, max_length: 200 },
+  { type: Opt.Boolean, name: "update_before_run", description: "Fetch and fast-forward the worktree before each run", required: false },
+];
 
 const sub = (name: string, description: string, options: APIApplicationCommandBasicOption[] = []): APIApplicationCommandSubcommandOption => ({
   type: Opt.Subcommand,
@@ -106,14 +116,19 @@ export const LOOP_COMMAND = {
       { type: Opt.String, name: "prompt", description: "What to ask", required: true, min_length: 1, max_length: MAX_DISCORD_PROMPT },
     ]),
     sub("stop", "Stop this channel's active run"),
-    sub("schedule", "Schedule a task (cron, interval or once)", [
-      { type: Opt.String, name: "schedule", description: "0 9 * * 1-5 | 30m | in 10m | 2026-12-01T09:00:00Z", required: true, max_length: 200 },
+    sub("schedule", "Schedule a task (cron, interval, once or manual)", [
       { type: Opt.String, name: "prompt", description: "What the agent should do each time", required: true, min_length: 1, max_length: MAX_DISCORD_PROMPT },
       scheduleType(true),
+      // Optional only because a manual task has none; the Worker asks for it otherwise.
+      { type: Opt.String, name: "schedule", description: "0 9 * * 1-5 | 30m | in 10m | 2026-12-01T09:00:00Z (none for manual)", required: false, max_length: 200 },
       { type: Opt.String, name: "tz", description: "IANA time zone for cron, e.g. Europe/Berlin (default UTC)", required: false, max_length: 64 },
+      ...taskOptions(),
     ]),
     sub("tasks", "List this channel's scheduled tasks"),
-    sub("task", "Show a task: schedule, next times, last runs", [taskId("The task to show")]),
+    sub("task", "Show a task: schedule, next times, last runs (run: True runs it now)", [
+      taskId("The task to show"),
+      { type: Opt.Boolean, name: "run", description: "Run the task now, outside its schedule (how a manual task runs)", required: false },
+    ]),
     sub("cancel", "Delete a scheduled task", [taskId("The task to delete")]),
     sub("toggle", "Turn a scheduled task on or off", [taskId("The task to toggle")]),
     sub("edit", "Edit a scheduled task", [
@@ -122,6 +137,7 @@ export const LOOP_COMMAND = {
       scheduleType(false),
       { type: Opt.String, name: "prompt", description: "New prompt", required: false, min_length: 1, max_length: MAX_DISCORD_PROMPT },
       { type: Opt.String, name: "tz", description: "New IANA time zone (cron only)", required: false, max_length: 64 },
+      ...taskOptions(),
     ]),
     sub("status", "Show this channel's directory, session, owners, runs and tasks"),
     sub("dir", "Bind this channel to a directory on the runner host", [

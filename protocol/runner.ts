@@ -10,6 +10,8 @@
  *   abandon    POST /runner/v1/runs/:id/abandon      → AbandonResponse (hands the lease back)
  *   monitor    POST /runner/v1/runs/:id/monitor      → MonitorResponse (a loop iteration's
  *              monitor output; the answer is the iteration's prompt, built with it)
+ *   removals   POST /runner/v1/worktrees/removals    → WorktreeRemovals (worktrees of deleted tasks)
+ *   removed    POST /runner/v1/worktrees/removed     → WorktreesRemovedResponse (acknowledges them)
  *
  * heartbeat, events, complete and abandon carry the job's lease_id; a caller that no
  * longer holds the lease (it expired and the run went to another attempt) gets 409.
@@ -57,6 +59,16 @@ export const Job = z.object({
   /** The project directory on the runner host, mounted at the same path. */
   workdir: z.string().nullable(),
   model: z.string().nullable(),
+  /**
+   * Set for a worktree task (the original's `worktree: true`): the run works in the task's
+   * git worktree <workdir>/.loop/worktrees/task-<task_id>, created on first use from
+   * origin_branch (null: the directory's HEAD branch) and kept for the next run. With
+   * update_before_run the worktree is fetched and fast-forwarded first.
+   */
+  worktree: z
+    .object({ task_id: z.number().int().positive(), origin_branch: z.string().nullable(), update_before_run: z.boolean() })
+    .nullable()
+    .default(null),
   limits: z.object({ timeout_sec: z.number().int().positive().nullable() }),
   /** The Worker's MCP endpoint and a token that only works for this run's channel. */
   mcp: z.object({ url: z.string(), token: z.string() }),
@@ -167,6 +179,20 @@ export type AbandonRequest = z.infer<typeof AbandonRequest>;
 /** requeued: the run waits for its next attempt (`attempt`); ended: that was its last one. */
 export const AbandonResponse = z.object({ outcome: z.enum(["requeued", "ended"]), attempt: z.number().int().min(1) });
 export type AbandonResponse = z.infer<typeof AbandonResponse>;
+
+/** A worktree left by a deleted task on this runner: <dir_path>/.loop/worktrees/task-<task_id>. */
+export const WorktreeRemoval = z.object({ task_id: z.number().int().positive(), dir_path: z.string() });
+export type WorktreeRemoval = z.infer<typeof WorktreeRemoval>;
+
+export const WorktreeRemovals = z.object({ removals: z.array(WorktreeRemoval) });
+export type WorktreeRemovals = z.infer<typeof WorktreeRemovals>;
+
+/** Removed (or already gone): the Worker forgets them. */
+export const WorktreesRemoved = z.strictObject({ task_ids: z.array(z.number().int().positive()).min(1).max(200) });
+export type WorktreesRemoved = z.infer<typeof WorktreesRemoved>;
+
+export const WorktreesRemovedResponse = z.object({ forgotten: z.number().int() });
+export type WorktreesRemovedResponse = z.infer<typeof WorktreesRemovedResponse>;
 
 export const ProtocolError = z.object({
   error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),

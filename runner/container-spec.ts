@@ -106,7 +106,13 @@ export interface SpecInput {
   config: Pick<RunnerConfig, "image" | "memoryMb" | "cpus" | "pids" | "network" | "anthropicBaseUrl">;
   job: Pick<Job, "run_id" | "channel_id" | "attempt" | "lease_id"> & Partial<Pick<Job, "append_system_prompt">>;
   runnerKey: string;
+  /** Where the agent works (the container's working directory). */
   workdir: string;
+  /**
+   * Host directories mounted at their real paths for the project: the workdir by default; a
+   * worktree task's worktree and its repository's git directory instead.
+   */
+  projectMounts?: string[];
   claudeDir: string;
   runDir: string;
   /** Extra binds, already resolved and checked ("host:container[:ro]"). */
@@ -149,7 +155,7 @@ export function buildContainerSpec(i: SpecInput): ContainerSpec {
       [LABELS.attempt]: String(i.job.attempt),
       [LABELS.lease]: i.job.lease_id,
     },
-    binds: [`${i.workdir}:${i.workdir}`, `${i.claudeDir}:${i.claudeDir}`, `${i.runDir}:${CONTAINER_RUN_DIR}:ro`, ...i.binds],
+    binds: [...(i.projectMounts ?? [i.workdir]).map((d) => `${d}:${d}`), `${i.claudeDir}:${i.claudeDir}`, `${i.runDir}:${CONTAINER_RUN_DIR}:ro`, ...i.binds],
     memoryBytes: i.config.memoryMb * 1024 * 1024,
     nanoCpus: Math.round(i.config.cpus * 1e9),
     pidsLimit: i.config.pids,

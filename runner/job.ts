@@ -22,6 +22,7 @@ import { loadProjectConfig, mergeSettings, PROJECT_CONFIG_PATH } from "./project
 import { readLedger, runUsage, writeLedger } from "./usage-ledger.ts";
 import { UserError } from "./user-error.ts";
 import { WorkerError, type WorkerClient } from "./worker-client.ts";
+import { hostGit, prepareWorktree } from "./worktree.ts";
 import { AGENT_UID, channelDir, prepareClaudeDir, removeRunDir, resolveBinds, resolveWorkdir, SetupError, writeRunDir, type Identity } from "./workspace.ts";
 
 export interface JobContext {
@@ -144,18 +145,31 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
   // (A shutdown never reports this decision: runJob hands the lease back instead.)
   if (s.halt.aborted) return { status: "cancelled", error: "cancelled before it started" };
 
-  const workdir = resolveWorkdir(config, job, ctx.identity);
-  const project = loadProjectConfig(workdir);
+  const projectDir = resolveWorkdir(config, job, ctx.identity);
+  let workdir = projectDir;
+  let projectMounts = [projectDir];
+  if (job.worktree) {
+    const wt = await prepareWorktree(projectDir, job.worktree, hostGit(ctx.identity));
+    log.info(wt.created ? "worktree created" : "worktree reused", { ...fields, task_id: job.worktree.task_id, worktree: wt.worktree });
+    for (const message of wt.notices) {
+      log.warn(message, fields);
+      s.uploader.push({ type: "notice", message });
+    }
+    workdir = wt.workdir;
+    projectMounts = [wt.worktree, wt.gitCommonDir];
+  }
+  // The project's settings are the directory's, whichever checkout the run works in.
+  const project = loadProjectConfig(projectDir);
   if (project?.ignoredKeys.length) {
     const message = `${PROJECT_CONFIG_PATH}: ignored ${project.ignoredKeys.join(", ")} (a project may only set mounts, mcp and claude_model)`;
     log.warn(message, fields);
     s.uploader.push({ type: "notice", message });
   }
-  const settings = mergeSettings(config, project, workdir, job.model);
+  const settings = mergeSettings(config, project, projectDir, job.model);
   const claudeDir = prepareClaudeDir(config.stateDir, job.channel_id, ctx.identity);
   const runDir = writeRunDir(config.stateDir, job, settings.mcpServers, ctx.identity);
   try {
-    const { binds, groupAdd } = resolveBinds(settings.mounts, [workdir, claudeDir, CONTAINER_RUN_DIR], config.home, log, fields);
+    const { binds, groupAdd } = resolveBinds(settings.mounts, [...projectMounts, claudeDir, CONTAINER_RUN_DIR], config.home, log, fields);
     const timeoutSec = job.limits.timeout_sec ?? config.timeoutSec;
     const deadline = s.started + timeoutSec * 1000;
     const home = ctx.identity.uid === AGENT_UID ? null : "/tmp";
@@ -169,6 +183,7 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
           job,
           runnerKey: ctx.runnerKey,
           workdir,
+          projectMounts,
           claudeDir,
           runDir,
           binds,

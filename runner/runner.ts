@@ -19,6 +19,8 @@ import { UserError } from "./user-error.ts";
 import type { PostJson } from "./http-post.ts";
 import { WorkerClient } from "./worker-client.ts";
 import { containerIdentity, runsDir } from "./workspace.ts";
+import { hostGit } from "./worktree.ts";
+import { worktreeRemovalLoop } from "./worktree-removals.ts";
 
 export const RUNNER_VERSION: string = pkg.version;
 
@@ -33,6 +35,8 @@ export interface RunnerDeps {
   claimWaitMs?: number;
   /** SIGINT → SIGKILL grace when stopping a container. */
   killGraceMs?: number;
+  /** How often to ask for worktrees of deleted tasks (default WORKTREE_REMOVAL_POLL_MS). */
+  worktreeRemovalPollMs?: number;
 }
 
 export interface RunnerHandle {
@@ -116,6 +120,14 @@ export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): 
     },
   });
 
+  const removals = worktreeRemovalLoop({
+    client,
+    git: hostGit(identity),
+    log,
+    signal: claiming.signal,
+    ...(deps.worktreeRemovalPollMs !== undefined ? { intervalMs: deps.worktreeRemovalPollMs } : {}),
+  });
+
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
   let stopped: Promise<void> | undefined;
   let loopError: unknown;
@@ -136,6 +148,7 @@ export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): 
     }, graceMs);
     stopped ??= (async () => {
       await finished;
+      await removals;
       while (active.size) await Promise.allSettled([...active.values()]);
       clearTimeout(graceTimer);
       log.info("runner stopped", {});

@@ -20,6 +20,9 @@ import {
   MonitorResponse,
   ProtocolError,
   type AbandonReason,
+  WorktreeRemovals,
+  WorktreesRemoved,
+  WorktreesRemovedResponse,
   type CompletionInput,
   type WireEvent,
 } from "../protocol/runner.ts";
@@ -114,6 +117,16 @@ export class WorkerClient {
   async abandon(runId: number, leaseId: string, reason: AbandonReason, signal?: AbortSignal): Promise<AbandonResponse> {
     const body = AbandonRequest.parse({ lease_id: leaseId, reason });
     return this.#parse(await this.#send(`/runs/${runId}/abandon`, body, signal), AbandonResponse, "abandon");
+  }
+
+  /** Worktrees of deleted tasks that this runner made and still has to remove. */
+  async worktreeRemovals(signal?: AbortSignal): Promise<WorktreeRemovals> {
+    return this.#parse(await this.#send("/worktrees/removals", {}, signal), WorktreeRemovals, "worktree removals");
+  }
+
+  async worktreesRemoved(taskIds: number[], signal?: AbortSignal): Promise<WorktreesRemovedResponse> {
+    const body = WorktreesRemoved.parse({ task_ids: taskIds });
+    return this.#parse(await this.#send("/worktrees/removed", body, signal), WorktreesRemovedResponse, "worktrees removed");
   }
 
   async #send(path: string, body: unknown, signal: AbortSignal | undefined, timeoutMs = this.#timeoutMs): Promise<HttpResponse> {

@@ -109,7 +109,7 @@ describe("tools/list", () => {
     const { tools } = await (await connect()).listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([...TOOLS].sort());
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    expect(byName.schedule_task!.inputSchema.required?.sort()).toEqual(["prompt", "schedule", "type"]);
+    expect(byName.schedule_task!.inputSchema.required?.sort()).toEqual(["prompt", "type"]);
     expect(Object.keys(byName.schedule_task!.inputSchema.properties!)).toEqual(expect.arrayContaining(["channel_id", "dir_path", "tz"]));
     expect(byName.toggle_task!.inputSchema.required?.sort()).toEqual(["enabled", "task_id"]);
     expect(byName.edit_task!.inputSchema.required).toEqual(["task_id"]);

@@ -4,8 +4,9 @@
  * Migrations in migrations/ are generated from this file by `npm run db:generate`.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, real, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
-import { LOOP_END_REASONS, LOOP_STATUSES } from "../../protocol/api.ts";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+// TASK_TYPES: cron, interval, once, and "manual" (no schedule: runs only when someone runs it now).
+import { LOOP_END_REASONS, LOOP_STATUSES, TASK_TYPES } from "../../protocol/api.ts";
 
 const createdAt = () =>
   integer("created_at", { mode: "number" })
@@ -15,6 +16,7 @@ const updatedAt = () =>
   integer("updated_at", { mode: "number" })
     .notNull()
     .default(sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`);
+
 
 export const channels = sqliteTable(
   "channels",
@@ -45,7 +47,7 @@ export const tasks = sqliteTable(
       .notNull()
       .references(() => channels.id, { onDelete: "cascade" }),
     schedule: text("schedule").notNull(),
-    type: text("type", { enum: ["cron", "interval", "once"] }).notNull(),
+    type: text("type", { enum: TASK_TYPES }).notNull(),
     tz: text("tz"),
     prompt: text("prompt").notNull(),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
@@ -54,6 +56,13 @@ export const tasks = sqliteTable(
     templateName: text("template_name"),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    // The original's task options (issue 16): a scheduled run's Discord thread is deleted
+    // this many seconds after the run ends (0: kept); worktree tasks run in their own git
+    // worktree on the runner, based on origin_branch (null: the directory's HEAD branch).
+    autoDeleteSec: integer("auto_delete_sec").notNull().default(0),
+    worktree: integer("worktree", { mode: "boolean" }).notNull().default(false),
+    originBranch: text("origin_branch"),
+    updateBeforeRun: integer("update_before_run", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [
     index("tasks_channel").on(t.channelId),
@@ -167,11 +176,12 @@ export const templates = sqliteTable("templates", {
   name: text("name").primaryKey(),
   description: text("description").notNull().default(""),
   schedule: text("schedule").notNull(),
-  type: text("type", { enum: ["cron", "interval", "once"] }).notNull(),
+  type: text("type", { enum: TASK_TYPES }).notNull(),
   tz: text("tz"),
   prompt: text("prompt").notNull(),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
+  autoDeleteSec: integer("auto_delete_sec").notNull().default(0),
 });
 
 /**
@@ -243,6 +253,38 @@ export const channelMemory = sqliteTable("channel_memory", {
   working: text("working").notNull().default(""),
   updatedAt: updatedAt(),
 });
+
+/**
+ * Worktrees a deleted task left on runners: one row per runner that ran the task. The
+ * runner asks for its rows (POST /runner/v1/worktrees/removals), removes the worktrees and
+ * acknowledges, which deletes the rows. Kept in D1, so a runner that was down catches up.
+ */
+export const worktreeRemovals = sqliteTable(
+  "worktree_removals",
+  {
+    taskId: integer("task_id").notNull(),
+    runnerId: text("runner_id").notNull(),
+    dirPath: text("dir_path").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.taskId, t.runnerId] }), index("worktree_removals_runner").on(t.runnerId)],
+);
+
+/**
+ * Discord threads to delete (a task's auto_delete_sec): written when a run's thread got its
+ * final message, deleted by the minute sweep once delete_at has passed.
+ */
+export const threadDeletions = sqliteTable(
+  "thread_deletions",
+  {
+    threadId: text("thread_id").primaryKey(),
+    runId: integer("run_id"),
+    deleteAt: integer("delete_at", { mode: "number" }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (t) => [index("thread_deletions_due").on(t.deleteAt)],
+);
 
 export type ChannelRow = typeof channels.$inferSelect;
 export type TaskRow = typeof tasks.$inferSelect;

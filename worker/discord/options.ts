@@ -15,9 +15,9 @@ const none = z.object({});
 const SCHEMAS = {
   ask: z.object({ prompt: CreateRun.shape.prompt }),
   stop: none,
-  schedule: CreateTask.omit({ channel_id: true }),
+  schedule: CreateTask.omit({ channel_id: true, template_name: true }),
   tasks: none,
-  task: z.object({ task_id: TaskId }),
+  task: z.object({ task_id: TaskId, run: z.boolean().default(false) }),
   cancel: z.object({ task_id: TaskId }),
   toggle: z.object({ task_id: TaskId }),
   // task_id is read apart so the rest can go through UpdateTask and its "nothing to change" rule.
@@ -37,7 +37,7 @@ export type Options<P extends Subcommand> = z.infer<(typeof SCHEMAS)[P]>;
 /** The option names a subcommand reads, so a test can hold them to the registered definition. */
 export function optionNames(path: Subcommand): string[] {
   const names = Object.keys(SCHEMAS[path].shape);
-  return path === "edit" ? [...names, "schedule", "type", "prompt", "tz"] : names;
+  return path === "edit" ? [...names, "schedule", "type", "prompt", "tz", "auto_delete_sec", "worktree", "origin_branch", "update_before_run"] : names;
 }
 
 export function parseOptions<P extends Subcommand>(path: P, raw: Record<string, unknown>): Options<P> {

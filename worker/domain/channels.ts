@@ -150,6 +150,13 @@ async function patchChannel(
 /** Forgets the channel's Claude session: its next run starts a fresh conversation. */
 export const resetSession = (ctx: DomainContext, id: string): Promise<Channel> => patchChannel(ctx, id, { sessionId: null });
 
-/** Pins the channel's jobs to runners with a label (its directory lives on one host). */
-export const setRunnerLabel = (ctx: DomainContext, id: string, label: string | null): Promise<Channel> =>
-  patchChannel(ctx, id, { runnerLabel: label });
+/**
+ * Sets the channel's settings that PATCH /api/channels/:id takes. session_id lets `loop
+ * import` bring a conversation over from the original Loop: the next run resumes it.
+ */
+export function setChannel(ctx: DomainContext, id: string, patch: { runner_label?: string | null; session_id?: string | null }): Promise<Channel> {
+  return patchChannel(ctx, id, {
+    ...(patch.runner_label !== undefined ? { runnerLabel: patch.runner_label } : {}),
+    ...(patch.session_id !== undefined ? { sessionId: patch.session_id } : {}),
+  });
+}

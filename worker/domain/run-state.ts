@@ -4,9 +4,9 @@
  * message can never move a finished run again.
  */
 import { and, eq, inArray } from "drizzle-orm";
-import type { Completion, WireEvent } from "../../protocol/runner.ts";
+import type { Completion, Job, WireEvent } from "../../protocol/runner.ts";
 import type { Db } from "../db/client.ts";
-import { apiTokens, channels, runs, type ChannelRow, type RunRow } from "../db/schema.ts";
+import { apiTokens, channels, runs, tasks, type ChannelRow, type RunRow } from "../db/schema.ts";
 import { mintSecret, randomId, sha256Hex } from "./secrets.ts";
 
 export const TERMINAL = ["succeeded", "failed", "cancelled", "lost"] as const;
@@ -19,21 +19,27 @@ export async function startRun(
   runnerId: string,
   attempt: number,
   now: number,
-): Promise<{ run: RunRow; channel: ChannelRow } | null> {
+): Promise<{ run: RunRow; channel: ChannelRow; worktree: Job["worktree"] } | null> {
   const [run] = await db
     .update(runs)
     .set({ status: "running", startedAt: now, attempt, runnerId })
     .where(and(eq(runs.id, runId), eq(runs.status, "queued")))
     .returning();
   if (!run) return null;
-  const channel = await db.query.channels.findFirst({ where: eq(channels.id, run.channelId) });
+  const [channel, task] = await Promise.all([
+    db.query.channels.findFirst({ where: eq(channels.id, run.channelId) }),
+    run.taskId === null
+      ? undefined
+      : db.query.tasks.findFirst({ where: eq(tasks.id, run.taskId), columns: { id: true, worktree: true, originBranch: true, updateBeforeRun: true } }),
+  ]);
   if (!channel) return null;
+  const worktree = task?.worktree ? { task_id: task.id, origin_branch: task.originBranch, update_before_run: task.updateBeforeRun } : null;
   // A Discord thread without a directory of its own works in its parent channel's.
   if (!channel.dirPath && channel.parentId) {
     const parent = await db.query.channels.findFirst({ where: eq(channels.id, channel.parentId), columns: { dirPath: true } });
-    return { run, channel: { ...channel, dirPath: parent?.dirPath ?? null } };
+    return { run, channel: { ...channel, dirPath: parent?.dirPath ?? null }, worktree };
   }
-  return { run, channel };
+  return { run, channel, worktree };
 }
 
 /** A run token: an API token scoped to the run's channel, valid until the run ends. */

@@ -9,17 +9,22 @@
  *   occurrence is always the previous *scheduled* time plus the interval, so nothing drifts.
  * - once: an RFC 3339 time ("2026-12-01T09:00:00Z", "2026-12-01T09:00:00+01:00") or a
  *   relative time ("in 10m"), normalised to an absolute UTC time when the task is stored.
+ * - manual: no schedule at all (the original's type "manual"); the task never fires by
+ *   itself and runs only when someone runs it now. Any schedule text given is dropped.
  */
 import { Cron } from "croner";
 import { AppError } from "../errors.ts";
 
-export const TASK_TYPES = ["cron", "interval", "once"] as const;
+import { TASK_TYPES } from "../../protocol/api.ts";
+
+export { TASK_TYPES };
 export type TaskType = (typeof TASK_TYPES)[number];
 
 export type Schedule =
   | { type: "cron"; expr: string; tz: string | null }
   | { type: "interval"; everyMs: number }
-  | { type: "once"; at: number };
+  | { type: "once"; at: number }
+  | { type: "manual" };
 
 export interface ScheduleInput {
   type: TaskType;
@@ -38,6 +43,7 @@ const EXAMPLES: Record<TaskType, string> = {
   cron: '"0 9 * * 1-5" (09:00 on weekdays) with tz "Europe/Berlin"',
   interval: '"30m", "1h30m" or "2h"',
   once: '"2026-12-01T09:00:00Z" or "in 10m"',
+  manual: "no schedule: run it with run_task, /loop task run: True or POST /api/tasks/{id}/run",
 };
 
 function invalid(message: string, field: string, type?: TaskType): AppError {
@@ -47,6 +53,10 @@ function invalid(message: string, field: string, type?: TaskType): AppError {
 
 /** Parses and validates a schedule; throws an AppError naming the field on bad input. */
 export function parseSchedule(input: ScheduleInput, opts: ParseOptions): Schedule {
+  if (input.type === "manual") {
+    if (input.tz != null) throw invalid("tz applies only to cron tasks, not manual.", "tz", "cron");
+    return { type: "manual" };
+  }
   const text = input.schedule.trim();
   if (!text) throw invalid("schedule is empty.", "schedule", input.type);
   if (input.tz != null && input.type !== "cron") {
@@ -174,6 +184,8 @@ export function canonicalSchedule(s: Schedule): string {
       return formatDuration(s.everyMs);
     case "once":
       return new Date(s.at).toISOString();
+    case "manual":
+      return "";
   }
 }
 
@@ -186,6 +198,8 @@ export function storedSchedule(t: { type: TaskType; schedule: string; tz: string
       return { type: "interval", everyMs: parseDuration(t.schedule) ?? 60_000 };
     case "once":
       return { type: "once", at: Date.parse(t.schedule) };
+    case "manual":
+      return { type: "manual" };
   }
 }
 
@@ -205,6 +219,8 @@ export function nextOccurrence(s: Schedule, after: number): number | null {
       return after + s.everyMs;
     case "once":
       return s.at > after ? s.at : null;
+    case "manual":
+      return null;
   }
 }
 

@@ -5,13 +5,14 @@
 import { and, desc, eq, inArray } from "drizzle-orm";
 import type { CreateTask, Task, TaskWithPreview, UpdateTask } from "../../protocol/api.ts";
 import { tasks, type ChannelRow, type TaskRow } from "../db/schema.ts";
-import { invalid, notFound } from "../errors.ts";
+import { conflict, invalid, notFound } from "../errors.ts";
 import { canSeeChannel, visibleChannels } from "./actor.ts";
 import { armChannel } from "./arm.ts";
 import { channelRef, loadChannel } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
 import { canonicalSchedule, nextOccurrence, parseSchedule, previewOccurrences, storedSchedule } from "./schedule.ts";
 import { iso, taskView } from "./views.ts";
+import { projectDirOf, recordWorktreeRemovals } from "./worktrees.ts";
 
 export const PREVIEW_COUNT = 3;
 
@@ -29,14 +30,33 @@ export async function loadTask(ctx: DomainContext, id: number): Promise<TaskRow>
   return row;
 }
 
-export async function createTask(
-  ctx: DomainContext,
-  input: CreateTask,
-  opts: { templateName?: string } = {},
-): Promise<TaskWithPreview> {
+/** The worktree options as stored; refuses branch options on a task without a worktree. */
+function worktreeOptions(o: { worktree: boolean; origin_branch: string | null; update_before_run: boolean }) {
+  if (!o.worktree && o.origin_branch) throw invalid("origin_branch applies only to worktree tasks: set worktree to true as well.", "origin_branch");
+  if (!o.worktree && o.update_before_run) throw invalid("update_before_run applies only to worktree tasks: set worktree to true as well.", "update_before_run");
+  return { worktree: o.worktree, originBranch: o.worktree ? o.origin_branch : null, updateBeforeRun: o.worktree && o.update_before_run };
+}
+
+/** A worktree lives beside the project: a channel without a directory cannot have one. */
+async function assertWorktreePossible(ctx: DomainContext, channel: ChannelRow): Promise<void> {
+  if (!(await projectDirOf(ctx.db, channel))) {
+    throw invalid("worktree tasks need the channel's project directory (a git repository on the runner host); bind one first (POST /api/channels with dir_path, or /loop dir).", "worktree");
+  }
+}
+
+export async function createTask(ctx: DomainContext, input: CreateTask): Promise<TaskWithPreview> {
   const channel = await loadChannel(ctx, input.channel_id);
   const now = Date.now();
   const schedule = parseSchedule(input, { now, minIntervalMs: ctx.cfg.minIntervalMs });
+  const options = worktreeOptions(
+    { worktree: input.worktree ?? false, origin_branch: input.origin_branch ?? null, update_before_run: input.update_before_run ?? false },
+  );
+  if (options.worktree) await assertWorktreePossible(ctx, channel);
+  const templateName = input.template_name ?? null;
+  if (templateName) {
+    const taken = await ctx.db.query.tasks.findFirst({ where: and(eq(tasks.channelId, channel.id), eq(tasks.templateName, templateName)), columns: { id: true } });
+    if (taken) throw conflict(`task #${taken.id} of this channel already carries template_name ${templateName}.`, "template_name");
+  }
   const [row] = await ctx.db
     .insert(tasks)
     .values({
@@ -47,7 +67,9 @@ export async function createTask(
       prompt: input.prompt,
       enabled: true,
       nextRunAt: nextOccurrence(schedule, now),
-      templateName: opts.templateName ?? null,
+      templateName,
+      autoDeleteSec: input.auto_delete_sec ?? 0,
+      ...options,
       createdAt: now,
       updatedAt: now,
     })
@@ -88,11 +110,22 @@ export async function updateTask(ctx: DomainContext, id: number, patch: UpdateTa
   const tz = patch.tz !== undefined ? patch.tz : type === "cron" ? current.tz : null;
   const scheduleChanged = patch.schedule !== undefined || patch.type !== undefined || patch.tz !== undefined;
   const enabled = patch.enabled ?? current.enabled;
+  const worktree = patch.worktree ?? current.worktree;
+  const options = worktreeOptions(
+    {
+      worktree,
+      // Turning the worktree off drops its branch options with it.
+      origin_branch: patch.origin_branch !== undefined ? patch.origin_branch : worktree ? current.originBranch : null,
+      update_before_run: patch.update_before_run ?? (worktree && current.updateBeforeRun),
+    },
+  );
+  if (options.worktree && !current.worktree) await assertWorktreePossible(ctx, await loadChannel(ctx, current.channelId));
 
   let schedule = current.schedule;
   let nextRunAt = current.nextRunAt;
   if (scheduleChanged || (enabled && !current.enabled)) {
-    if (patch.type !== undefined && patch.type !== current.type && patch.schedule === undefined) {
+    // A manual task needs no schedule, so changing to manual needs none either.
+    if (patch.type !== undefined && patch.type !== current.type && patch.schedule === undefined && type !== "manual") {
       throw invalid(`changing type to ${type} needs a new schedule too.`, "schedule");
     }
     const parsed = parseSchedule(
@@ -113,16 +146,23 @@ export async function updateTask(ctx: DomainContext, id: number, patch: UpdateTa
       prompt: patch.prompt ?? current.prompt,
       enabled,
       nextRunAt,
+      autoDeleteSec: patch.auto_delete_sec ?? current.autoDeleteSec,
+      ...options,
       updatedAt: now,
     })
     .where(eq(tasks.id, id))
     .returning();
+  // The worktree it no longer uses is removed from the runners that made it.
+  if (current.worktree && !options.worktree) await recordWorktreeRemovals(ctx.db, current);
   await armChannel(ctx.env, current.channelId);
   return withPreview(row!);
 }
 
 export async function deleteTask(ctx: DomainContext, id: number): Promise<void> {
   const current = await loadTask(ctx, id);
+  // Recorded before the delete: the runs that say which runners made a worktree lose
+  // their task_id with it (ON DELETE SET NULL).
+  if (current.worktree) await recordWorktreeRemovals(ctx.db, current);
   await ctx.db.delete(tasks).where(and(eq(tasks.id, id), eq(tasks.channelId, current.channelId)));
   await armChannel(ctx.env, current.channelId);
 }

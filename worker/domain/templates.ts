@@ -20,6 +20,7 @@ const view = (t: TemplateRow): Template => ({
   type: t.type,
   tz: t.tz,
   prompt: t.prompt,
+  auto_delete_sec: t.autoDeleteSec,
 });
 
 export async function listTemplates(ctx: DomainContext): Promise<Template[]> {
@@ -34,7 +35,7 @@ export async function putTemplate(ctx: DomainContext, name: string, input: PutTe
   const schedule = input.type === "once" ? input.schedule.trim() : canonicalSchedule(parsed);
   const now = Date.now();
   const existed = await ctx.db.query.templates.findFirst({ where: eq(templates.name, name) });
-  const values = { description: input.description, schedule, type: input.type, tz: input.tz ?? null, prompt: input.prompt, updatedAt: now };
+  const values = { description: input.description, schedule, type: input.type, tz: input.tz ?? null, prompt: input.prompt, autoDeleteSec: input.auto_delete_sec, updatedAt: now };
   const [row] = await ctx.db
     .insert(templates)
     .values({ name, ...values, createdAt: now })
@@ -64,8 +65,15 @@ export async function addTemplateToChannel(
   try {
     const task = await createTask(
       ctx,
-      { channel_id: channel.id, schedule: template.schedule, type: template.type, prompt: template.prompt, tz: template.tz },
-      { templateName: name },
+      {
+        channel_id: channel.id,
+        schedule: template.schedule,
+        type: template.type,
+        prompt: template.prompt,
+        tz: template.tz,
+        auto_delete_sec: template.autoDeleteSec,
+        template_name: name,
+      },
     );
     return { task, created: true };
   } catch (err) {

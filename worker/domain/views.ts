@@ -17,6 +17,10 @@ export function taskView(t: TaskRow): Task {
     next_run_at: iso(t.nextRunAt),
     last_run_at: iso(t.lastRunAt),
     template_name: t.templateName,
+    auto_delete_sec: t.autoDeleteSec,
+    worktree: t.worktree,
+    origin_branch: t.originBranch,
+    update_before_run: t.updateBeforeRun,
     created_at: isoNow(t.createdAt),
     updated_at: isoNow(t.updatedAt),
   };

@@ -5,12 +5,28 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
-import { AbandonRequest, ClaimRequest, Completion, EventBatch, HeartbeatRequest, MonitorReport, type AbandonResponse, type CompleteResponse, type EventBatchResponse, type HeartbeatResponse, type MonitorResponse } from "../../protocol/runner.ts";
+import {
+  AbandonRequest,
+  ClaimRequest,
+  Completion,
+  EventBatch,
+  HeartbeatRequest,
+  MonitorReport,
+  WorktreesRemoved,
+  type AbandonResponse,
+  type CompleteResponse,
+  type EventBatchResponse,
+  type HeartbeatResponse,
+  type MonitorResponse,
+  type WorktreeRemovals,
+  type WorktreesRemovedResponse,
+} from "../../protocol/runner.ts";
 import { dispatcherOf, sessionOf, type RunnerIdentity } from "../../durable-objects/contracts.ts";
 import { db } from "../db/client.ts";
 import { authenticateRunner } from "../domain/runners.ts";
 import { insertEvents } from "../domain/run-state.ts";
 import { recordMonitor } from "../loops/iterations.ts";
+import { ackRemovals, pendingRemovals } from "../domain/worktrees.ts";
 import { randomId } from "../domain/secrets.ts";
 import { config, type Env } from "../env.ts";
 import { AppError } from "../errors.ts";
@@ -98,4 +114,9 @@ export const runnerRoutes = new Hono<RunnerEnv>()
     const result = await dispatcherOf(c.env).handBack(c.var.runner.id, runId, lease_id, reason);
     if (!result.ok) throw leaseLost(result.reason);
     return c.json({ outcome: result.outcome, attempt: result.attempt } satisfies AbandonResponse);
+  })
+  .post("/worktrees/removals", async (c) => c.json({ removals: await pendingRemovals(db(c.env.DB), c.var.runner.id) } satisfies WorktreeRemovals))
+  .post("/worktrees/removed", async (c) => {
+    const { task_ids } = await readBody(c, WorktreesRemoved);
+    return c.json({ forgotten: await ackRemovals(db(c.env.DB), c.var.runner.id, task_ids) } satisfies WorktreesRemovedResponse);
   });

@@ -1,6 +1,6 @@
 /** /loop schedule, tasks, task, cancel, toggle, edit: thin calls into worker/domain/tasks.ts. */
 import type { Run, Task, TaskWithPreview } from "../../../protocol/api.ts";
-import { listRuns } from "../../domain/runs.ts";
+import { listRuns, runTaskNow } from "../../domain/runs.ts";
 import { createTask, deleteTask, getTask, listTasks, loadTask, previewTask, updateTask } from "../../domain/tasks.ts";
 import { AppError } from "../../errors.ts";
 import { MESSAGE_LIMIT } from "../chunk.ts";
@@ -25,7 +25,17 @@ async function inChannel<T>(taskId: number, work: Promise<T>): Promise<T> {
 }
 
 export function scheduleText(t: Task): string {
+  if (t.type === "manual") return "manual (runs with `/loop task run: True`)";
   return `${t.type} ${inlineCode(t.schedule)}${t.tz ? ` (${t.tz})` : ""}`;
+}
+
+/** The original's options, when any is set: "worktree from main · thread deleted after 60 s". */
+function optionsText(t: Task): string | null {
+  const parts = [
+    t.worktree ? `🌿 worktree${t.origin_branch ? ` from ${inlineCode(t.origin_branch)}` : ""}${t.update_before_run ? ", updated before each run" : ""}` : null,
+    t.auto_delete_sec ? `🧹 thread deleted ${t.auto_delete_sec} s after each run` : null,
+  ].filter(Boolean);
+  return parts.length ? parts.join(" · ") : null;
 }
 
 function taskLine(t: Task): string {
@@ -79,6 +89,11 @@ export const task: CommandSpec<"task"> = {
   owners: null,
   async run({ access, options }) {
     const t = await inChannel(options.task_id, getTask(access.ctx, options.task_id));
+    if (options.run) {
+      const run = await runTaskNow(access.ctx, t.id, "discord");
+      return message(`▶️ Running task \`#${t.id}\` now (run \`#${run.id}\`) — ${truncate(t.prompt, 120)}`);
+    }
+    const extra = optionsText(t);
     const [next, runs] = await Promise.all([
       previewTask(access.ctx, t.id, NEXT_COUNT),
       listRuns(access.ctx, { task_id: t.id, limit: LAST_RUNS }),
@@ -86,6 +101,7 @@ export const task: CommandSpec<"task"> = {
     const lines = [
       `**Task #${t.id}** ${t.enabled ? "✅ enabled" : "⏸️ paused"}${t.template_name ? ` · from template ${inlineCode(t.template_name)}` : ""}`,
       `Schedule: ${scheduleText(t)}`,
+      ...(extra ? [`Options: ${extra}`] : []),
       `Prompt:\n> ${truncate(t.prompt, 600)}`,
       `Next: ${next.length ? next.map((p) => discordTime(p, "f")).join(", ") : "—"}`,
       `Last run: ${discordTime(t.last_run_at)}`,

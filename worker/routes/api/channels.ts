@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { AddTemplate, EnsureChannel, SetChannel } from "../../../protocol/api.ts";
-import { ensureChannel, getChannel, listChannels, resetSession, setRunnerLabel } from "../../domain/channels.ts";
+import { ensureChannel, getChannel, listChannels, resetSession, setChannel } from "../../domain/channels.ts";
 import { addTemplateToChannel } from "../../domain/templates.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { readBody } from "../../http/validate.ts";
@@ -14,8 +14,8 @@ export const channelRoutes = new Hono<AppEnv>()
   .get("/:id", async (c) => c.json(await getChannel(c.var.domain, c.req.param("id"))))
   .patch("/:id", async (c) => {
     const patch = await readBody(c, SetChannel);
-    if (patch.runner_label === undefined) return c.json(await getChannel(c.var.domain, c.req.param("id")));
-    return c.json(await setRunnerLabel(c.var.domain, c.req.param("id"), patch.runner_label));
+    if (patch.runner_label === undefined && patch.session_id === undefined) return c.json(await getChannel(c.var.domain, c.req.param("id")));
+    return c.json(await setChannel(c.var.domain, c.req.param("id"), patch));
   })
   .delete("/:id/session", async (c) => c.json(await resetSession(c.var.domain, c.req.param("id"))))
   .post("/:id/templates", async (c) => {

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { CreateTask, ListTasksQuery, PreviewQuery, UpdateTask } from "../../../protocol/api.ts";
+import { runTaskNow } from "../../domain/runs.ts";
 import { createTask, deleteTask, getTask, listTasks, previewTask, updateTask } from "../../domain/tasks.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { intParam, readBody, readQuery } from "../../http/validate.ts";
@@ -20,6 +21,8 @@ export const taskRoutes = new Hono<AppEnv>()
     const id = intParam(c, "id", "task");
     return c.json(await updateTask(c.var.domain, id, await readBody(c, UpdateTask)));
   })
+  // Run now, outside the schedule: the only way a manual task runs.
+  .post("/:id/run", async (c) => c.json(await runTaskNow(c.var.domain, intParam(c, "id", "task"), "api"), 201))
   .delete("/:id", async (c) => {
     await deleteTask(c.var.domain, intParam(c, "id", "task"));
     return c.body(null, 204);
