@@ -21,7 +21,7 @@ export const RunTrigger = z.enum(["discord", "schedule", "mcp", "api"]);
 export type RunTrigger = z.infer<typeof RunTrigger>;
 
 const Prompt = z.string().trim().min(1, "prompt is empty").max(MAX_PROMPT_CHARS, `prompt is longer than ${MAX_PROMPT_CHARS} characters`);
-const ScheduleText = z.string().max(200, "schedule is longer than 200 characters");
+export const ScheduleText = z.string().max(200, "schedule is longer than 200 characters");
 const TimeZone = z.string().min(1).max(64);
 export const ChannelId = z.string().min(1).max(64);
 

@@ -343,7 +343,7 @@ describe("bad arguments are tool errors with a clear message", () => {
     const client = await connect();
     const channel = await newChannel();
     await refused(client, "schedule_task", { channel_id: channel.id, schedule: 5, type: "interval", prompt: "p" }, /expected string, received number at schedule/);
-    await refused(client, "schedule_task", { channel_id: channel.id, schedule: "5m", type: "weekly", prompt: "p" }, /expected one of "cron"\|"interval"\|"once" at type/);
+    await refused(client, "schedule_task", { channel_id: channel.id, schedule: "5m", type: "weekly", prompt: "p" }, /expected one of "cron"\|"interval"\|"once"\|"manual" at type/);
     await refused(client, "schedule_task", { channel_id: channel.id, schedule: "5m", type: "interval" }, /at prompt/);
     await refused(client, "schedule_task", { channel_id: channel.id, schedule: "5m", type: "interval", prompt: "   " }, /prompt is empty at prompt/);
     await refused(client, "show_task", { task_id: "12" }, /expected number, received string at task_id/);
@@ -386,7 +386,7 @@ describe("bad arguments are tool errors with a clear message", () => {
     const client = await connect();
     const channel = await newChannel(unique("idle"));
     const task = await restTask(channel.id);
-    await refused(client, "edit_task", { task_id: task.id }, /nothing to change: give schedule, type, prompt or tz/);
+    await refused(client, "edit_task", { task_id: task.id }, /nothing to change: give schedule, type, prompt, tz, auto_delete_sec, worktree, origin_branch or update_before_run/);
     await refused(client, "edit_task", { task_id: task.id, type: "cron" }, /changing type to cron needs a new schedule too/);
     await refused(client, "run_task", {}, /give task_id .* or prompt/);
     await refused(client, "run_task", { task_id: task.id, prompt: "p" }, /not both/);

@@ -6,7 +6,7 @@
  */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { CreateTask, Task, TaskWithPreview, UpdateTask } from "../../../protocol/api.ts";
+import { CreateTask, ScheduleText, Task, TaskWithPreview, UpdateTask } from "../../../protocol/api.ts";
 import type { DomainContext } from "../../domain/context.ts";
 import { createTask, deleteTask, getTask, listTasks, updateTask } from "../../domain/tasks.ts";
 import { invalid } from "../../errors.ts";
@@ -15,7 +15,7 @@ import { ChannelArgs, targetChannel, type McpScope } from "../scope.ts";
 
 export const TaskId = z.number().int().positive().describe("The task's id, as list_tasks shows it.");
 
-const Schedule = CreateTask.shape.schedule.describe(
+const Schedule = ScheduleText.describe(
   'cron: 5 fields, e.g. "0 9 * * 1-5"; interval: a duration, e.g. "30m" or "1h30m"; once: an RFC 3339 time with offset, e.g. "2026-12-01T09:00:00Z", or "in 10m". Ignored (leave empty) for manual tasks.',
 );
 const Type = CreateTask.shape.type.describe("Task type: cron, interval, once, or manual (manual tasks have no schedule and only run when triggered with run_task).");
@@ -52,7 +52,7 @@ export function registerTaskTools(server: McpServer, ctx: DomainContext, scope: 
         "Create a scheduled task on the channel: a prompt that runs as an agent on a cron schedule, at an interval, once, or only on demand (manual). For 'once', check the user's local time first to get the offset right.",
       inputSchema: {
         ...ChannelArgs,
-        schedule: Schedule,
+        schedule: Schedule.optional(),
         type: Type,
         prompt: Prompt,
         tz: Tz,
@@ -64,7 +64,7 @@ export function registerTaskTools(server: McpServer, ctx: DomainContext, scope: 
     guard("schedule_task", async (args) => {
       const channel_id = await targetChannel(ctx, scope, args);
       const { channel_id: _c, dir_path: _d, ...rest } = args;
-      const task = await createTask(ctx, { ...rest, channel_id });
+      const task = await createTask(ctx, { ...rest, schedule: rest.schedule ?? "", channel_id });
       const when = task.type === "manual" ? "it runs only when triggered (run_task)" : `next runs: ${task.preview.join(", ") || "none"}`;
       return structured(`Task scheduled (ID: ${task.id}); ${when}.`, task);
     }),
