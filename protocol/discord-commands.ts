@@ -37,6 +37,10 @@ export const SUBCOMMANDS = [
   "owner add",
   "owner remove",
   "owner list",
+  "loop",
+  "memory show",
+  "memory set",
+  "memory clear",
 ] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
 
@@ -59,6 +63,10 @@ export const EXAMPLES: Record<Subcommand, string> = {
   "owner add": "/loop owner add user: @alice",
   "owner remove": "/loop owner remove user: @alice",
   "owner list": "/loop owner list",
+  loop: "/loop loop prompt: Run the tests and fix one failure max_iterations: 10 every: 30s until: ALL TESTS PASS monitor: npm test 2>&1 | tail -n 20",
+  "memory show": "/loop memory show",
+  "memory set": "/loop memory set kind: persistent text: The goal is a green CI on main.",
+  "memory clear": "/loop memory clear kind: working",
 };
 
 /** custom_id of the Stop button on a run's live message: "loop:stop:<run id>". */
@@ -95,6 +103,17 @@ const taskOptions = (): APIApplicationCommandBasicOption[] => [
   { type: Opt.String, name: "origin_branch", description: "Branch the worktree is based on (default: the directory's HEAD branch)", required: false, max_length: 200 },
   { type: Opt.Boolean, name: "update_before_run", description: "Fetch and fast-forward the worktree before each run", required: false },
 ];
+
+const memoryKind = (required: boolean): APIApplicationCommandBasicOption => ({
+  type: Opt.String,
+  name: "kind",
+  description: required ? "persistent (kept) or working (cleared after each loop iteration)" : "Which memory (default both)",
+  required,
+  choices: [
+    { name: "persistent (kept across iterations and loops)", value: "persistent" },
+    { name: "working (cleared when a loop iteration ends)", value: "working" },
+  ],
+});
 
 const sub = (name: string, description: string, options: APIApplicationCommandBasicOption[] = []): APIApplicationCommandSubcommandOption => ({
   type: Opt.Subcommand,
@@ -159,6 +178,23 @@ export const LOOP_COMMAND = {
       name: "session",
       description: "The channel's Claude session",
       options: [sub("reset", "Forget the conversation: the next ask starts fresh")],
+    },
+    sub("loop", "Repeat a prompt as runs until the agent calls loop_done (or until, max_iterations, /loop stop)", [
+      { type: Opt.String, name: "prompt", description: "What the agent should do each iteration", required: true, min_length: 1, max_length: MAX_DISCORD_PROMPT },
+      { type: Opt.Integer, name: "max_iterations", description: "Stop after this many iterations (default: until stopped)", required: false, min_value: 0, max_value: 1000 },
+      { type: Opt.String, name: "every", description: "Time between iteration starts, e.g. 30s, 5m (default back to back)", required: false, max_length: 50 },
+      { type: Opt.String, name: "until", description: "Stop when an answer contains this text", required: false, max_length: 500 },
+      { type: Opt.String, name: "monitor", description: "A command run before each iteration; its output goes into the prompt", required: false, max_length: 2000 },
+    ]),
+    {
+      type: Opt.SubcommandGroup,
+      name: "memory",
+      description: "The channel's memory, which loop iterations read and write",
+      options: [
+        sub("show", "Show the channel's persistent and working memory"),
+        sub("set", "Replace one of the channel's memories", [memoryKind(true), { type: Opt.String, name: "text", description: "The new text", required: true, min_length: 1, max_length: MAX_DISCORD_PROMPT }]),
+        sub("clear", "Clear the channel's memory", [memoryKind(false)]),
+      ],
     },
     {
       type: Opt.SubcommandGroup,

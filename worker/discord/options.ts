@@ -4,7 +4,7 @@
  * option throws an AppError naming it; the interaction answers it with an example.
  */
 import { z } from "zod";
-import { CreateRun, CreateTask, EnsureChannel, TemplateName, UpdateTask } from "../../protocol/api.ts";
+import { CreateRun, CreateTask, EnsureChannel, MemoryKind, SetMemory, StartLoop, TemplateName, UpdateTask } from "../../protocol/api.ts";
 import type { Subcommand } from "../../protocol/discord-commands.ts";
 import { parseWith } from "../http/validate.ts";
 
@@ -30,6 +30,17 @@ const SCHEMAS = {
   "owner add": z.object({ user: UserId }),
   "owner remove": z.object({ user: UserId }),
   "owner list": none,
+  // Discord's option names, mapped onto StartLoop's (monitor → monitor_command) by the handler.
+  loop: z.object({
+    prompt: StartLoop.shape.prompt,
+    max_iterations: StartLoop.shape.max_iterations,
+    every: StartLoop.shape.every,
+    until: StartLoop.shape.until,
+    monitor: StartLoop.shape.monitor_command,
+  }),
+  "memory show": none,
+  "memory set": z.object({ kind: MemoryKind, text: SetMemory.shape.text }),
+  "memory clear": z.object({ kind: MemoryKind.optional() }),
 } satisfies Record<Subcommand, z.ZodType>;
 
 export type Options<P extends Subcommand> = z.infer<(typeof SCHEMAS)[P]>;

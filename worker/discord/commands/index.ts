@@ -9,6 +9,7 @@ import { log } from "../../log.ts";
 import { deferred, ephemeral } from "../reply.ts";
 import { discordRest } from "../rest.ts";
 import { dir, ownerAdd, ownerList, ownerRemove, sessionReset, status, templateAdd, templateList } from "./channel.ts";
+import { loop, memoryClear, memorySet, memoryShow } from "./loops.ts";
 import { ask, stop } from "./runs.ts";
 import { cancel, edit, schedule, task, tasks, toggle } from "./tasks.ts";
 import type { CommandSpec, CommandTable } from "./types.ts";
@@ -30,6 +31,10 @@ export const COMMAND_TABLE: CommandTable = {
   "owner add": ownerAdd,
   "owner remove": ownerRemove,
   "owner list": ownerList,
+  loop,
+  "memory show": memoryShow,
+  "memory set": memorySet,
+  "memory clear": memoryClear,
 };
 
 /**

@@ -15,6 +15,7 @@ import type { Access } from "../access.ts";
 import { snowflakeTime, type Interaction } from "../interaction.ts";
 import { INTERACTION_TOKEN_TTL_MS } from "../live-state.ts";
 import { ephemeral } from "../reply.ts";
+import { channelLoop, stopLoopAs } from "./loops.ts";
 import { discordRest } from "../rest.ts";
 import type { CommandSpec } from "./types.ts";
 
@@ -52,6 +53,9 @@ async function queueAsk(access: Access, prompt: string, interaction: Interaction
 export const stop: CommandSpec<"stop"> = {
   owners: null,
   async run({ access }) {
+    // A running loop is what "stop" means first: it ends, and its iteration with it.
+    const running = await channelLoop(access);
+    if (running) return stopLoopAs(access, running.id);
     const active = await activeRun(access.ctx, access.channel);
     if (!active) return ephemeral("Nothing is running or waiting in this channel.");
     return stopRun(access, active.id);
