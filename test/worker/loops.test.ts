@@ -8,10 +8,11 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
-import { env, SELF } from "cloudflare:test";
+import { createScheduledController, env, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { Loop, LoopWithIterations, MAX_MEMORY_CHARS, Memory } from "../../protocol/api.ts";
 import { Job, MONITOR_TIMEOUT_SEC } from "../../protocol/runner.ts";
+import worker from "../../worker/index.ts";
 
 const BASE = "http://loop.test";
 const ADMIN = env.ADMIN_TOKEN!;
@@ -226,6 +227,25 @@ describe("a loop's iterations", () => {
     const job = (await t.claim())!;
     expect((await t.monitor(job, "x")).status).toBe(409);
     await t.complete(job);
+  });
+});
+
+describe("the sweep", () => {
+  it("moves a running loop whose iteration ended without the channel hearing of it", async () => {
+    const t = await setup();
+    const loop = await start({ channel_id: t.channel, prompt: "go", max_iterations: 3 });
+    const job1 = (await t.claim())!;
+    // The run ended two minutes ago, but the "finished" message never reached the channel.
+    await env.DB.prepare("UPDATE runs SET status = 'succeeded', result_text = 'lost news', finished_at = ? WHERE id = ?").bind(Date.now() - 120_000, job1.run_id).run();
+    expect(await t.claim()).toBeNull();
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env);
+    const job2 = (await t.claim())!;
+    expect(job2.prompt).toContain("lost news");
+    expect((await getLoop(loop.id)).iteration).toBe(2);
+    // A second sweep changes nothing: iteration 2 is queued, not ended.
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env);
+    expect((await getLoop(loop.id)).iterations).toHaveLength(2);
+    await call("POST", `/api/loops/${loop.id}/stop`);
   });
 });
 

@@ -1,11 +1,13 @@
 /**
  * The Cron Trigger's safety net, every minute: fire tasks whose alarm fell behind (through
- * the same ChannelSession path, so exactly-once still holds) and prune old run events.
+ * the same ChannelSession path, so exactly-once still holds), move loops whose next
+ * iteration was not queued, and prune old run events.
  */
-import { and, count, eq, gte, inArray, lt } from "drizzle-orm";
+import { and, count, eq, gte, inArray, isNull, lt, or } from "drizzle-orm";
 import { dispatcherOf, sessionOf } from "../../durable-objects/contracts.ts";
 import type { Db } from "../db/client.ts";
-import { runEvents, runs, tasks } from "../db/schema.ts";
+import { loops, runEvents, runs, tasks } from "../db/schema.ts";
+import { TERMINAL } from "./run-state.ts";
 import type { Config, Env } from "../env.ts";
 import { log } from "../log.ts";
 
@@ -21,6 +23,7 @@ export interface SweepReport {
   prunedEvents: number;
   leasesReaped: number;
   channelsPumped: number;
+  loopsMoved: number;
 }
 
 export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise<SweepReport> {
@@ -51,6 +54,23 @@ export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise
     .where(and(eq(runs.status, "queued"), lt(runs.createdAt, now - SWEEP_GRACE_MS)));
   await Promise.allSettled(stuck.map(({ channelId }) => sessionOf(env, channelId).enqueue(channelId)));
 
+  // Running loops whose newest iteration ended a while ago with nothing queued after it (the
+  // ChannelSession's word on its end was lost, or its wake-up): telling the channel again that
+  // the run finished decides the loop's next step once more; every write there is conditional.
+  const stalled = await db
+    .select({ channelId: loops.channelId, runId: runs.id })
+    .from(loops)
+    .innerJoin(runs, and(eq(runs.loopId, loops.id), eq(runs.iteration, loops.iteration)))
+    .where(
+      and(
+        eq(loops.status, "running"),
+        inArray(runs.status, [...TERMINAL]),
+        lt(runs.finishedAt, now - SWEEP_GRACE_MS),
+        or(isNull(loops.nextAt), lt(loops.nextAt, now - SWEEP_GRACE_MS)),
+      ),
+    );
+  await Promise.allSettled(stalled.map(({ channelId, runId }) => sessionOf(env, channelId).finished(channelId, runId)));
+
   // Bounded per sweep so a first prune of a large backlog cannot outrun the invocation.
   const old = db.select({ id: runEvents.id }).from(runEvents).where(lt(runEvents.at, now - cfg.eventRetentionMs)).limit(PRUNE_BATCH);
   const pruned = await db.delete(runEvents).where(inArray(runEvents.id, old)).run();
@@ -61,6 +81,7 @@ export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise
     prunedEvents: pruned.meta.changes,
     leasesReaped: reaped.requeued.length + reaped.ended.length,
     channelsPumped: stuck.length,
+    loopsMoved: stalled.length,
   };
   if (Object.values(report).some((n) => n > 0)) log.info("sweep: done", { ...report });
   return report;
