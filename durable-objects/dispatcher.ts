@@ -7,6 +7,7 @@
  *  - worker/domain/run-state.ts: the run's D1 transitions (started, requeued, ended, finished).
  */
 import { DurableObject } from "cloudflare:workers";
+import { MCP_PATH } from "../protocol/mcp.ts";
 import type { AbandonReason, Completion, Job } from "../protocol/runner.ts";
 import { db, type Db } from "../worker/db/client.ts";
 import { endRun, finishRun, mintRunToken, requeueRun, startRun } from "../worker/domain/run-state.ts";
@@ -138,7 +139,7 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
         model: null,
         worktree: started.worktree,
         limits: { timeout_sec: null },
-        mcp: { url: `${origin}/mcp`, token },
+        mcp: { url: `${origin}${MCP_PATH}`, token },
         append_system_prompt: iteration?.appendSystemPrompt ?? null,
         monitor: iteration?.monitor ?? null,
       };

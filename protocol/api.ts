@@ -9,15 +9,18 @@ import { z } from "zod";
 export const MAX_PROMPT_CHARS = 32_000;
 export const MAX_BODY_BYTES = 64 * 1024;
 
+// The enums as tuples too: the D1 schema (worker/db/schema.ts) builds its column enums from them.
 /** "manual": no schedule; the task runs only when someone runs it now (run_task, /loop task run, REST). */
 export const TASK_TYPES = ["cron", "interval", "once", "manual"] as const;
 export const TaskType = z.enum(TASK_TYPES);
 export type TaskType = z.infer<typeof TaskType>;
 
-export const RunStatus = z.enum(["queued", "running", "succeeded", "failed", "cancelled", "lost"]);
+export const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "lost"] as const;
+export const RunStatus = z.enum(RUN_STATUSES);
 export type RunStatus = z.infer<typeof RunStatus>;
 
-export const RunTrigger = z.enum(["discord", "schedule", "mcp", "api"]);
+export const RUN_TRIGGERS = ["discord", "schedule", "mcp", "api"] as const;
+export const RunTrigger = z.enum(RUN_TRIGGERS);
 export type RunTrigger = z.infer<typeof RunTrigger>;
 
 const Prompt = z.string().trim().min(1, "prompt is empty").max(MAX_PROMPT_CHARS, `prompt is longer than ${MAX_PROMPT_CHARS} characters`);
@@ -202,8 +205,6 @@ export const Runner = z.object({
 });
 export type Runner = z.infer<typeof Runner>;
 
-export const CreatedRunner = Runner.extend({ token: z.string() });
-
 /** session_id: the Claude session the channel's next run resumes (`loop import` brings the original's). */
 export const SetChannel = z.strictObject({ runner_label: RunnerLabel.nullable(), session_id: z.string().trim().min(1).max(200).nullable() }).partial();
 
@@ -233,6 +234,7 @@ export const CreatedToken = ApiToken.extend({ token: z.string() });
 
 // ---- errors ---------------------------------------------------------------------------
 
+/** Every error answer of the Worker, on every surface (REST, /runner/v1): one shape. */
 export const ErrorBody = z.object({
   error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
 });

@@ -19,6 +19,10 @@
 import { z } from "zod";
 
 export const PROTOCOL_VERSION = "v1";
+/** Where the Worker serves this protocol. */
+export const RUNNER_PATH = `/runner/${PROTOCOL_VERSION}`;
+/** Largest request body the Worker accepts here; the runner keeps its event batches well below it. */
+export const MAX_RUNNER_BODY_BYTES = 1024 * 1024;
 
 /** Longest a claim may wait before the Worker answers 204. */
 export const MAX_CLAIM_WAIT_MS = 25_000;
@@ -107,7 +111,6 @@ export const RunEventData = z.discriminatedUnion("type", [
   z.object({ type: z.literal("notice"), message: z.string() }),
 ]);
 export type RunEventData = z.infer<typeof RunEventData>;
-export type RunEventType = RunEventData["type"];
 
 export const MAX_EVENTS_PER_BATCH = 200;
 
@@ -193,7 +196,3 @@ export type WorktreesRemoved = z.infer<typeof WorktreesRemoved>;
 
 export const WorktreesRemovedResponse = z.object({ forgotten: z.number().int() });
 export type WorktreesRemovedResponse = z.infer<typeof WorktreesRemovedResponse>;
-
-export const ProtocolError = z.object({
-  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
-});

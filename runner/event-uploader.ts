@@ -6,15 +6,15 @@
  * bounded: past MAX_BUFFERED the producer is told to wait (waitForRoom), which stops the
  * runner reading the container's output, which stalls the agent, and nothing is dropped.
  */
-import { MAX_EVENTS_PER_BATCH, type Job, type RunEventData, type WireEvent } from "../protocol/runner.ts";
+import { MAX_EVENTS_PER_BATCH, MAX_RUNNER_BODY_BYTES, type Job, type RunEventData, type WireEvent } from "../protocol/runner.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import { errorText, type Logger } from "./log.ts";
 import { WorkerError, type WorkerClient } from "./worker-client.ts";
 
 export const FLUSH_MS = 250;
 export const MAX_BATCH = 50;
-/** Requests are capped at 1 MiB by the Worker; stay well below it. */
-export const MAX_BATCH_BYTES = 256 * 1024;
+/** The Worker caps requests at MAX_RUNNER_BODY_BYTES; stay well below it. */
+export const MAX_BATCH_BYTES = MAX_RUNNER_BODY_BYTES / 4;
 export const MAX_BUFFERED = 2_000;
 export const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 

@@ -18,7 +18,7 @@ import {
   MAX_CLAIM_WAIT_MS,
   MonitorReport,
   MonitorResponse,
-  ProtocolError,
+  RUNNER_PATH,
   type AbandonReason,
   WorktreeRemovals,
   WorktreesRemoved,
@@ -26,6 +26,7 @@ import {
   type CompletionInput,
   type WireEvent,
 } from "../protocol/runner.ts";
+import { ErrorBody } from "../protocol/api.ts";
 import { postJson, type HttpResponse, type PostJson } from "./http-post.ts";
 
 export type WorkerErrorKind =
@@ -133,7 +134,7 @@ export class WorkerClient {
     const timeout = AbortSignal.timeout(timeoutMs);
     let res: HttpResponse;
     try {
-      res = await this.#post(`${this.#url}/runner/v1${path}`, { authorization: `Bearer ${this.#token}` }, JSON.stringify(body), signal ? AbortSignal.any([signal, timeout]) : timeout);
+      res = await this.#post(`${this.#url}${RUNNER_PATH}${path}`, { authorization: `Bearer ${this.#token}` }, JSON.stringify(body), signal ? AbortSignal.any([signal, timeout]) : timeout);
     } catch (err) {
       if (signal?.aborted) throw err; // our own cancellation, not the Worker's fault
       const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
@@ -165,7 +166,7 @@ export class WorkerClient {
 function errorDetail(res: HttpResponse): string {
   const text = res.body;
   try {
-    const parsed = ProtocolError.safeParse(JSON.parse(text));
+    const parsed = ErrorBody.safeParse(JSON.parse(text));
     if (parsed.success) return `${parsed.data.error.code}: ${parsed.data.error.message}`;
   } catch {}
   return text.slice(0, 200) || "(no body)";

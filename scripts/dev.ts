@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import Docker from "dockerode";
+import { RUNNER_PATH } from "../protocol/runner.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const BIN = join(ROOT, "node_modules/.bin");
@@ -92,7 +93,7 @@ async function runnerBlocker(): Promise<string | null> {
 async function ensureRunnerConfig(adminToken: string): Promise<void> {
   if (existsSync(RUNNER_CONFIG)) {
     const { runner_token } = JSON.parse(readFileSync(RUNNER_CONFIG, "utf8")) as { runner_token: string };
-    const probe = await fetch(`${URL}/runner/v1/claim`, {
+    const probe = await fetch(`${URL}${RUNNER_PATH}/claim`, {
       method: "POST",
       headers: { authorization: `Bearer ${runner_token}`, "content-type": "application/json" },
       body: JSON.stringify({ wait_ms: 0 }),

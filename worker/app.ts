@@ -4,6 +4,9 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import type { ErrorBody } from "../protocol/api.ts";
+import { MCP_PATH } from "../protocol/mcp.ts";
+import { RUNNER_PATH } from "../protocol/runner.ts";
 import { AppError } from "./errors.ts";
 import type { AppEnv } from "./http/types.ts";
 import { log } from "./log.ts";
@@ -15,9 +18,9 @@ import { runnerRoutes } from "./routes/runner.ts";
 export const app = new Hono<AppEnv>();
 
 app.route("/api", apiRoutes);
-app.route("/runner/v1", runnerRoutes);
+app.route(RUNNER_PATH, runnerRoutes);
 app.route("/discord", discordRoutes);
-app.route("/mcp", mcpRoutes);
+app.route(MCP_PATH, mcpRoutes);
 
 app.notFound((c) => c.json(new AppError(404, "not_found", `No route for ${c.req.method} ${c.req.path}.`).toBody(), 404));
 
@@ -28,8 +31,8 @@ app.onError((err, c) => {
   }
   if (err instanceof HTTPException) {
     const status = err.status;
-    return c.json({ error: { code: "http_error", message: err.message || "Request refused." } }, status);
+    return c.json({ error: { code: "http_error", message: err.message || "Request refused." } } satisfies ErrorBody, status);
   }
   log.error("unhandled error", { method: c.req.method, path: c.req.path, error: String(err), stack: (err as Error).stack });
-  return c.json({ error: { code: "internal", message: "Internal error; it has been logged." } }, 500);
+  return c.json({ error: { code: "internal", message: "Internal error; it has been logged." } } satisfies ErrorBody, 500);
 });

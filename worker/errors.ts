@@ -4,6 +4,7 @@
  * answered with a bare 500.
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ErrorBody } from "../protocol/api.ts";
 
 export class AppError extends Error {
   readonly status: ContentfulStatusCode;
@@ -18,7 +19,7 @@ export class AppError extends Error {
     this.field = field;
   }
 
-  toBody(): { error: { code: string; message: string; field?: string } } {
+  toBody(): ErrorBody {
     return { error: { code: this.code, message: this.message, ...(this.field ? { field: this.field } : {}) } };
   }
 }

@@ -7,7 +7,7 @@ import { AppError } from "../../worker/errors.ts";
 import {
   advance,
   canonicalSchedule,
-  formatDuration,
+  formatInterval,
   nextOccurrence,
   parseDuration,
   parseSchedule,
@@ -355,7 +355,7 @@ describe("durations", () => {
     [HOUR + MIN + 1000, "1h1m1s"],
     [24 * HOUR, "24h"],
   ])("formats %i ms as %s and reads it back", (ms, text) => {
-    expect(formatDuration(ms)).toBe(text);
+    expect(formatInterval(ms)).toBe(text);
     expect(parseDuration(text)).toBe(ms);
   });
 

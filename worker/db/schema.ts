@@ -6,7 +6,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 // TASK_TYPES: cron, interval, once, and "manual" (no schedule: runs only when someone runs it now).
-import { LOOP_END_REASONS, LOOP_STATUSES, TASK_TYPES } from "../../protocol/api.ts";
+import { LOOP_END_REASONS, LOOP_STATUSES, RUN_STATUSES, RUN_TRIGGERS, TASK_TYPES } from "../../protocol/api.ts";
 
 const createdAt = () =>
   integer("created_at", { mode: "number" })
@@ -72,9 +72,6 @@ export const tasks = sqliteTable(
     uniqueIndex("tasks_channel_template").on(t.channelId, t.templateName),
   ],
 );
-
-export const RUN_TRIGGERS = ["discord", "schedule", "mcp", "api"] as const;
-export const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "lost"] as const;
 
 export const runs = sqliteTable(
   "runs",

@@ -1,4 +1,5 @@
 /** Turns a bearer secret into an Actor, or refuses it with a 401 that says why. */
+import { RUNNER_PATH } from "../../protocol/runner.ts";
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { apiTokens, type ApiTokenRow } from "../db/schema.ts";
@@ -20,7 +21,7 @@ export async function authenticateApi(
 ): Promise<Actor> {
   if (cfg.adminToken && (await secretsEqual(secret, cfg.adminToken))) return { kind: "admin", tokenId: null };
   const kind = secretKind(secret);
-  if (kind === "runner") throw unauthorized("Runner tokens only work on /runner/v1.");
+  if (kind === "runner") throw unauthorized(`Runner tokens only work on ${RUNNER_PATH}.`);
   if (kind !== "api" && kind !== "run") throw unauthorized("The bearer token is not valid.");
 
   const row = await db.query.apiTokens.findFirst({ where: eq(apiTokens.tokenHash, await sha256Hex(secret)) });

@@ -21,7 +21,7 @@ import { conflict, invalid, notFound } from "../errors.ts";
 import { actorLabel, canSeeChannel, visibleChannels } from "./actor.ts";
 import { channelRef } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
-import { formatDuration, parseDuration } from "./schedule.ts";
+import { formatInterval, parseDuration } from "./schedule.ts";
 import { iso } from "./views.ts";
 
 /** A validated StartLoop body; Discord passes the channel it has already loaded. */
@@ -71,8 +71,8 @@ function loopDuration(text: string | null | undefined, field: string): number {
   const ms = parseDuration(text);
   if (ms === null) throw invalid(`${field}: "${text}" is not a duration; use Go durations such as "2s", "30s", "5m" or "1h30m".`, field);
   if (ms === 0) return 0;
-  if (ms < MIN_LOOP_EVERY_MS) throw invalid(`${field}: "${text}" is shorter than the minimum of ${formatDuration(MIN_LOOP_EVERY_MS)}.`, field);
-  if (ms > MAX_LOOP_EVERY_MS) throw invalid(`${field}: "${text}" is longer than the maximum of ${formatDuration(MAX_LOOP_EVERY_MS)}.`, field);
+  if (ms < MIN_LOOP_EVERY_MS) throw invalid(`${field}: "${text}" is shorter than the minimum of ${formatInterval(MIN_LOOP_EVERY_MS)}.`, field);
+  if (ms > MAX_LOOP_EVERY_MS) throw invalid(`${field}: "${text}" is longer than the maximum of ${formatInterval(MAX_LOOP_EVERY_MS)}.`, field);
   return ms;
 }
 

@@ -1,6 +1,7 @@
 /** Self-hosted runners: registered by an admin, each with its own token and labels. */
 import { asc, eq } from "drizzle-orm";
 import type { RegisterRunner, Runner } from "../../protocol/api.ts";
+import { RUNNER_PATH } from "../../protocol/runner.ts";
 import { dispatcherOf, type RunnerIdentity } from "../../durable-objects/contracts.ts";
 import type { Db } from "../db/client.ts";
 import { runners, type RunnerRow } from "../db/schema.ts";
@@ -63,7 +64,7 @@ export async function authenticateRunner(
   secret: string,
   waitUntil: (p: Promise<unknown>) => void,
 ): Promise<RunnerIdentity> {
-  if (secretKind(secret) !== "runner") throw new AppError(401, "unauthorized", "/runner/v1 needs a runner token (loop_runner_…).");
+  if (secretKind(secret) !== "runner") throw new AppError(401, "unauthorized", `${RUNNER_PATH} needs a runner token (loop_runner_…).`);
   const row = await db.query.runners.findFirst({ where: eq(runners.tokenHash, await sha256Hex(secret)) });
   if (!row) throw new AppError(401, "unauthorized", "The runner token is not valid.");
   const now = Date.now();

@@ -13,12 +13,9 @@
  *   itself and runs only when someone runs it now. Any schedule text given is dropped.
  */
 import { Cron } from "croner";
+import type { TaskType } from "../../protocol/api.ts";
 import { AppError } from "../errors.ts";
 
-import { TASK_TYPES } from "../../protocol/api.ts";
-
-export { TASK_TYPES };
-export type TaskType = (typeof TASK_TYPES)[number];
 
 export type Schedule =
   | { type: "cron"; expr: string; tz: string | null }
@@ -72,7 +69,7 @@ export function parseSchedule(input: ScheduleInput, opts: ParseOptions): Schedul
       }
       if (everyMs < opts.minIntervalMs) {
         throw invalid(
-          `interval "${text}" is shorter than the minimum of ${formatDuration(opts.minIntervalMs)}.`,
+          `interval "${text}" is shorter than the minimum of ${formatInterval(opts.minIntervalMs)}.`,
           "schedule",
           "interval",
         );
@@ -151,7 +148,8 @@ export function parseDuration(text: string): number | null {
   return Math.round(total);
 }
 
-export function formatDuration(ms: number): string {
+/** An interval in the grammar's own Go style ("1h30m"): what parseDuration reads back. */
+export function formatInterval(ms: number): string {
   const parts: string[] = [];
   let rest = Math.round(ms / 1000);
   for (const [unit, size] of [
@@ -181,7 +179,7 @@ export function canonicalSchedule(s: Schedule): string {
     case "cron":
       return s.expr;
     case "interval":
-      return formatDuration(s.everyMs);
+      return formatInterval(s.everyMs);
     case "once":
       return new Date(s.at).toISOString();
     case "manual":

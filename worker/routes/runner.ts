@@ -11,6 +11,7 @@ import {
   Completion,
   EventBatch,
   HeartbeatRequest,
+  MAX_RUNNER_BODY_BYTES,
   MonitorReport,
   WorktreesRemoved,
   type AbandonResponse,
@@ -57,9 +58,9 @@ function narrowLabels(runner: RunnerIdentity, labels: string[]): RunnerIdentity 
 export const runnerRoutes = new Hono<RunnerEnv>()
   .use(
     bodyLimit({
-      maxSize: 1024 * 1024,
+      maxSize: MAX_RUNNER_BODY_BYTES,
       onError: () => {
-        throw new AppError(413, "body_too_large", "Runner requests are limited to 1 MiB; send smaller event batches.");
+        throw new AppError(413, "body_too_large", `Runner requests are limited to ${MAX_RUNNER_BODY_BYTES / 1024 / 1024} MiB; send smaller event batches.`);
       },
     }),
   )

@@ -8,7 +8,7 @@ import type { APIInteractionResponse } from "discord-api-types/v10";
 import { MEMORY_KINDS, type Loop, type Memory } from "../../../protocol/api.ts";
 import { loadLoop, runningLoop, startLoop, stopLoop } from "../../domain/loops.ts";
 import { getMemory, setMemory } from "../../domain/memory.ts";
-import { formatDuration } from "../../domain/schedule.ts";
+import { formatInterval } from "../../domain/schedule.ts";
 import type { Access } from "../access.ts";
 import { inlineCode, truncate } from "../format.ts";
 import { ephemeral, message } from "../reply.ts";
@@ -17,7 +17,7 @@ import type { CommandSpec } from "./types.ts";
 function startedText(l: Loop): string {
   const parts = [
     l.max_iterations ? `up to ${l.max_iterations} iterations` : "until stopped",
-    l.every_ms ? `every ${formatDuration(l.every_ms)}` : "back to back",
+    l.every_ms ? `every ${formatInterval(l.every_ms)}` : "back to back",
     ...(l.until ? [`until an answer says ${inlineCode(truncate(l.until, 80))}`] : []),
     ...(l.monitor_command ? [`watching ${inlineCode(truncate(l.monitor_command, 120))}`] : []),
   ];
