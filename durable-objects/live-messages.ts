@@ -19,10 +19,10 @@ import { channels, runEvents, runs, type RunRow } from "../worker/db/schema.ts";
 import { isTerminal } from "../worker/domain/run-state.ts";
 import type { Config } from "../worker/env.ts";
 import { log } from "../worker/log.ts";
-import { truncate } from "../worker/discord/format.ts";
 import { applyEvents, applyResult, newRecord, plan, wakeTime, type LiveRecord, type Step, type Target } from "../worker/discord/live-state.ts";
 import { finalBody, renderFinal, renderHandoff, renderLive } from "../worker/discord/render.ts";
 import { discordRest, type DiscordRest, type RestResult } from "../worker/discord/rest.ts";
+import { cutLine } from "../worker/text.ts";
 
 const PREFIX = "discord:live:";
 const key = (runId: number) => `${PREFIX}${runId}`;
@@ -89,7 +89,7 @@ export class LiveMessages {
       // A thread cannot hold threads: a task of a thread channel posts in the thread itself.
       const target: Target = channel.parentId
         ? { kind: "channel", channelId: channel.discordChannelId }
-        : { kind: "thread", parentId: channel.discordChannelId, name: truncate(`⏰ Task #${f.taskId}: ${run.prompt}`, THREAD_NAME_LIMIT) };
+        : { kind: "thread", parentId: channel.discordChannelId, name: cutLine(`⏰ Task #${f.taskId}: ${run.prompt}`, THREAD_NAME_LIMIT) };
       await this.attach(f.runId, target, null);
     }
   }

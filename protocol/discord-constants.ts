@@ -56,5 +56,8 @@ export const Component = { ActionRow: 1, Button: 2 } as const satisfies Record<s
 export const Button = { Danger: 4 } as const satisfies Record<string, ButtonStyle>;
 export const Flags = { Ephemeral: 64 } as const satisfies Record<string, MessageFlags>;
 
+/** Discord's limit for one message's content, in characters. */
+export const MESSAGE_CONTENT_LIMIT = 2000;
+
 /** PermissionFlagsBits.Administrator (1 << 3). */
 export const ADMINISTRATOR = 8n;

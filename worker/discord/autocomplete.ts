@@ -3,8 +3,8 @@ import type { APIApplicationCommandOptionChoice } from "discord-api-types/v10";
 import { listTasks } from "../domain/tasks.ts";
 import { listTemplates } from "../domain/templates.ts";
 import type { Access } from "./access.ts";
-import { truncate } from "./format.ts";
 import type { CommandCall } from "./interaction.ts";
+import { cutLine } from "../text.ts";
 
 /** Discord shows at most 25 choices, each name at most 100 characters. */
 const MAX_CHOICES = 25;
@@ -17,14 +17,14 @@ export async function autocomplete(call: CommandCall, access: Access): Promise<A
     return tasks
       .filter((t) => !typed || String(t.id).startsWith(typed) || t.prompt.toLowerCase().includes(typed))
       .slice(0, MAX_CHOICES)
-      .map((t) => ({ name: truncate(`#${t.id} ${t.enabled ? "" : "(paused) "}${t.type} ${t.schedule} — ${t.prompt}`, NAME_LIMIT), value: t.id }));
+      .map((t) => ({ name: cutLine(`#${t.id} ${t.enabled ? "" : "(paused) "}${t.type} ${t.schedule} — ${t.prompt}`, NAME_LIMIT), value: t.id }));
   }
   if (call.focused?.name === "name" && call.path === "template add") {
     const templates = await listTemplates(access.ctx);
     return templates
       .filter((t) => !typed || t.name.includes(typed) || t.description.toLowerCase().includes(typed))
       .slice(0, MAX_CHOICES)
-      .map((t) => ({ name: truncate(t.description ? `${t.name} — ${t.description}` : t.name, NAME_LIMIT), value: t.name }));
+      .map((t) => ({ name: cutLine(t.description ? `${t.name} — ${t.description}` : t.name, NAME_LIMIT), value: t.name }));
   }
   return [];
 }

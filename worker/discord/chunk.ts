@@ -8,8 +8,7 @@
  * code points Discord counts, so a chunk is never over the limit.
  */
 
-/** Discord's limit for one message's content. */
-export const MESSAGE_LIMIT = 2000;
+import { MESSAGE_CONTENT_LIMIT } from "../../protocol/discord-constants.ts";
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})(.*)$/;
 
@@ -30,7 +29,7 @@ function nextFence(open: Fence | null, line: string): Fence | null {
   return closes ? null : open;
 }
 
-export function chunkMessage(text: string, limit = MESSAGE_LIMIT): string[] {
+export function chunkMessage(text: string, limit = MESSAGE_CONTENT_LIMIT): string[] {
   const chunks: string[] = [];
   let fence: Fence | null = null;
   let buf = "";
@@ -97,7 +96,7 @@ function hardSplit(word: string, room: number): string[] {
 }
 
 /** Appends a footer to the last chunk, or as a message of its own when it does not fit. */
-export function withFooter(chunks: string[], footer: string, limit = MESSAGE_LIMIT): string[] {
+export function withFooter(chunks: string[], footer: string, limit = MESSAGE_CONTENT_LIMIT): string[] {
   if (!chunks.length) return [footer];
   const last = chunks[chunks.length - 1]!;
   if (last.length + 1 + footer.length <= limit) return [...chunks.slice(0, -1), `${last}\n${footer}`];

@@ -1,4 +1,8 @@
-/** Small text helpers for Discord messages: durations, numbers, timestamps, escaping. */
+/** Small text helpers for Discord messages: durations, numbers, timestamps, escaping, run marks. */
+import type { RunStatus } from "../../protocol/api.ts";
+
+/** The mark each run status wears in Discord messages (footers, run lists). */
+export const RUN_MARKS: Record<RunStatus, string> = { queued: "🕐", running: "⏳", succeeded: "✅", failed: "❌", cancelled: "⏹️", lost: "⚠️" };
 
 /** "850ms", "12s", "3m 05s", "1h 02m". */
 export function formatDuration(ms: number): string {
@@ -26,11 +30,6 @@ export function discordTime(iso: string | null, style: "R" | "f" | "F" = "R"): s
 export function inlineCode(text: string): string {
   const clean = text.replace(/`/g, "ˋ");
   return clean ? `\`${clean}\`` : "";
-}
-
-export function truncate(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, " ").trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
 export const mention = (userId: string): string => `<@${userId}>`;

@@ -10,6 +10,7 @@
  * always showing the newest state, and the final state is never skipped.
  */
 import type { WireEvent } from "../../protocol/runner.ts";
+import { cutLine } from "../text.ts";
 import { DiscordErrorCode, nextCallAt, type RestResult } from "./rest.ts";
 
 /** Discord allows about 5 message edits per 5 s per channel; one a second and a half leaves room. */
@@ -169,8 +170,7 @@ export function toolDetail(input: string): string {
   } else if (typeof value === "string") {
     detail = value;
   }
-  detail = detail.replace(/\s+/g, " ").trim();
-  return detail.length > 80 ? `${detail.slice(0, 79)}…` : detail;
+  return cutLine(detail, 80);
 }
 
 // ---- the next call -------------------------------------------------------------------

@@ -6,8 +6,9 @@ import type { APIActionRowComponent, APIButtonComponent } from "discord-api-type
 import { Button, Component } from "../../protocol/discord-constants.ts";
 import { LOOP_STOP_BUTTON_PREFIX } from "../../protocol/discord-commands.ts";
 import type { LoopRow, RunRow } from "../db/schema.ts";
-import { MESSAGE_LIMIT } from "./chunk.ts";
-import { formatDuration, inlineCode, truncate } from "./format.ts";
+import { formatDuration, inlineCode } from "./format.ts";
+import { cut, cutLine } from "../text.ts";
+import { MESSAGE_CONTENT_LIMIT } from "../../protocol/discord-constants.ts";
 import type { MessageBody } from "./render.ts";
 
 /** How much of the last answer the message shows. */
@@ -36,15 +37,15 @@ export function renderLoop(loop: LoopRow, current: RunRow | null, answered: RunR
     lines.push(`🔁 **Loop #${loop.id}** · iteration ${loop.iteration}${of} · ${state}`);
   } else {
     lines.push(`🔁 **Loop #${loop.id}** · ${ENDED[loop.status]} after ${loop.iteration} iteration${loop.iteration === 1 ? "" : "s"}`);
-    if (loop.summary) lines.push(`-# ${loop.endReason ?? ""}: ${truncate(loop.summary, 300)}`);
+    if (loop.summary) lines.push(`-# ${loop.endReason ?? ""}: ${cutLine(loop.summary, 300)}`);
   }
-  lines.push(`> ${truncate(loop.prompt, 180)}`);
-  if (loop.monitorCommand) lines.push(`-# monitor: ${inlineCode(truncate(loop.monitorCommand, 120))}`);
-  if (answered?.resultText) lines.push(`**Iteration ${answered.iteration}:** ${truncate(answered.resultText.trim(), LOOP_ANSWER_HEAD_CHARS)}`);
-  else if (answered?.error) lines.push(`**Iteration ${answered.iteration}:** ⚠️ ${truncate(answered.error, 300)}`);
+  lines.push(`> ${cutLine(loop.prompt, 180)}`);
+  if (loop.monitorCommand) lines.push(`-# monitor: ${inlineCode(cutLine(loop.monitorCommand, 120))}`);
+  if (answered?.resultText) lines.push(`**Iteration ${answered.iteration}:** ${cutLine(answered.resultText.trim(), LOOP_ANSWER_HEAD_CHARS)}`);
+  else if (answered?.error) lines.push(`**Iteration ${answered.iteration}:** ⚠️ ${cutLine(answered.error, 300)}`);
   const content = lines.join("\n");
   return {
-    content: content.length > MESSAGE_LIMIT ? `${content.slice(0, MESSAGE_LIMIT - 1)}…` : content,
+    content: cut(content, MESSAGE_CONTENT_LIMIT),
     components: loop.status === "running" ? [loopStopButton(loop.id)] : [],
     allowed_mentions: { parse: [] },
   };

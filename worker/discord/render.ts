@@ -4,12 +4,13 @@
  * duration, tool calls, tokens, cost and model, or the reason it failed. Pure.
  */
 import type { APIActionRowComponent, APIButtonComponent } from "discord-api-types/v10";
-import { Button, Component } from "../../protocol/discord-constants.ts";
+import { Button, Component, MESSAGE_CONTENT_LIMIT } from "../../protocol/discord-constants.ts";
 import { STOP_BUTTON_PREFIX } from "../../protocol/discord-commands.ts";
 import type { RunRow } from "../db/schema.ts";
-import { chunkMessage, MESSAGE_LIMIT, withFooter } from "./chunk.ts";
-import { formatCost, formatDuration, formatInt, inlineCode, truncate } from "./format.ts";
+import { chunkMessage, withFooter } from "./chunk.ts";
+import { formatCost, formatDuration, formatInt, inlineCode, RUN_MARKS } from "./format.ts";
 import type { LiveRecord } from "./live-state.ts";
+import { cut, cutLine } from "../text.ts";
 
 export interface MessageBody {
   content: string;
@@ -29,7 +30,7 @@ export function stopButton(runId: number): APIActionRowComponent<APIButtonCompon
 }
 
 const body = (content: string, components: MessageBody["components"] = []): MessageBody => ({
-  content: content.length > MESSAGE_LIMIT ? `${content.slice(0, MESSAGE_LIMIT - 1)}…` : content,
+  content: cut(content, MESSAGE_CONTENT_LIMIT),
   components,
   allowed_mentions: { parse: [] },
 });
@@ -41,15 +42,15 @@ function liveText(rec: LiveRecord, now: number): string {
     : "🕐 Waiting for a runner…";
   lines.push(`**Run #${rec.runId}** · ${status}`);
   // An interaction shows the command and its prompt itself; a bot message does not.
-  if (rec.target.kind !== "interaction") lines.push(`> ${truncate(rec.prompt, 180)}`);
+  if (rec.target.kind !== "interaction") lines.push(`> ${cutLine(rec.prompt, 180)}`);
   const earlier = rec.toolCount - rec.tools.length;
   if (earlier > 0) lines.push(`-# … ${formatInt(earlier)} earlier tool call${earlier === 1 ? "" : "s"}`);
   for (const t of rec.tools) {
     const mark = t.result === "ok" ? " ✓" : t.result === "error" ? " ✗" : "";
-    lines.push(`🔧 **${truncate(t.name, 40)}** ${inlineCode(t.detail)}${mark}`.trimEnd());
+    lines.push(`🔧 **${cutLine(t.name, 40)}** ${inlineCode(t.detail)}${mark}`.trimEnd());
   }
-  if (rec.lastText) lines.push(`💬 ${truncate(rec.lastText, 200)}`);
-  if (rec.notice) lines.push(`ℹ️ ${truncate(rec.notice, 200)}`);
+  if (rec.lastText) lines.push(`💬 ${cutLine(rec.lastText, 200)}`);
+  if (rec.notice) lines.push(`ℹ️ ${cutLine(rec.notice, 200)}`);
   return lines.join("\n");
 }
 
@@ -67,10 +68,9 @@ const HEADS: Partial<Record<RunRow["status"], string>> = {
   lost: "⚠️ **Runner lost**",
   cancelled: "⏹️ **Stopped**",
 };
-const MARKS: Record<RunRow["status"], string> = { succeeded: "✅", failed: "❌", lost: "⚠️", cancelled: "⏹️", queued: "🕐", running: "⏳" };
 
 export function footer(run: RunRow, toolCount: number, model: string | null): string {
-  const parts = [`${MARKS[run.status]} run #${run.id}`];
+  const parts = [`${RUN_MARKS[run.status]} run #${run.id}`];
   const start = run.startedAt ?? run.createdAt;
   if (run.finishedAt) parts.push(formatDuration(run.finishedAt - start));
   if (toolCount) parts.push(`${formatInt(toolCount)} tool call${toolCount === 1 ? "" : "s"}`);
@@ -87,7 +87,7 @@ export function footer(run: RunRow, toolCount: number, model: string | null): st
 export function renderFinal(run: RunRow, live: { toolCount: number; model: string | null }): string[] {
   const head = HEADS[run.status];
   const reason = run.error?.trim();
-  const headLine = head ? `${head}${reason ? `: ${truncate(reason, 1500)}` : ""}` : "";
+  const headLine = head ? `${head}${reason ? `: ${cutLine(reason, 1500)}` : ""}` : "";
   const answer = run.resultText?.trim() || (run.status === "succeeded" ? "*(The agent finished without a text answer.)*" : "");
   const text = [headLine, answer].filter(Boolean).join("\n\n");
   let chunks = chunkMessage(text);

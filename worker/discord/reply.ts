@@ -4,14 +4,14 @@
  * autocomplete choices, and errors as ephemeral messages that say what to do.
  */
 import type { APIApplicationCommandOptionChoice, APIInteractionResponse } from "discord-api-types/v10";
-import { Flags, Response } from "../../protocol/discord-constants.ts";
+import { Flags, MESSAGE_CONTENT_LIMIT, Response } from "../../protocol/discord-constants.ts";
 import { EXAMPLES, type Subcommand } from "../../protocol/discord-commands.ts";
 import { AppError } from "../errors.ts";
-import { MESSAGE_LIMIT } from "./chunk.ts";
+import { cut } from "../text.ts";
 
 const NO_PINGS = { parse: [] as [] };
 
-const fit = (text: string) => (text.length > MESSAGE_LIMIT ? `${text.slice(0, MESSAGE_LIMIT - 1)}…` : text);
+const fit = (text: string) => cut(text, MESSAGE_CONTENT_LIMIT);
 
 export function message(content: string, opts: { ephemeral?: boolean } = {}): APIInteractionResponse {
   return {

@@ -3,9 +3,7 @@ import type { DomainContext } from "./context.ts";
 import { loadChannel } from "./channels.ts";
 import { AppError } from "../errors.ts";
 import { discordRest, withRetryOn429 } from "../discord/rest.ts";
-
-/** Discord's limit for one message's content. */
-export const DISCORD_MESSAGE_LIMIT = 2000;
+import { MESSAGE_CONTENT_LIMIT } from "../../protocol/discord-constants.ts";
 
 export async function postToChannel(ctx: DomainContext, channelId: string, text: string): Promise<{ message_id: string }> {
   const channel = await loadChannel(ctx, channelId);
@@ -17,7 +15,7 @@ export async function postToChannel(ctx: DomainContext, channelId: string, text:
   }
   const rest = discordRest(ctx.cfg);
   const res = await withRetryOn429(() =>
-    rest.createMessage(channel.discordChannelId!, { content: text.slice(0, DISCORD_MESSAGE_LIMIT), allowed_mentions: { parse: [] } }),
+    rest.createMessage(channel.discordChannelId!, { content: text.slice(0, MESSAGE_CONTENT_LIMIT), allowed_mentions: { parse: [] } }),
   );
   if (!res.ok) throw new AppError(502, "discord_error", `Discord refused the message (HTTP ${res.status}: ${res.message}).`);
   return { message_id: res.data.id };

@@ -12,6 +12,7 @@ import type { DomainContext } from "./context.ts";
 import { listRunners } from "./runners.ts";
 import { previewOccurrences, storedSchedule } from "./schedule.ts";
 import { iso } from "./views.ts";
+import { cut } from "../text.ts";
 
 /** A runner long-polls at least every 25 s (MAX_CLAIM_WAIT_MS): unseen for a minute is offline. */
 export const RUNNER_ONLINE_WINDOW_MS = 60_000;
@@ -75,7 +76,7 @@ function nextFirings(due: { task: typeof tasks.$inferSelect; channelName: string
   const all: Firing[] = [];
   for (const { task, channelName } of due) {
     const times = [task.nextRunAt!, ...previewOccurrences(storedSchedule(task), limit - 1, task.nextRunAt!)];
-    const prompt = task.prompt.length > PROMPT_PREVIEW_CHARS ? `${task.prompt.slice(0, PROMPT_PREVIEW_CHARS - 1)}…` : task.prompt;
+    const prompt = cut(task.prompt, PROMPT_PREVIEW_CHARS);
     for (const at of times) all.push({ task_id: task.id, channel_id: task.channelId, channel_name: channelName, prompt, at: iso(at)! });
   }
   return all.sort((a, b) => a.at.localeCompare(b.at)).slice(0, limit);

@@ -6,10 +6,11 @@ import { addOwners, bindDirectory, ownersHolder, removeOwner } from "../../domai
 import { listRuns } from "../../domain/runs.ts";
 import { listTasks } from "../../domain/tasks.ts";
 import { addTemplateToChannel, listTemplates } from "../../domain/templates.ts";
-import { discordTime, inlineCode, mention, truncate } from "../format.ts";
+import { discordTime, inlineCode, mention } from "../format.ts";
 import { ephemeral, message } from "../reply.ts";
 import { listMessage, scheduleText } from "./tasks.ts";
 import type { CommandSpec } from "./types.ts";
+import { cutLine } from "../../text.ts";
 
 const BOOTSTRAP_NOTE = "nobody yet — bootstrap mode: everyone is an owner until `/loop owner add` names one";
 
@@ -92,7 +93,7 @@ export const templateAdd: CommandSpec<"template add"> = {
       throw err;
     });
     if (!created) return ephemeral(`Template ${inlineCode(options.name)} is already in this channel as task \`#${task.id}\`.`);
-    return message(`⏰ Added template ${inlineCode(options.name)} as task \`#${task.id}\`: ${scheduleText(task)} · next ${discordTime(task.next_run_at)}\n> ${truncate(task.prompt, 300)}`);
+    return message(`⏰ Added template ${inlineCode(options.name)} as task \`#${task.id}\`: ${scheduleText(task)} · next ${discordTime(task.next_run_at)}\n> ${cutLine(task.prompt, 300)}`);
   },
 };
 
@@ -101,7 +102,7 @@ export const templateList: CommandSpec<"template list"> = {
   async run({ access }) {
     const list = await listTemplates(access.ctx);
     if (!list.length) return ephemeral("No templates yet. An admin adds them with `PUT /api/templates/<name>`.");
-    const lines = list.map((t) => `${inlineCode(t.name)} · ${t.type} ${inlineCode(t.schedule)}${t.description ? ` — ${truncate(t.description, 100)}` : ""}`);
+    const lines = list.map((t) => `${inlineCode(t.name)} · ${t.type} ${inlineCode(t.schedule)}${t.description ? ` — ${cutLine(t.description, 100)}` : ""}`);
     return ephemeral(listMessage(`**Task templates** (${list.length}) · add one with \`/loop template add\``, lines));
   },
 };

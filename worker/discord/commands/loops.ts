@@ -10,7 +10,8 @@ import { loadLoop, runningLoop, startLoop, stopLoop } from "../../domain/loops.t
 import { getMemory, setMemory } from "../../domain/memory.ts";
 import { formatInterval } from "../../domain/schedule.ts";
 import type { Access } from "../access.ts";
-import { inlineCode, truncate } from "../format.ts";
+import { inlineCode } from "../format.ts";
+import { cutLine } from "../../text.ts";
 import { ephemeral, message } from "../reply.ts";
 import type { CommandSpec } from "./types.ts";
 
@@ -18,10 +19,10 @@ function startedText(l: Loop): string {
   const parts = [
     l.max_iterations ? `up to ${l.max_iterations} iterations` : "until stopped",
     l.every_ms ? `every ${formatInterval(l.every_ms)}` : "back to back",
-    ...(l.until ? [`until an answer says ${inlineCode(truncate(l.until, 80))}`] : []),
-    ...(l.monitor_command ? [`watching ${inlineCode(truncate(l.monitor_command, 120))}`] : []),
+    ...(l.until ? [`until an answer says ${inlineCode(cutLine(l.until, 80))}`] : []),
+    ...(l.monitor_command ? [`watching ${inlineCode(cutLine(l.monitor_command, 120))}`] : []),
   ];
-  return `🔁 Loop #${l.id} started: ${parts.join(", ")}.\n> ${truncate(l.prompt, 300)}\nThe agent ends it with \`loop_done\`; \`/loop stop\` ends it now.`;
+  return `🔁 Loop #${l.id} started: ${parts.join(", ")}.\n> ${cutLine(l.prompt, 300)}\nThe agent ends it with \`loop_done\`; \`/loop stop\` ends it now.`;
 }
 
 export const loop: CommandSpec<"loop"> = {
@@ -34,7 +35,7 @@ export const loop: CommandSpec<"loop"> = {
 };
 
 const memoryText = (m: Memory): string =>
-  MEMORY_KINDS.map((k) => `**${k === "persistent" ? "Persistent" : "Working"} memory** (${m[k].length} characters)\n${m[k] ? truncate(m[k], 900) : "-# empty"}`).join("\n\n");
+  MEMORY_KINDS.map((k) => `**${k === "persistent" ? "Persistent" : "Working"} memory** (${m[k].length} characters)\n${m[k] ? cutLine(m[k], 900) : "-# empty"}`).join("\n\n");
 
 export const memoryShow: CommandSpec<"memory show"> = {
   owners: null,

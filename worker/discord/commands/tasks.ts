@@ -3,11 +3,12 @@ import type { Run, Task, TaskWithPreview } from "../../../protocol/api.ts";
 import { listRuns, runTaskNow } from "../../domain/runs.ts";
 import { createTask, deleteTask, getTask, listTasks, loadTask, previewTask, updateTask } from "../../domain/tasks.ts";
 import { AppError } from "../../errors.ts";
-import { MESSAGE_LIMIT } from "../chunk.ts";
-import { discordTime, formatDuration, inlineCode, truncate } from "../format.ts";
+import { discordTime, formatDuration, inlineCode, RUN_MARKS } from "../format.ts";
 import { parseEdit } from "../options.ts";
 import { ephemeral, message } from "../reply.ts";
 import type { CommandSpec } from "./types.ts";
+import { cutLine } from "../../text.ts";
+import { MESSAGE_CONTENT_LIMIT } from "../../../protocol/discord-constants.ts";
 
 const NEXT_COUNT = 5;
 const LAST_RUNS = 5;
@@ -40,21 +41,19 @@ function optionsText(t: Task): string | null {
 
 function taskLine(t: Task): string {
   const state = t.enabled ? `next ${discordTime(t.next_run_at)}` : "paused";
-  return `${t.enabled ? "✅" : "⏸️"} \`#${t.id}\` ${scheduleText(t)} · ${state} — ${truncate(t.prompt, 80)}`;
+  return `${t.enabled ? "✅" : "⏸️"} \`#${t.id}\` ${scheduleText(t)} · ${state} — ${cutLine(t.prompt, 80)}`;
 }
-
-const RUN_MARKS: Record<Run["status"], string> = { queued: "🕐", running: "⏳", succeeded: "✅", failed: "❌", cancelled: "⏹️", lost: "⚠️" };
 
 function runLine(r: Run): string {
   const when = discordTime(r.finished_at ?? r.started_at ?? r.created_at);
   const took = r.started_at && r.finished_at ? ` · ${formatDuration(Date.parse(r.finished_at) - Date.parse(r.started_at))}` : "";
-  const why = r.error && r.status !== "succeeded" ? ` — ${truncate(r.error, 100)}` : "";
+  const why = r.error && r.status !== "succeeded" ? ` — ${cutLine(r.error, 100)}` : "";
   return `${RUN_MARKS[r.status]} \`#${r.id}\` ${r.status} ${when}${took}${why}`;
 }
 
 function created(t: TaskWithPreview, verb: string): string {
   const next = t.preview.length ? `\nNext: ${t.preview.map((p) => discordTime(p, "f")).join(", ")}` : "";
-  return `${verb} task \`#${t.id}\`: ${scheduleText(t)}\n> ${truncate(t.prompt, 300)}${next}`;
+  return `${verb} task \`#${t.id}\`: ${scheduleText(t)}\n> ${cutLine(t.prompt, 300)}${next}`;
 }
 
 /** Lines under a heading, cut to one message with a count of what did not fit. */
@@ -62,7 +61,7 @@ export function listMessage(heading: string, lines: string[]): string {
   let text = heading;
   for (let i = 0; i < lines.length; i++) {
     const more = `\n-# … and ${lines.length - i} more`;
-    if (text.length + 1 + lines[i]!.length + more.length > MESSAGE_LIMIT) return text + more;
+    if (text.length + 1 + lines[i]!.length + more.length > MESSAGE_CONTENT_LIMIT) return text + more;
     text += `\n${lines[i]}`;
   }
   return text;
@@ -91,7 +90,7 @@ export const task: CommandSpec<"task"> = {
     const t = await inChannel(options.task_id, getTask(access.ctx, options.task_id));
     if (options.run) {
       const run = await runTaskNow(access.ctx, t.id, "discord");
-      return message(`▶️ Running task \`#${t.id}\` now (run \`#${run.id}\`) — ${truncate(t.prompt, 120)}`);
+      return message(`▶️ Running task \`#${t.id}\` now (run \`#${run.id}\`) — ${cutLine(t.prompt, 120)}`);
     }
     const extra = optionsText(t);
     const [next, runs] = await Promise.all([
@@ -102,7 +101,7 @@ export const task: CommandSpec<"task"> = {
       `**Task #${t.id}** ${t.enabled ? "✅ enabled" : "⏸️ paused"}${t.template_name ? ` · from template ${inlineCode(t.template_name)}` : ""}`,
       `Schedule: ${scheduleText(t)}`,
       ...(extra ? [`Options: ${extra}`] : []),
-      `Prompt:\n> ${truncate(t.prompt, 600)}`,
+      `Prompt:\n> ${cutLine(t.prompt, 600)}`,
       `Next: ${next.length ? next.map((p) => discordTime(p, "f")).join(", ") : "—"}`,
       `Last run: ${discordTime(t.last_run_at)}`,
       runs.length ? `Recent runs:\n${runs.map(runLine).join("\n")}` : "Recent runs: none yet",
@@ -116,7 +115,7 @@ export const cancel: CommandSpec<"cancel"> = {
   async run({ access, options }) {
     const t = await inChannel(options.task_id, loadTask(access.ctx, options.task_id));
     await deleteTask(access.ctx, t.id);
-    return message(`🗑️ Cancelled task \`#${t.id}\` (${t.type} ${inlineCode(t.schedule)}) — ${truncate(t.prompt, 120)}`);
+    return message(`🗑️ Cancelled task \`#${t.id}\` (${t.type} ${inlineCode(t.schedule)}) — ${cutLine(t.prompt, 120)}`);
   },
 };
 

@@ -2,9 +2,10 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import type { DomainContext } from "../../domain/context.ts";
-import { DISCORD_MESSAGE_LIMIT, postToChannel } from "../../domain/messages.ts";
+import { postToChannel } from "../../domain/messages.ts";
 import { guard, structured } from "../result.ts";
 import { ChannelArgs, targetChannel, type McpScope } from "../scope.ts";
+import { MESSAGE_CONTENT_LIMIT } from "../../../protocol/discord-constants.ts";
 
 export function registerMessageTools(server: McpServer, ctx: DomainContext, scope: McpScope): void {
   server.registerTool(
@@ -19,8 +20,8 @@ export function registerMessageTools(server: McpServer, ctx: DomainContext, scop
           .trim()
           .min(1, "content is empty")
           // Refused rather than cut: Discord's limit, and a silently shortened message misleads.
-          .max(DISCORD_MESSAGE_LIMIT, `content is longer than Discord's ${DISCORD_MESSAGE_LIMIT}-character limit`)
-          .describe(`The message text (at most ${DISCORD_MESSAGE_LIMIT} characters).`),
+          .max(MESSAGE_CONTENT_LIMIT, `content is longer than Discord's ${MESSAGE_CONTENT_LIMIT}-character limit`)
+          .describe(`The message text (at most ${MESSAGE_CONTENT_LIMIT} characters).`),
       },
       outputSchema: { message_id: z.string() },
     },

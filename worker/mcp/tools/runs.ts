@@ -9,6 +9,7 @@ import { invalid } from "../../errors.ts";
 import { guard, structured } from "../result.ts";
 import { ChannelArgs, targetChannel, type McpScope } from "../scope.ts";
 import { TaskId } from "./tasks.ts";
+import { cut } from "../../text.ts";
 
 /** list_runs trims each result to this many characters: twenty full results would flood a model's context. get_run has the whole text. */
 export const LIST_RESULT_CHARS = 500;
@@ -18,7 +19,7 @@ const runLine = (r: Run): string =>
   `#${r.id} ${r.status} (${r.trigger}${r.task_id ? `, task ${r.task_id}` : ""}) created ${r.created_at}: ${r.prompt.slice(0, 80)}`;
 
 const trimmed = (r: Run): Run =>
-  r.result_text && r.result_text.length > LIST_RESULT_CHARS ? { ...r, result_text: `${r.result_text.slice(0, LIST_RESULT_CHARS)}…` } : r;
+  r.result_text ? { ...r, result_text: cut(r.result_text, LIST_RESULT_CHARS + 1) } : r;
 
 export function registerRunTools(server: McpServer, ctx: DomainContext, scope: McpScope): void {
   server.registerTool(

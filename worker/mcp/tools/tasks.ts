@@ -12,6 +12,7 @@ import { createTask, deleteTask, getTask, listTasks, updateTask } from "../../do
 import { invalid } from "../../errors.ts";
 import { guard, structured, text } from "../result.ts";
 import { ChannelArgs, targetChannel, type McpScope } from "../scope.ts";
+import { cut } from "../../text.ts";
 
 export const TaskId = z.number().int().positive().describe("The task's id, as list_tasks shows it.");
 
@@ -31,7 +32,8 @@ const Options = {
 
 /** list_tasks trims each prompt to this many characters (a prompt may hold 32,000); show_task has the whole text. */
 export const LIST_PROMPT_CHARS = 300;
-const trimmed = (t: Task): Task => (t.prompt.length > LIST_PROMPT_CHARS ? { ...t, prompt: `${t.prompt.slice(0, LIST_PROMPT_CHARS)}…` } : t);
+// LIST_PROMPT_CHARS of the prompt are kept, then the ellipsis.
+const trimmed = (t: Task): Task => ({ ...t, prompt: cut(t.prompt, LIST_PROMPT_CHARS + 1) });
 
 const optionsText = (t: Task): string =>
   [
