@@ -5,12 +5,9 @@
  * code and message. The API refusing something (bad token, unknown channel) is the user's
  * to fix, so it is a UserError; an answer of the wrong shape is a bug, so it is not.
  */
-import { readFile } from "node:fs/promises";
-import { homedir } from "node:os";
-import { join } from "node:path";
-import { parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { z } from "zod";
 import { ApiToken, Channel, CreatedToken, ErrorBody, type CreateToken, type EnsureChannel } from "../protocol/api.ts";
+import { ConfigFile, defaultConfigPath, issueLines, readConfigFile } from "./config-file.ts";
 import { UserError } from "./user-error.ts";
 
 /** How long one API call may take before the CLI gives up on it. */
@@ -24,30 +21,15 @@ export interface ApiTarget {
   tokenSource: string;
 }
 
-/** The keys of ~/.loop/config.json the API client reads; the file holds others too. */
-const LoopConfig = z.looseObject({
-  worker_url: z.string().optional(),
-  admin_token: z.string().optional(),
-});
+/** The keys of ~/.loop/config.json the API client reads, checked by the file's one schema; the file holds others too. */
+const ApiKeys = ConfigFile.pick({ worker_url: true, admin_token: true });
 
-export const defaultConfigPath = (): string => join(homedir(), ".loop", "config.json");
-
-/** Reads ~/.loop/config.json (JSON with comments and trailing commas); a missing file is an empty config. */
-export async function readLoopConfig(path = defaultConfigPath()): Promise<z.infer<typeof LoopConfig>> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return {};
-    throw new UserError(`cannot read ${path}: ${(err as Error).message}`);
-  }
-  const errors: ParseError[] = [];
-  const value: unknown = parseJsonc(text, errors, { allowTrailingComma: true });
-  if (errors.length) {
-    throw new UserError(`${path} is not valid JSON: ${printParseErrorCode(errors[0]!.error)} at offset ${errors[0]!.offset}.`);
-  }
-  const result = LoopConfig.safeParse(value ?? {});
-  if (!result.success) throw new UserError(`${path}: ${z.prettifyError(result.error)}`);
+/** Reads worker_url and admin_token from ~/.loop/config.json; a missing file is an empty config. */
+export function readLoopConfig(path = defaultConfigPath()): z.infer<typeof ApiKeys> {
+  const raw = readConfigFile(path);
+  if (raw === null) return {};
+  const result = ApiKeys.safeParse(raw);
+  if (!result.success) throw new UserError(`${path} is not valid:\n${issueLines(result.error)}`);
   return result.data;
 }
 
@@ -66,7 +48,7 @@ export async function resolveTarget(
   let tokenSource = "--token";
   if (!token && env.LOOP_ADMIN_TOKEN) [token, tokenSource] = [env.LOOP_ADMIN_TOKEN, "LOOP_ADMIN_TOKEN"];
   if (!apiUrl || !token) {
-    const file = await readLoopConfig(configPath);
+    const file = readLoopConfig(configPath);
     apiUrl ||= file.worker_url;
     if (!token && file.admin_token) [token, tokenSource] = [file.admin_token, `admin_token in ${configPath}`];
   }

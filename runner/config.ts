@@ -1,69 +1,19 @@
 /**
- * The runner's configuration: ~/.loop/config.json (comments and trailing commas allowed),
- * parsed once here by one zod schema and handed to everything else as a RunnerConfig.
+ * The runner's configuration: ~/.loop/config.json (schema and reader in config-file.ts),
+ * validated once here and handed to everything else as a RunnerConfig.
  * Nothing deeper reads process.env: the credential and base URL fall back to the env
  * only in this file.
  */
-import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
-import { parseJsonc } from "./jsonc.ts";
-import { expandHome, MOUNT_FORMAT, parseMount, type MountSpec } from "./mounts.ts";
+import { ConfigFile, issueLines, readConfigFile, RunnerToken, unknownKeys, WorkerUrl, type McpServer } from "./config-file.ts";
+import { expandHome, parseMount, type MountSpec } from "./mounts.ts";
 import { UserError } from "./user-error.ts";
 
-export const DEFAULT_IMAGE = "loop-agent:latest";
-/** What config.example.jsonc holds until the user pastes a real token. */
-export const ONBOARD_PLACEHOLDER = "PASTE-THE-RUNNER-TOKEN-HERE";
-
-const Mount = z.string().refine((s) => parseMount(s) !== null, { message: `a mount must look like ${MOUNT_FORMAT}` });
-
-/** An MCP server as Claude Code's --mcp-config spells it: stdio (command) or http/sse (url). */
-export const McpServer = z
-  .looseObject({
-    type: z.enum(["stdio", "http", "sse"]).optional(),
-    command: z.string().min(1).optional(),
-    args: z.array(z.string()).optional(),
-    env: z.record(z.string(), z.string()).optional(),
-    url: z.url().optional(),
-    headers: z.record(z.string(), z.string()).optional(),
-  })
-  .refine((s) => Boolean(s.command) !== Boolean(s.url), { message: "an MCP server needs either a command (stdio) or a url (http)" });
-export type McpServer = z.infer<typeof McpServer>;
-
-export const McpSection = z.strictObject({ servers: z.record(z.string().regex(/^[\w-]+$/, "server names use letters, digits, _ and -"), McpServer).default({}) });
-
-/** A credential goes to the container through stdin as one KEY=VALUE line: no newlines. */
-const Secret = z
-  .string()
-  .min(1)
-  .refine((s) => !/[\r\n]/.test(s), { message: "must be a single line" });
-
-export const ConfigFile = z.object({
-  worker_url: z.url({ protocol: /^https?$/, error: "must be the Worker's http(s) URL, e.g. https://loop.example.workers.dev" }),
-  runner_token: Secret.refine((s) => s !== ONBOARD_PLACEHOLDER, { message: "still the placeholder from `loop onboard`: paste the token POST /api/runners returned" }),
-  labels: z.array(z.string().min(1)).default([]),
-  container_image: z.string().min(1).default(DEFAULT_IMAGE),
-  container_timeout_sec: z.int().min(1).max(86_400).default(1_800),
-  container_memory_mb: z.int().min(128).default(2_048),
-  container_cpus: z.number().positive().max(256).default(1),
-  container_pids: z.int().min(32).default(512),
-  container_network: z.string().min(1).default("bridge"),
-  concurrency: z.int().min(1).max(64).default(2),
-  mounts: z.array(Mount).default([]),
-  mcp: McpSection.default({ servers: {} }),
-  claude_model: z.string().min(1).optional(),
-  anthropic_api_key: Secret.optional(),
-  claude_code_oauth_token: Secret.optional(),
-  anthropic_base_url: z.url().optional(),
-  state_dir: z.string().min(1).default("~/.loop/runner"),
-  workdir_roots: z.array(z.string().min(1)).default([]),
-  shutdown_grace_sec: z.int().min(0).max(3_600).default(30),
-  log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
-});
-export type ConfigFile = z.input<typeof ConfigFile>;
-
-const KNOWN_KEYS = new Set(Object.keys(ConfigFile.shape));
+/** The file's schema with the two keys the runner cannot do without. */
+export const RunnerConfigFile = ConfigFile.extend({ worker_url: WorkerUrl, runner_token: RunnerToken });
+export type RunnerConfigFile = z.input<typeof RunnerConfigFile>;
 
 export interface Credential {
   name: "ANTHROPIC_API_KEY" | "CLAUDE_CODE_OAUTH_TOKEN";
@@ -112,11 +62,8 @@ export function parseConfig(raw: unknown, sources: ConfigSources = {}): RunnerCo
   const home = sources.home ?? env.HOME ?? homedir();
   const where = sources.file ?? "config";
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new UserError(`${where}: expected a JSON object`);
-  const result = ConfigFile.safeParse(raw);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join(".") || "(top level)"}: ${i.message}`);
-    throw new UserError(`${where} is not valid:\n${lines.join("\n")}`);
-  }
+  const result = RunnerConfigFile.safeParse(raw);
+  if (!result.success) throw new UserError(`${where} is not valid:\n${issueLines(result.error)}`);
   const c = result.data;
   const baseDir = sources.file ? dirname(resolve(sources.file)) : process.cwd();
 
@@ -159,21 +106,13 @@ export function parseConfig(raw: unknown, sources: ConfigSources = {}): RunnerCo
     logLevel: c.log_level,
     home,
     baseDir,
-    unknownKeys: Object.keys(raw).filter((k) => !KNOWN_KEYS.has(k)),
+    unknownKeys: unknownKeys(raw),
   };
 }
 
-export const defaultConfigPath = (env: Record<string, string | undefined> = process.env): string =>
-  resolve(env.HOME ?? homedir(), ".loop", "config.json");
-
 /** Reads and validates a config file. */
 export function loadConfig(file: string, sources: Omit<ConfigSources, "file"> = {}): RunnerConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err: any) {
-    if (err?.code === "ENOENT") throw new UserError(`no config at ${file}: run \`loop onboard\` to create one`);
-    throw new UserError(`cannot read ${file}: ${err?.message ?? err}`);
-  }
-  return parseConfig(parseJsonc(text, file), { ...sources, file });
+  const raw = readConfigFile(file);
+  if (raw === null) throw new UserError(`no config at ${file}: run \`loop onboard\` to create one`);
+  return parseConfig(raw, { ...sources, file });
 }

@@ -4,7 +4,8 @@
  * can start the very same container without the runner, and tests can read them.
  */
 import type { Job } from "../protocol/runner.ts";
-import type { McpServer, RunnerConfig } from "./config.ts";
+import type { McpServer } from "./config-file.ts";
+import type { RunnerConfig } from "./config.ts";
 import type { ContainerSpec } from "./docker.ts";
 
 /** The private per-run directory (MCP config with the run token) inside the container. */

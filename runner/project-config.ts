@@ -4,18 +4,17 @@
  * servers are merged with the project winning a name clash, claude_model overrides.
  * Nothing else can be set there: a project cannot change limits, the image or credentials.
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { McpServer, type RunnerConfig } from "./config.ts";
-import { parseJsonc } from "./jsonc.ts";
-import { MOUNT_FORMAT, parseMount, type MountSpec } from "./mounts.ts";
+import { issueLines, McpServer, Mount, readConfigFile } from "./config-file.ts";
+import type { RunnerConfig } from "./config.ts";
+import { parseMount, type MountSpec } from "./mounts.ts";
 import { UserError } from "./user-error.ts";
 
 export const PROJECT_CONFIG_PATH = ".loop/config.json";
 
 const ProjectConfigFile = z.object({
-  mounts: z.array(z.string().refine((s) => parseMount(s) !== null, { message: `a mount must look like ${MOUNT_FORMAT}` })).default([]),
+  mounts: z.array(Mount).default([]),
   mcp: z.object({ servers: z.record(z.string().regex(/^[\w-]+$/), McpServer).default({}) }).default({ servers: {} }),
   claude_model: z.string().min(1).optional(),
 });
@@ -32,20 +31,10 @@ export interface ProjectConfig {
 /** Null when the project has no .loop/config.json; a UserError naming the key when it is wrong. */
 export function loadProjectConfig(projectDir: string): ProjectConfig | null {
   const file = join(projectDir, PROJECT_CONFIG_PATH);
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err: any) {
-    if (err?.code === "ENOENT" || err?.code === "ENOTDIR") return null;
-    throw new UserError(`cannot read ${file}: ${err?.message ?? err}`);
-  }
-  const raw = parseJsonc(text, file);
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new UserError(`${file}: expected a JSON object`);
+  const raw = readConfigFile(file);
+  if (raw === null) return null;
   const result = ProjectConfigFile.safeParse(raw);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
-    throw new UserError(`${file} is not valid:\n${lines.join("\n")}`);
-  }
+  if (!result.success) throw new UserError(`${file} is not valid:\n${issueLines(result.error)}`);
   return {
     mounts: result.data.mounts.map((m) => parseMount(m)!),
     mcpServers: result.data.mcp.servers,

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import pkg from "../package.json" with { type: "json" };
 import { claimLoop } from "./claim-loop.ts";
+import { unknownKeysNotice } from "./config-file.ts";
 import type { RunnerConfig } from "./config.ts";
 import { dockerodeDriver, type DockerDriver } from "./docker.ts";
 import { ensureImage } from "./image.ts";
@@ -64,7 +65,7 @@ export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): 
   const runnerKey = runnerKeyFor(config);
   if (config.unknownKeys.length) {
     log.warn("unknown config keys ignored", { keys: config.unknownKeys });
-    log.human(`config: ignoring unknown keys ${config.unknownKeys.join(", ")} (typos?)`);
+    log.human(unknownKeysNotice(config.unknownKeys));
   }
 
   try {

@@ -6,7 +6,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { EXAMPLE_CONFIG } from "../assets.ts";
-import { defaultConfigPath } from "../config.ts";
+import { defaultConfigPath } from "../config-file.ts";
 import { UserError } from "../user-error.ts";
 import { parseFlags } from "../flags.ts";
 

@@ -5,7 +5,8 @@
  * to the Worker, which re-queues them; a second signal does that at once; a third exits
  * without waiting for anything.
  */
-import { defaultConfigPath, loadConfig } from "../config.ts";
+import { defaultConfigPath } from "../config-file.ts";
+import { loadConfig } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { startRunner } from "../runner.ts";
 import { parseFlags } from "../flags.ts";

@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run as onboard } from "../../runner/commands/onboard.ts";
+import { readLoopConfig } from "../../runner/api-client.ts";
+import { unknownKeysNotice } from "../../runner/config-file.ts";
 import { loadConfig, parseConfig, type RunnerConfig } from "../../runner/config.ts";
 import { buildContainerSpec, claudeArgs, mcpConfig } from "../../runner/container-spec.ts";
 import { memoryLogger } from "../../runner/log.ts";
@@ -87,10 +89,73 @@ describe("config file", () => {
     expect(errorOf(() => parseConfig({ runner_token: "x", anthropic_api_key: "k" }, NO_ENV))).toMatch(/worker_url: /);
   });
 
-  it("a JSON syntax error names the file, line and column", () => {
+  it("a syntax error names the file, line and column", () => {
     const file = join(dir("c2"), "config.json");
-    writeFileSync(file, '{\n  "worker_url": "https://x.example"\n  "runner_token": "t"\n}');
-    expect(errorOf(() => loadConfig(file, NO_ENV))).toMatch(/config\.json:3:3: not valid JSON \(CommaExpected\)/);
+    // (A missing comma between lines is not one: HJSON separates members by newlines.)
+    writeFileSync(file, '{\n  "worker_url": "https://x.example",\n  "runner_token": }');
+    expect(errorOf(() => loadConfig(file, NO_ENV))).toMatch(/config\.json:3:\d+: not valid HJSON\/JSON \(Found a punctuator character '}'/);
+  });
+
+  it("reads plain JSON", () => {
+    const file = join(dir("c-json"), "config.json");
+    writeFileSync(file, JSON.stringify({ ...minimal, labels: ["gpu"], container_cpus: 2.5 }, null, 2));
+    expect(loadConfig(file, NO_ENV)).toMatchObject({ workerUrl: "https://loop.example.com", runnerToken: "rt_123", labels: ["gpu"], cpus: 2.5 });
+  });
+
+  it("reads HJSON, the original Loop's format: no root braces, unquoted keys and values, no commas, # comments", () => {
+    const file = join(dir("c-hjson"), "config.json");
+    writeFileSync(
+      file,
+      [
+        "# the Worker",
+        "worker_url: https://loop.example.com/",
+        "runner_token: rt_hjson",
+        "anthropic_api_key: sk-ant-2",
+        "labels: [",
+        "  gpu",
+        "  home",
+        "]",
+        "container_memory_mb: 4096",
+        "mcp: {",
+        "  servers: {",
+        "    fs: {",
+        "      command: npx",
+        "      args: [\"-y\", \"@modelcontextprotocol/server-filesystem\"]",
+        "    }",
+        "  }",
+        "}",
+      ].join("\n"),
+    );
+    expect(loadConfig(file, NO_ENV)).toMatchObject({
+      workerUrl: "https://loop.example.com",
+      runnerToken: "rt_hjson",
+      credentials: [{ name: "ANTHROPIC_API_KEY", value: "sk-ant-2" }],
+      labels: ["gpu", "home"],
+      memoryMb: 4096,
+      mcpServers: { fs: { command: "npx", args: ["-y", "@modelcontextprotocol/server-filesystem"] } },
+      unknownKeys: [],
+    });
+  });
+
+  it("admin_token (for the CLI) is a key of the same file, not an unknown one", () => {
+    expect(parseConfig({ ...minimal, admin_token: "loop_api_x" }, NO_ENV).unknownKeys).toEqual([]);
+  });
+
+  it("the CLI's API client reads worker_url and admin_token from the same file, in any of the three formats", () => {
+    const d = dir("c-cli");
+    const formats = {
+      json: JSON.stringify({ worker_url: "https://a.example", admin_token: "loop_api_1", concurrency: 3 }),
+      jsonc: '{\n  // comment\n  "worker_url": "https://a.example", /* why */\n  "admin_token": "loop_api_1",\n}',
+      hjson: "worker_url: https://a.example\nadmin_token: loop_api_1\n# and a comment",
+    };
+    for (const [name, text] of Object.entries(formats)) {
+      const file = join(d, `${name}.json`);
+      writeFileSync(file, text);
+      expect(readLoopConfig(file), name).toEqual({ worker_url: "https://a.example", admin_token: "loop_api_1" });
+    }
+    expect(readLoopConfig(join(d, "missing.json"))).toEqual({});
+    writeFileSync(join(d, "bad.json"), "worker_url: not a url");
+    expect(errorOf(() => readLoopConfig(join(d, "bad.json")))).toMatch(/worker_url: must be the Worker's http\(s\) URL/);
   });
 
   it("a missing file says how to create one", () => {
@@ -109,6 +174,7 @@ describe("config file", () => {
 
   it("unknown keys are kept aside (warned about at start), not fatal", () => {
     expect(parseConfig({ ...minimal, discord_token: "x", container_memroy_mb: 1 }, NO_ENV).unknownKeys).toEqual(["discord_token", "container_memroy_mb"]);
+    expect(unknownKeysNotice(["discord_token", "container_memroy_mb"])).toBe("config: ignoring unknown keys discord_token, container_memroy_mb (typos?)");
   });
 });
 

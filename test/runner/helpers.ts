@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { startFakeAnthropic, type FakeAnthropic, type Rule } from "../fakes/anthropic.ts";
 import { AGENT_GID, AGENT_UID, ensureTestAgentImage } from "../support/agent-image.ts";
 import { startWorker, type TestWorker } from "../support/worker.ts";
-import { parseConfig, type ConfigFile, type RunnerConfig } from "../../runner/config.ts";
+import { parseConfig, type RunnerConfig, type RunnerConfigFile as ConfigFile } from "../../runner/config.ts";
 import { createLogger, memoryLogger, type CapturedLine } from "../../runner/log.ts";
 import { startRunner, type RunnerDeps, type RunnerHandle } from "../../runner/runner.ts";
 
