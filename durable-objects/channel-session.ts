@@ -16,11 +16,14 @@ import { and, asc, eq, inArray } from "drizzle-orm";
 import type { WireEvent } from "../protocol/runner.ts";
 import { db, type Db } from "../worker/db/client.ts";
 import { channels, runs, type RunRow } from "../worker/db/schema.ts";
+import { footerCap, verdict, type SpendFigures } from "../worker/domain/budget-rule.ts";
+import { readStartCheck } from "../worker/domain/budget-store.ts";
+import { warnBudget } from "../worker/domain/budget-warnings.ts";
 import { endRun, isTerminal } from "../worker/domain/run-state.ts";
 import { earliestDue, fireDueTasks } from "../worker/domain/scheduler.ts";
 import { runView } from "../worker/domain/views.ts";
 import { dueIteration, iterationEnded } from "../worker/loops/iterations.ts";
-import { config, type Env } from "../worker/env.ts";
+import { config, type Config, type Env } from "../worker/env.ts";
 import { log } from "../worker/log.ts";
 import { dispatcherOf, type CancelOutcome, type ChannelSessionApi, type FiredBy, type FiredRun, type LiveTarget } from "./contracts.ts";
 import { LiveMessages } from "./live-messages.ts";
@@ -41,12 +44,14 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
   readonly #watchers: RunWatchers;
   readonly #live: LiveMessages;
   readonly #loopMessages: LoopMessages;
+  readonly #cfg: Config;
   /** Serialises queue moves so two callers never hand over two runs at once. */
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const cfg = config(env); // validates vars and sets the log level in this isolate
+    this.#cfg = cfg;
     this.#db = db(env.DB);
     this.#watchers = new RunWatchers(this.#db);
     this.#live = new LiveMessages(ctx.storage, this.#db, cfg, (at) => this.#wakeBy(at));
@@ -147,7 +152,10 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
     }
     if ((await this.ctx.storage.get<number>("active")) === runId) await this.ctx.storage.delete("active");
     if (run) this.#watchers.complete(runView(run));
-    await this.#live.finish(runId, run);
+    // A run that cost something may have brought a cap near: the footer shows the day's
+    // spend against the cap, and a cap past 80 % is announced once per period.
+    const spend = run?.costUsd ? await this.#spendAfter(channelId) : null;
+    await this.#live.finish(runId, run, spend ? { cap: footerCap(spend) } : undefined);
     if (run?.loopId != null) await this.#iterationEnded(channelId, run);
     await this.#pump(channelId);
   }
@@ -206,6 +214,20 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
     }
   }
 
+  async #spendAfter(channelId: string) {
+    try {
+      const now = Date.now();
+      const check = await readStartCheck(this.env.DB, channelId, now);
+      if (!check) return null;
+      await warnBudget(this.#db, this.#cfg, channelId, check, now);
+      return check.spend;
+    } catch (err) {
+      // The footer figure and the warning are information; the run has ended regardless.
+      log.error("channel: could not read or announce the budget after a run", { channelId, error: String(err) });
+      return null;
+    }
+  }
+
   /** Cancels a queued run outright, or signals the runner of the active one. */
   async cancel(channelId: string, runId: number): Promise<CancelOutcome> {
     await this.#remember(channelId);
@@ -247,16 +269,37 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
       // The Dispatcher's word that it ended was lost; the D1 state is the truth.
       await this.ctx.storage.delete("active");
     }
-    const next = await this.#db.query.runs.findFirst({
-      where: and(eq(runs.channelId, channelId), eq(runs.status, "queued")),
-      orderBy: asc(runs.id),
-      columns: { id: true },
-    });
-    if (!next) return null;
-    const channel = await this.#db.query.channels.findFirst({ where: eq(channels.id, channelId), columns: { runnerLabel: true } });
-    await this.ctx.storage.put("active", next.id);
-    await dispatcherOf(this.env).enqueue(next.id, channelId, channel?.runnerLabel ?? null);
-    return next.id;
+    for (;;) {
+      const next = await this.#db.query.runs.findFirst({
+        where: and(eq(runs.channelId, channelId), eq(runs.status, "queued")),
+        orderBy: asc(runs.id),
+        columns: { id: true },
+      });
+      if (!next) return null;
+      // The budget check is part of the read the hand-over needs anyway (the runner label):
+      // a run past a cap ends here and never reaches a runner (issue 14).
+      const now = Date.now();
+      const check = await readStartCheck(this.env.DB, channelId, now);
+      const decision = check ? verdict(check.spend) : ({ start: true } as const);
+      if (!decision.start) {
+        await this.#skip(next.id, decision.reason, check!.spend, now);
+        continue; // the channel moves on: the next queued run is checked the same way
+      }
+      await this.ctx.storage.put("active", next.id);
+      await dispatcherOf(this.env).enqueue(next.id, channelId, check?.runnerLabel ?? null);
+      return next.id;
+    }
+  }
+
+  /** Ends a queued run as skipped_budget, with the reason and figures, and says so where it is watched. */
+  async #skip(runId: number, reason: string, spend: SpendFigures, now: number): Promise<void> {
+    const ended = await endRun(this.#db, runId, "skipped_budget", reason, now);
+    if (!ended) return; // cancelled meanwhile
+    log.info("channel: run skipped over budget", { channelId: ended.channelId, runId, reason });
+    this.#watchers.complete(runView(ended));
+    await this.#live.finish(runId, ended, { cap: footerCap(spend) });
+    // A loop's iteration that could not start ends the loop (it says why), like any other end.
+    if (ended.loopId != null) await this.#iterationEnded(ended.channelId, ended);
   }
 
   // ---- live events ---------------------------------------------------------------------

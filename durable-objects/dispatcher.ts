@@ -138,7 +138,7 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
         workdir: started.channel.dirPath,
         model: null,
         worktree: started.worktree,
-        limits: { timeout_sec: null },
+        limits: started.limits,
         mcp: { url: `${origin}${MCP_PATH}`, token },
         append_system_prompt: iteration?.appendSystemPrompt ?? null,
         monitor: iteration?.monitor ?? null,

@@ -20,7 +20,7 @@ import { isTerminal } from "../worker/domain/run-state.ts";
 import type { Config } from "../worker/env.ts";
 import { log } from "../worker/log.ts";
 import { applyEvents, applyResult, newRecord, plan, wakeTime, type LiveRecord, type Step, type Target } from "../worker/discord/live-state.ts";
-import { finalBody, renderFinal, renderHandoff, renderLive } from "../worker/discord/render.ts";
+import { finalBody, renderFinal, renderHandoff, renderLive, type FooterSpend } from "../worker/discord/render.ts";
 import { discordRest, type DiscordRest, type RestResult } from "../worker/discord/rest.ts";
 import { cutLine } from "../worker/text.ts";
 
@@ -104,7 +104,7 @@ export class LiveMessages {
   }
 
   /** The run ended: its final messages replace the live one. Idempotent. */
-  async finish(runId: number, known?: RunRow): Promise<void> {
+  async finish(runId: number, known?: RunRow, spend?: FooterSpend): Promise<void> {
     const rec = await this.#get(runId);
     if (!rec || rec.final || rec.pending) return;
     // The caller may have just read the run (ChannelSession.finished): no second read.
@@ -112,7 +112,7 @@ export class LiveMessages {
     if (!run || !isTerminal(run.status)) return;
     const fresh = await this.#get(runId);
     if (!fresh || fresh.final) return;
-    fresh.final = { chunks: renderFinal(run, fresh), sent: 0 };
+    fresh.final = { chunks: renderFinal(run, fresh, spend), sent: 0 };
     fresh.version += 1;
     await this.#put(fresh);
   }

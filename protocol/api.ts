@@ -15,7 +15,11 @@ export const TASK_TYPES = ["cron", "interval", "once", "manual"] as const;
 export const TaskType = z.enum(TASK_TYPES);
 export type TaskType = z.infer<typeof TaskType>;
 
-export const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "lost"] as const;
+/**
+ * The one list of run states (D1's runs.status uses it too). skipped_budget: the run would
+ * have started past a spending cap, so it never reached a runner (issue 14).
+ */
+export const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "lost", "skipped_budget"] as const;
 export const RunStatus = z.enum(RUN_STATUSES);
 export type RunStatus = z.infer<typeof RunStatus>;
 
@@ -169,6 +173,9 @@ export const Run = z.object({
   session_id: z.string().nullable(),
   input_tokens: z.number().int().nullable(),
   output_tokens: z.number().int().nullable(),
+  /** The part of input_tokens that was read from or written to the prompt cache. */
+  cache_read_tokens: z.number().int().nullable(),
+  cache_write_tokens: z.number().int().nullable(),
   cost_usd: z.number().nullable(),
   exit_code: z.number().int().nullable(),
   model: z.string().nullable(),

@@ -73,7 +73,17 @@ export const Job = z.object({
     .object({ task_id: z.number().int().positive(), origin_branch: z.string().nullable(), update_before_run: z.boolean() })
     .nullable()
     .default(null),
-  limits: z.object({ timeout_sec: z.number().int().positive().nullable() }),
+  /**
+   * Per-run limits from the task, else the channel (issue 14); null: the runner's own.
+   * The runner config's values are ceilings: a job can ask for less, never more.
+   */
+  limits: z.object({
+    timeout_sec: z.number().int().positive().nullable(),
+    /** Passed to claude as --max-turns. */
+    max_turns: z.number().int().positive().nullable().default(null),
+    /** Passed to claude as --max-budget-usd. */
+    max_budget_usd: z.number().positive().nullable().default(null),
+  }),
   /** The Worker's MCP endpoint and a token that only works for this run's channel. */
   mcp: z.object({ url: z.string(), token: z.string() }),
   /** Passed to claude as --append-system-prompt (a loop's system_prompt). */
@@ -132,8 +142,12 @@ export const EventBatchResponse = z.object({ accepted: z.number().int(), cancel:
 export type EventBatchResponse = z.infer<typeof EventBatchResponse>;
 
 export const Usage = z.object({
+  /** Every input token, cache reads and writes included. */
   input_tokens: z.number().int().min(0),
   output_tokens: z.number().int().min(0),
+  /** How much of input_tokens was read from / written to the prompt cache (absent from older runners). */
+  cache_read_tokens: z.number().int().min(0).optional(),
+  cache_write_tokens: z.number().int().min(0).optional(),
 });
 
 export const Completion = z.strictObject({

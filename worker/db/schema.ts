@@ -16,6 +16,12 @@ const updatedAt = () =>
   integer("updated_at", { mode: "number" })
     .notNull()
     .default(sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`);
+/** Per-run limits (issue 14): passed to claude as --max-turns / --max-budget-usd, and the run's timeout. */
+const runLimits = () => ({
+  maxTurns: integer("max_turns"),
+  maxBudgetUsd: real("max_budget_usd"),
+  timeoutSec: integer("timeout_sec"),
+});
 
 
 export const channels = sqliteTable(
@@ -32,6 +38,8 @@ export const channels = sqliteTable(
     ownerIds: text("owner_ids", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    // Per-run limits for the channel's runs (a task may override them); null: the runner's own.
+    ...runLimits(),
   },
   (t) => [
     uniqueIndex("channels_discord_channel_id").on(t.discordChannelId),
@@ -63,6 +71,8 @@ export const tasks = sqliteTable(
     worktree: integer("worktree", { mode: "boolean" }).notNull().default(false),
     originBranch: text("origin_branch"),
     updateBeforeRun: integer("update_before_run", { mode: "boolean" }).notNull().default(false),
+    // Overrides of the channel's per-run limits for this task's runs; null: the channel's.
+    ...runLimits(),
   },
   (t) => [
     index("tasks_channel").on(t.channelId),
@@ -97,8 +107,11 @@ export const runs = sqliteTable(
     resultText: text("result_text"),
     error: text("error"),
     sessionId: text("session_id"),
+    // input_tokens counts cache reads and writes too; these say how much of it they were.
     inputTokens: integer("input_tokens"),
     outputTokens: integer("output_tokens"),
+    cacheReadTokens: integer("cache_read_tokens"),
+    cacheWriteTokens: integer("cache_write_tokens"),
     costUsd: real("cost_usd"),
     exitCode: integer("exit_code"),
     model: text("model"),
@@ -121,6 +134,9 @@ export const runs = sqliteTable(
     index("runs_fired_by").on(t.firedBy, t.createdAt),
     // One run per iteration: a doubled wake-up can never start an iteration twice.
     uniqueIndex("runs_loop_iteration").on(t.loopId, t.iteration),
+    // Spend is counted by when runs finished; cost_usd in the index keeps the sums index-only.
+    index("runs_finished").on(t.finishedAt, t.costUsd),
+    index("runs_channel_finished").on(t.channelId, t.finishedAt, t.costUsd),
   ],
 );
 
@@ -281,6 +297,34 @@ export const threadDeletions = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [index("thread_deletions_due").on(t.deleteAt)],
+);
+
+/** Spending caps in USD: scope "*" is the global one, any other scope a channel id. Null: no cap. */
+export const GLOBAL_BUDGET_SCOPE = "*";
+export const budgets = sqliteTable("budgets", {
+  scope: text("scope").primaryKey(),
+  dailyUsd: real("daily_usd"),
+  monthlyUsd: real("monthly_usd"),
+  updatedAt: updatedAt(),
+});
+
+/**
+ * The 80 % warnings already posted: one per channel, cap and period. The unique key makes
+ * the warning exactly-once (insert-or-nothing decides who posts), never check-then-act.
+ */
+export const budgetWarnings = sqliteTable(
+  "budget_warnings",
+  {
+    // "channel:daily", "global:monthly", …
+    scope: text("scope").notNull(),
+    // The period's UTC key: "2026-11-29" or "2026-11".
+    period: text("period").notNull(),
+    channelId: text("channel_id").notNull(),
+    spentUsd: real("spent_usd").notNull(),
+    capUsd: real("cap_usd").notNull(),
+    at: integer("at", { mode: "number" }).notNull(),
+  },
+  (t) => [uniqueIndex("budget_warnings_once").on(t.channelId, t.scope, t.period)],
 );
 
 export type ChannelRow = typeof channels.$inferSelect;

@@ -2,7 +2,7 @@
 import type { RunStatus } from "../../protocol/api.ts";
 
 /** The mark each run status wears in Discord messages (footers, run lists). */
-export const RUN_MARKS: Record<RunStatus, string> = { queued: "🕐", running: "⏳", succeeded: "✅", failed: "❌", cancelled: "⏹️", lost: "⚠️" };
+export const RUN_MARKS: Record<RunStatus, string> = { queued: "🕐", running: "⏳", succeeded: "✅", failed: "❌", cancelled: "⏹️", lost: "⚠️", skipped_budget: "💸" };
 
 /** "850ms", "12s", "3m 05s", "1h 02m". */
 export function formatDuration(ms: number): string {

@@ -7,6 +7,7 @@ import type { APIActionRowComponent, APIButtonComponent } from "discord-api-type
 import { Button, Component, MESSAGE_CONTENT_LIMIT } from "../../protocol/discord-constants.ts";
 import { STOP_BUTTON_PREFIX } from "../../protocol/discord-commands.ts";
 import type { RunRow } from "../db/schema.ts";
+import type { CapFigure } from "../domain/budget-rule.ts";
 import { chunkMessage, withFooter } from "./chunk.ts";
 import { formatCost, formatDuration, formatInt, inlineCode, RUN_MARKS } from "./format.ts";
 import type { LiveRecord } from "./live-state.ts";
@@ -67,9 +68,15 @@ const HEADS: Partial<Record<RunRow["status"], string>> = {
   failed: "❌ **Run failed**",
   lost: "⚠️ **Runner lost**",
   cancelled: "⏹️ **Stopped**",
+  skipped_budget: "💸 **Not started: over budget**",
 };
 
-export function footer(run: RunRow, toolCount: number, model: string | null): string {
+/** The day's spend against a daily cap, for the footer; absent when no daily cap is set. */
+export interface FooterSpend {
+  cap: CapFigure | null;
+}
+
+export function footer(run: RunRow, toolCount: number, model: string | null, spend?: FooterSpend): string {
   const parts = [`${RUN_MARKS[run.status]} run #${run.id}`];
   const start = run.startedAt ?? run.createdAt;
   if (run.finishedAt) parts.push(formatDuration(run.finishedAt - start));
@@ -80,11 +87,13 @@ export function footer(run: RunRow, toolCount: number, model: string | null): st
   if (run.costUsd !== null) parts.push(formatCost(run.costUsd));
   const m = run.model ?? model;
   if (m) parts.push(m);
+  const cap = spend?.cap;
+  if (cap) parts.push(`today ${formatCost(cap.spentUsd)} of ${formatCost(cap.capUsd)}${cap.scope === "global" ? " (global cap)" : ""}`);
   return `-# ${parts.join(" · ")}`;
 }
 
 /** The final messages of a run, in order; the first replaces the live message. */
-export function renderFinal(run: RunRow, live: { toolCount: number; model: string | null }): string[] {
+export function renderFinal(run: RunRow, live: { toolCount: number; model: string | null }, spend?: FooterSpend): string[] {
   const head = HEADS[run.status];
   const reason = run.error?.trim();
   const headLine = head ? `${head}${reason ? `: ${cutLine(reason, 1500)}` : ""}` : "";
@@ -95,7 +104,7 @@ export function renderFinal(run: RunRow, live: { toolCount: number; model: strin
     chunks = chunks.slice(0, MAX_FINAL_MESSAGES);
     chunks.push(`-# … the answer continues; read it all with \`GET /api/runs/${run.id}\`.`);
   }
-  return withFooter(chunks, footer(run, live.toolCount, live.model));
+  return withFooter(chunks, footer(run, live.toolCount, live.model, spend));
 }
 
 export const finalBody = (content: string): MessageBody => body(content);

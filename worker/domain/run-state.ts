@@ -1,15 +1,18 @@
 /**
- * A run's life in D1: queued → running → succeeded | failed | cancelled | lost. Every
+ * A run's life in D1: queued → running → succeeded | failed | cancelled | lost, or
+ * queued → skipped_budget when it would start past a spending cap. Every
  * transition is a conditional update from the state it expects, so a late or repeated
  * message can never move a finished run again.
  */
 import { and, eq, inArray } from "drizzle-orm";
 import type { Completion, Job, WireEvent } from "../../protocol/runner.ts";
 import type { Db } from "../db/client.ts";
+import type { RunLimits } from "../../protocol/spend.ts";
 import { apiTokens, channels, runs, tasks, type ChannelRow, type RunRow } from "../db/schema.ts";
+import { resolveLimits } from "./limits.ts";
 import { mintSecret, randomId, sha256Hex } from "./secrets.ts";
 
-export const TERMINAL = ["succeeded", "failed", "cancelled", "lost"] as const;
+export const TERMINAL = ["succeeded", "failed", "cancelled", "lost", "skipped_budget"] as const;
 export const isTerminal = (status: RunRow["status"]): boolean => (TERMINAL as readonly string[]).includes(status);
 
 /** Marks a queued run as running for a lease; null if it is no longer queued (cancelled). */
@@ -19,7 +22,7 @@ export async function startRun(
   runnerId: string,
   attempt: number,
   now: number,
-): Promise<{ run: RunRow; channel: ChannelRow; worktree: Job["worktree"] } | null> {
+): Promise<{ run: RunRow; channel: ChannelRow; worktree: Job["worktree"]; limits: RunLimits } | null> {
   const [run] = await db
     .update(runs)
     .set({ status: "running", startedAt: now, attempt, runnerId })
@@ -30,16 +33,17 @@ export async function startRun(
     db.query.channels.findFirst({ where: eq(channels.id, run.channelId) }),
     run.taskId === null
       ? undefined
-      : db.query.tasks.findFirst({ where: eq(tasks.id, run.taskId), columns: { id: true, worktree: true, originBranch: true, updateBeforeRun: true } }),
+      : db.query.tasks.findFirst({ where: eq(tasks.id, run.taskId), columns: { id: true, worktree: true, originBranch: true, updateBeforeRun: true, maxTurns: true, maxBudgetUsd: true, timeoutSec: true } }),
   ]);
   if (!channel) return null;
   const worktree = task?.worktree ? { task_id: task.id, origin_branch: task.originBranch, update_before_run: task.updateBeforeRun } : null;
+  const limits = resolveLimits(channel, task ?? null);
   // A Discord thread without a directory of its own works in its parent channel's.
   if (!channel.dirPath && channel.parentId) {
     const parent = await db.query.channels.findFirst({ where: eq(channels.id, channel.parentId), columns: { dirPath: true } });
-    return { run, channel: { ...channel, dirPath: parent?.dirPath ?? null }, worktree };
+    return { run, channel: { ...channel, dirPath: parent?.dirPath ?? null }, worktree, limits };
   }
-  return { run, channel, worktree };
+  return { run, channel, worktree, limits };
 }
 
 /** A run token: an API token scoped to the run's channel, valid until the run ends. */
@@ -72,6 +76,8 @@ export async function finishRun(db: Db, runId: number, c: Completion, now: numbe
       sessionId: c.session_id,
       inputTokens: c.usage?.input_tokens ?? null,
       outputTokens: c.usage?.output_tokens ?? null,
+      cacheReadTokens: c.usage?.cache_read_tokens ?? null,
+      cacheWriteTokens: c.usage?.cache_write_tokens ?? null,
       costUsd: c.cost_usd,
       exitCode: c.exit_code,
       model: c.model,
@@ -86,7 +92,7 @@ export async function finishRun(db: Db, runId: number, c: Completion, now: numbe
 export async function endRun(
   db: Db,
   runId: number,
-  status: "lost" | "cancelled" | "failed",
+  status: "lost" | "cancelled" | "failed" | "skipped_budget",
   error: string,
   now: number,
 ): Promise<RunRow | null> {

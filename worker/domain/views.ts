@@ -61,6 +61,8 @@ export function runView(r: RunRow): Run {
     session_id: r.sessionId,
     input_tokens: r.inputTokens,
     output_tokens: r.outputTokens,
+    cache_read_tokens: r.cacheReadTokens,
+    cache_write_tokens: r.cacheWriteTokens,
     cost_usd: r.costUsd,
     exit_code: r.exitCode,
     model: r.model,

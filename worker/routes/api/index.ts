@@ -13,6 +13,7 @@ import { memoryRoutes } from "./memory.ts";
 import { runnerAdminRoutes } from "./runners.ts";
 import { runRoutes } from "./runs.ts";
 import { sessionRoutes, signInRoutes } from "./session.ts";
+import { spendRoutes } from "./spend.ts";
 import { taskRoutes } from "./tasks.ts";
 import { templateRoutes } from "./templates.ts";
 import { tokenRoutes } from "./tokens.ts";
@@ -31,6 +32,7 @@ export const apiRoutes = new Hono<AppEnv>()
   .route("/session", signInRoutes)
   .use(apiAuth)
   .route("/session", sessionRoutes)
+  .route("/", spendRoutes)
   .route("/tasks", taskRoutes)
   .route("/channels", channelRoutes)
   .route("/channels", memoryRoutes)

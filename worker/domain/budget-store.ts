@@ -1,0 +1,128 @@
+/**
+ * Budgets in D1 (issue 14): the one read the ChannelSession makes before a run becomes a
+ * job, setting caps over REST/MCP/Discord, and the exactly-once 80 % warning record.
+ */
+import { eq, sql } from "drizzle-orm";
+import type { Budget, CapStatus, PutBudget } from "../../protocol/spend.ts";
+import type { Db } from "../db/client.ts";
+import { budgets, budgetWarnings, GLOBAL_BUDGET_SCOPE } from "../db/schema.ts";
+import { forbidden } from "../errors.ts";
+import { assertAdmin, type Actor } from "./actor.ts";
+import { figuresFrom, periodKey, periods, type CapFigure, type Periods, type SpendFigures, type SpendRow } from "./budget-rule.ts";
+import { loadChannel } from "./channels.ts";
+import type { DomainContext } from "./context.ts";
+
+/**
+ * One statement: the channel's runner label (which the queue needs anyway) and, for every
+ * cap that is set, the spend of its period. A channel without caps costs two primary-key
+ * lookups more than reading the label alone; sums run only for caps that exist, over the
+ * (channel_id, finished_at, cost_usd) and (finished_at, cost_usd) indexes.
+ */
+const START_CHECK = `
+SELECT c.runner_label AS runner_label,
+  cb.daily_usd AS ch_daily, cb.monthly_usd AS ch_monthly, gb.daily_usd AS g_daily, gb.monthly_usd AS g_monthly,
+  CASE WHEN cb.daily_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM runs WHERE channel_id = c.id AND finished_at >= ?2) END AS ch_day,
+  CASE WHEN cb.monthly_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM runs WHERE channel_id = c.id AND finished_at >= ?3) END AS ch_month,
+  CASE WHEN gb.daily_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM runs WHERE finished_at >= ?2) END AS g_day,
+  CASE WHEN gb.monthly_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM runs WHERE finished_at >= ?3) END AS g_month
+FROM channels c
+LEFT JOIN budgets cb ON cb.scope = c.id
+LEFT JOIN budgets gb ON gb.scope = '${GLOBAL_BUDGET_SCOPE}'
+WHERE c.id = ?1`;
+
+export interface StartCheck {
+  runnerLabel: string | null;
+  spend: SpendFigures;
+  periods: Periods;
+}
+
+/** What the queue needs to hand a channel's next run over: null if the channel is gone. */
+export async function readStartCheck(d1: D1Database, channelId: string, now: number): Promise<StartCheck | null> {
+  const p = periods(now);
+  const row = await d1.prepare(START_CHECK).bind(channelId, p.dayStart, p.monthStart).first<SpendRow & { runner_label: string | null }>();
+  if (!row) return null;
+  return { runnerLabel: row.runner_label, spend: figuresFrom(row), periods: p };
+}
+
+/**
+ * Records that a cap's warning was given in this period for this channel. True only for
+ * the one caller whose insert landed: the unique key decides, so a doubled finish or two
+ * objects racing never post twice.
+ */
+export async function claimWarning(db: Db, channelId: string, cap: CapFigure, p: Periods, now: number): Promise<boolean> {
+  const rows = await db
+    .insert(budgetWarnings)
+    .values({ channelId, scope: `${cap.scope}:${cap.period}`, period: periodKey(p, cap.period), spentUsd: cap.spentUsd, capUsd: cap.capUsd, at: now })
+    .onConflictDoNothing()
+    .returning({ at: budgetWarnings.at });
+  return rows.length === 1;
+}
+
+// ---- reading and setting caps ------------------------------------------------------------
+
+/** Run tokens belong to agents: an agent must not raise the cap it runs under. */
+function assertMayChangeBudget(actor: Actor): void {
+  if (actor.kind === "run") throw forbidden("A run token cannot change budgets or limits.");
+}
+
+async function spentSince(db: Db, channelId: string | null, since: number): Promise<number> {
+  const where = channelId === null ? sql`finished_at >= ${since}` : sql`channel_id = ${channelId} AND finished_at >= ${since}`;
+  const [row] = await db.all<{ spent: number }>(sql`SELECT total(cost_usd) AS spent FROM runs WHERE ${where}`);
+  return row?.spent ?? 0;
+}
+
+async function budgetView(db: Db, scope: string, now: number): Promise<Budget> {
+  const row = await db.query.budgets.findFirst({ where: eq(budgets.scope, scope) });
+  const p = periods(now);
+  const channelId = scope === GLOBAL_BUDGET_SCOPE ? null : scope;
+  const status = async (cap: number | null | undefined, start: number, end: number): Promise<CapStatus | null> =>
+    cap == null
+      ? null
+      : { cap_usd: cap, spent_usd: await spentSince(db, channelId, start), period_start: new Date(start).toISOString(), period_end: new Date(end).toISOString() };
+  return {
+    scope: channelId ?? "global",
+    daily_usd: row?.dailyUsd ?? null,
+    monthly_usd: row?.monthlyUsd ?? null,
+    daily: await status(row?.dailyUsd, p.dayStart, p.dayEnd),
+    monthly: await status(row?.monthlyUsd, p.monthStart, p.monthEnd),
+  };
+}
+
+async function putBudget(db: Db, scope: string, patch: PutBudget, now: number): Promise<void> {
+  const values = {
+    ...(patch.daily_usd !== undefined ? { dailyUsd: patch.daily_usd } : {}),
+    ...(patch.monthly_usd !== undefined ? { monthlyUsd: patch.monthly_usd } : {}),
+  };
+  // An upsert: the fields not given keep their value; a run already running is untouched
+  // (caps are read only when a run is about to start).
+  await db
+    .insert(budgets)
+    .values({ scope, dailyUsd: null, monthlyUsd: null, ...values, updatedAt: now })
+    .onConflictDoUpdate({ target: budgets.scope, set: { ...values, updatedAt: now } });
+}
+
+export async function getChannelBudget(ctx: DomainContext, channelId: string): Promise<Budget> {
+  const channel = await loadChannel(ctx, channelId);
+  return budgetView(ctx.db, channel.id, Date.now());
+}
+
+export async function setChannelBudget(ctx: DomainContext, channelId: string, patch: PutBudget): Promise<Budget> {
+  assertMayChangeBudget(ctx.actor);
+  const channel = await loadChannel(ctx, channelId);
+  const now = Date.now();
+  await putBudget(ctx.db, channel.id, patch, now);
+  return budgetView(ctx.db, channel.id, now);
+}
+
+export async function getGlobalBudget(ctx: DomainContext): Promise<Budget> {
+  return budgetView(ctx.db, GLOBAL_BUDGET_SCOPE, Date.now());
+}
+
+export async function setGlobalBudget(ctx: DomainContext, patch: PutBudget): Promise<Budget> {
+  assertAdmin(ctx.actor, "change the global budget");
+  const now = Date.now();
+  await putBudget(ctx.db, GLOBAL_BUDGET_SCOPE, patch, now);
+  return budgetView(ctx.db, GLOBAL_BUDGET_SCOPE, now);
+}
+
+export { assertMayChangeBudget };

@@ -1,0 +1,140 @@
+/**
+ * The usage ledger (issue 14): tokens, cost and run counts per day, channel, task or model,
+ * computed from the runs themselves with one grouped query. No rollup table: a run is
+ * counted by when it finished, the (finished_at, cost_usd) and (channel_id, finished_at,
+ * cost_usd) indexes bound the scan to the period asked for, and an exact answer for any
+ * from/to and any time zone needs the per-run times a daily rollup would throw away
+ * (measured in bench/usage.ts; README's benchmark table).
+ *
+ * Days in a time zone: SQL groups by quarter hour (every IANA offset in use is a multiple
+ * of 15 minutes), and the quarters fold into local days here, so daylight-saving days of
+ * 23 or 25 hours come out right.
+ */
+import { sql, type SQL } from "drizzle-orm";
+import { MAX_USAGE_DAYS, type UsageFigures, type UsageGroup, type UsageQuery, type UsageReport } from "../../protocol/spend.ts";
+import { invalid } from "../errors.ts";
+import { visibleChannels } from "./actor.ts";
+import { loadChannel } from "./channels.ts";
+import type { DomainContext } from "./context.ts";
+import { loadTask } from "./tasks.ts";
+
+const DAY_MS = 86_400_000;
+const QUARTER_MS = 900_000;
+export const DEFAULT_USAGE_DAYS = 30;
+
+interface Row {
+  k: string | number | null;
+  runs: number;
+  skipped: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  cost_usd: number;
+}
+
+export const zeroFigures = (): UsageFigures => ({ runs: 0, skipped_budget: 0, input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0 });
+
+function add(into: UsageFigures, r: Row | UsageFigures): void {
+  into.runs += r.runs;
+  into.skipped_budget += "skipped" in r ? r.skipped : r.skipped_budget;
+  into.input_tokens += r.input_tokens;
+  into.output_tokens += r.output_tokens;
+  into.cache_read_tokens += r.cache_read_tokens;
+  into.cache_write_tokens += r.cache_write_tokens;
+  into.cost_usd += r.cost_usd;
+}
+
+/** Sums of floats drift in the last bits; cost is stored to 1e-9 USD by the runner. */
+const tidy = (f: UsageFigures): UsageFigures => ({ ...f, cost_usd: Math.round(f.cost_usd * 1e9) / 1e9 });
+
+export function checkTimeZone(tz: string): string {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    return tz;
+  } catch {
+    throw invalid(`tz: "${tz}" is not an IANA time zone (e.g. Europe/Berlin).`, "tz");
+  }
+}
+
+/** YYYY-MM-DD of an instant in a time zone. */
+export function localDay(ms: number, tz: string): string {
+  // en-CA formats dates as YYYY-MM-DD.
+  return new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" }).format(ms);
+}
+
+/** The instant a local date begins in a time zone (midnight, or the first valid time after a gap). */
+export function startOfLocalDay(date: string, tz: string): number {
+  const [y, m, d] = date.split("-").map(Number) as [number, number, number];
+  const guess = Date.UTC(y, m - 1, d);
+  // The zone's offset near that date, applied twice: once to land near, once to settle.
+  let t = guess;
+  for (let i = 0; i < 2; i++) t = guess - offsetAt(t, tz);
+  // A midnight that does not exist (a DST gap at 00:00) starts at the first valid instant.
+  while (localDay(t, tz) < date) t += QUARTER_MS;
+  while (localDay(t - QUARTER_MS, tz) === date) t -= QUARTER_MS;
+  return t;
+}
+
+function offsetAt(ms: number, tz: string): number {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone: tz, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric",
+  }).formatToParts(ms);
+  const get = (t: string) => Number(parts.find((p) => p.type === t)!.value);
+  const asUtc = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
+  return asUtc - (ms - (ms % 1000));
+}
+
+const instant = (v: string, tz: string, field: string): number => {
+  const ms = /^\d{4}-\d{2}-\d{2}$/.test(v) ? startOfLocalDay(v, tz) : Date.parse(v);
+  if (!Number.isFinite(ms)) throw invalid(`${field}: not a time`, field);
+  return ms;
+};
+
+export async function usageReport(ctx: DomainContext, q: UsageQuery, now = Date.now()): Promise<UsageReport> {
+  const tz = checkTimeZone(q.tz ?? "UTC");
+  const to = q.to ? instant(q.to, tz, "to") : now;
+  const from = q.from ? instant(q.from, tz, "from") : to - DEFAULT_USAGE_DAYS * DAY_MS;
+  if (from >= to) throw invalid("from: must be before to", "from");
+  if (to - from > MAX_USAGE_DAYS * DAY_MS) throw invalid(`from: a report covers at most ${MAX_USAGE_DAYS} days`, "from");
+
+  const where: SQL[] = [sql`finished_at >= ${from}`, sql`finished_at < ${to}`];
+  if (q.channel_id) {
+    where.push(sql`channel_id = ${(await loadChannel(ctx, q.channel_id)).id}`);
+  } else {
+    const visible = visibleChannels(ctx.actor);
+    if (visible) where.push(visible.length ? sql`channel_id IN (${sql.join(visible.map((v) => sql`${v}`), sql`, `)})` : sql`0`);
+  }
+  if (q.task_id) {
+    const task = await loadTask(ctx, q.task_id);
+    where.push(sql`task_id = ${task.id}`);
+  }
+  const groupBy = q.group_by ?? null;
+  const key: SQL =
+    groupBy === "day" ? sql`finished_at / ${QUARTER_MS}` : groupBy === "channel" ? sql`channel_id` : groupBy === "task" ? sql`task_id` : groupBy === "model" ? sql`model` : sql`NULL`;
+
+  const rows = await ctx.db.all<Row>(sql`
+    SELECT ${key} AS k,
+      sum(status <> 'skipped_budget') AS runs,
+      sum(status = 'skipped_budget') AS skipped,
+      total(input_tokens) AS input_tokens, total(output_tokens) AS output_tokens,
+      total(cache_read_tokens) AS cache_read_tokens, total(cache_write_tokens) AS cache_write_tokens,
+      total(cost_usd) AS cost_usd
+    FROM runs WHERE ${sql.join(where, sql` AND `)}
+    ${groupBy ? sql`GROUP BY k` : sql``}`);
+
+  const total = zeroFigures();
+  const groups = new Map<string | null, UsageFigures>();
+  for (const r of rows) {
+    if (r.runs === null) continue; // an aggregate over no rows
+    add(total, r);
+    const k = groupBy === "day" ? localDay(Number(r.k) * QUARTER_MS, tz) : r.k === null ? null : String(r.k);
+    const g = groups.get(k) ?? zeroFigures();
+    add(g, r);
+    groups.set(k, g);
+  }
+  const list: UsageGroup[] = [...groups].map(([k, f]) => ({ key: k, ...tidy(f) }));
+  if (groupBy === "day") list.sort((a, b) => (a.key! < b.key! ? -1 : 1));
+  else list.sort((a, b) => b.cost_usd - a.cost_usd || String(a.key).localeCompare(String(b.key)));
+  return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), tz, group_by: groupBy, total: tidy(total), groups: groupBy ? list : [] };
+}
