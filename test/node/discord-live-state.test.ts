@@ -40,7 +40,7 @@ function record(target: Target = interaction): LiveRecord {
 const run = (over: Partial<RunRow> = {}): RunRow => ({
   id: 7, taskId: null, channelId: "c", trigger: "discord", status: "succeeded", prompt: "p", scheduledFor: null, lateMs: null, missedCount: 0,
   firedBy: null, attempt: 1, createdAt: T0, startedAt: T0 + 1_000, finishedAt: T0 + 66_000, resultText: "The answer.", error: null,
-  sessionId: null, inputTokens: 1234, outputTokens: 567, costUsd: 0.0123, exitCode: 0, model: "claude-x", runnerId: "r", requestedBy: null,
+  sessionId: null, inputTokens: 1234, outputTokens: 567, cacheReadTokens: null, cacheWriteTokens: null, costUsd: 0.0123, exitCode: 0, model: "claude-x", runnerId: "r", requestedBy: null,
   loopId: null, iteration: null, monitorOutput: null, monitorExitCode: null, monitorAt: null, ...over,
 });
 
@@ -207,6 +207,17 @@ describe("final render", () => {
     expect(renderFinal(run({ status: "failed", resultText: null, error: "timed out after 300 s" }), { toolCount: 0, model: null })[0]).toMatch(/^❌ \*\*Run failed\*\*: timed out after 300 s\n-# ❌ run #7/);
     expect(renderFinal(run({ status: "lost", resultText: null, error: "runner lost: no heartbeat for 60 s" }), { toolCount: 0, model: null })[0]).toMatch(/^⚠️ \*\*Runner lost\*\*: runner lost/);
     expect(renderFinal(run({ status: "cancelled", resultText: "half", error: null }), { toolCount: 0, model: null })[0]).toMatch(/^⏹️ \*\*Stopped\*\*\n\nhalf\n-# ⏹️/);
+  });
+
+  it("shows the day's spend against a daily cap when one is set, and a skipped run says it was over budget", () => {
+    const cap = { scope: "channel" as const, period: "daily" as const, capUsd: 5, spentUsd: 1.25 };
+    expect(renderFinal(run(), { toolCount: 0, model: null }, { cap })[0]).toBe("The answer.\n-# ✅ run #7 · 1m 05s · 1,234 in / 567 out tokens · $0.0123 · claude-x · today $1.25 of $5.00");
+    expect(renderFinal(run(), { toolCount: 0, model: null }, { cap: { ...cap, scope: "global" } })[0]).toMatch(/today \$1\.25 of \$5\.00 \(global cap\)$/);
+    expect(renderFinal(run(), { toolCount: 0, model: null }, { cap: null })[0]).not.toMatch(/today/);
+    const skipped = run({ status: "skipped_budget", startedAt: null, resultText: null, costUsd: null, inputTokens: null, outputTokens: null, model: null, error: "over budget: the channel's daily budget: $5.10 spent of $5.00 today (UTC)" });
+    expect(renderFinal(skipped, { toolCount: 0, model: null }, { cap: { ...cap, spentUsd: 5.1 } })[0]).toMatch(
+      /^💸 \*\*Not started: over budget\*\*: over budget: the channel's daily budget: \$5\.10 spent of \$5\.00 today \(UTC\)\n-# 💸 run #7 · .* · today \$5\.10 of \$5\.00$/,
+    );
   });
 
   it("uses the model from the init event when the completion has none", () => {
