@@ -14,7 +14,7 @@ import {
   previewOccurrences,
   type Schedule,
   type ScheduleInput,
-} from "../../worker/domain/schedule.ts";
+} from "../../worker/domain/schedule-grammar.ts";
 
 const NOW = Date.parse("2026-06-01T12:00:00Z");
 const OPTS = { now: NOW, minIntervalMs: 60_000 };

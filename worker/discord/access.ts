@@ -21,7 +21,7 @@ import type { Actor } from "../domain/actor.ts";
 import type { DomainContext } from "../domain/context.ts";
 import { ensureDiscordChannel, ownersHolder } from "../domain/discord-channels.ts";
 import type { Config, Env } from "../env.ts";
-import type { Interaction } from "./interaction.ts";
+import type { Interaction } from "./interaction-payload.ts";
 
 export interface Access {
   ctx: DomainContext;

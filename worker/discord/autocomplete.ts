@@ -3,7 +3,7 @@ import type { APIApplicationCommandOptionChoice } from "discord-api-types/v10";
 import { listTasks } from "../domain/tasks.ts";
 import { listTemplates } from "../domain/templates.ts";
 import type { Access } from "./access.ts";
-import type { CommandCall } from "./interaction.ts";
+import type { CommandCall } from "./interaction-payload.ts";
 import { cutLine } from "../text.ts";
 
 /** Discord shows at most 25 choices, each name at most 100 characters. */

@@ -21,7 +21,7 @@ import { conflict, invalid, notFound } from "../errors.ts";
 import { actorLabel, canSeeChannel, visibleChannels } from "./actor.ts";
 import { channelRef } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
-import { formatInterval, parseDuration } from "./schedule.ts";
+import { formatInterval, parseDuration } from "./schedule-grammar.ts";
 import { iso } from "./views.ts";
 
 /** A validated StartLoop body; Discord passes the channel it has already loaded. */

@@ -10,7 +10,7 @@ import { channels, runs, tasks } from "../db/schema.ts";
 import { visibleChannels } from "./actor.ts";
 import type { DomainContext } from "./context.ts";
 import { listRunners } from "./runners.ts";
-import { previewOccurrences, storedSchedule } from "./schedule.ts";
+import { previewOccurrences, storedSchedule } from "./schedule-grammar.ts";
 import { iso } from "./views.ts";
 import { cut } from "../text.ts";
 

@@ -14,7 +14,7 @@ import type { FiredBy, FiredRun } from "../../durable-objects/contracts.ts";
 import type { Db } from "../db/client.ts";
 import { tasks, type TaskRow } from "../db/schema.ts";
 import { log } from "../log.ts";
-import { advance, storedSchedule } from "./schedule.ts";
+import { advance, storedSchedule } from "./schedule-grammar.ts";
 
 export type { FiredBy, FiredRun };
 

@@ -10,7 +10,7 @@ import { canSeeChannel, visibleChannels } from "./actor.ts";
 import { armChannel } from "./arm.ts";
 import { channelRef, loadChannel } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
-import { canonicalSchedule, nextOccurrence, parseSchedule, previewOccurrences, storedSchedule } from "./schedule.ts";
+import { canonicalSchedule, nextOccurrence, parseSchedule, previewOccurrences, storedSchedule } from "./schedule-grammar.ts";
 import { iso, taskView } from "./views.ts";
 import { projectDirOf, recordWorktreeRemovals } from "./worktrees.ts";
 

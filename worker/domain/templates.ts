@@ -10,7 +10,7 @@ import { notFound } from "../errors.ts";
 import { assertAdmin } from "./actor.ts";
 import { loadChannel } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
-import { canonicalSchedule, parseSchedule } from "./schedule.ts";
+import { canonicalSchedule, parseSchedule } from "./schedule-grammar.ts";
 import { createTask, getTask } from "./tasks.ts";
 
 const view = (t: TemplateRow): Template => ({

@@ -6,8 +6,8 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { db } from "../db/client.ts";
-import { handleInteraction } from "../discord/interactions.ts";
-import { Interaction } from "../discord/interaction.ts";
+import { handleInteraction } from "../discord/answer-interaction.ts";
+import { Interaction } from "../discord/interaction-payload.ts";
 import { verifyInteraction } from "../discord/verify.ts";
 import { config, type Env } from "../env.ts";
 import { AppError } from "../errors.ts";

@@ -2,7 +2,7 @@
 import type { APIInteractionResponse } from "discord-api-types/v10";
 import type { Subcommand } from "../../../protocol/discord-commands.ts";
 import { ownersOnly, type Access } from "../access.ts";
-import type { CommandCall, Interaction } from "../interaction.ts";
+import type { CommandCall, Interaction } from "../interaction-payload.ts";
 import { parseOptions } from "../options.ts";
 import type { Config } from "../../env.ts";
 import { log } from "../../log.ts";

@@ -8,7 +8,7 @@ import type { APIInteractionResponse } from "discord-api-types/v10";
 import { MEMORY_KINDS, type Loop, type Memory } from "../../../protocol/api.ts";
 import { loadLoop, runningLoop, startLoop, stopLoop } from "../../domain/loops.ts";
 import { getMemory, setMemory } from "../../domain/memory.ts";
-import { formatInterval } from "../../domain/schedule.ts";
+import { formatInterval } from "../../domain/schedule-grammar.ts";
 import type { Access } from "../access.ts";
 import { inlineCode } from "../format.ts";
 import { cutLine } from "../../text.ts";

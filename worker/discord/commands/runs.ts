@@ -12,7 +12,7 @@ import { activeRun, cancelRun, createRun, loadRun } from "../../domain/runs.ts";
 import { AppError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import type { Access } from "../access.ts";
-import { snowflakeTime, type Interaction } from "../interaction.ts";
+import { snowflakeTime, type Interaction } from "../interaction-payload.ts";
 import { INTERACTION_TOKEN_TTL_MS } from "../live-state.ts";
 import { ephemeral } from "../reply.ts";
 import { channelLoop, stopLoopAs } from "./loops.ts";

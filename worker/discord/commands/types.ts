@@ -2,7 +2,7 @@
 import type { APIInteractionResponse } from "discord-api-types/v10";
 import type { Subcommand } from "../../../protocol/discord-commands.ts";
 import type { Access } from "../access.ts";
-import type { Interaction } from "../interaction.ts";
+import type { Interaction } from "../interaction-payload.ts";
 import type { Options } from "../options.ts";
 
 export interface CommandInput<P extends Subcommand> {

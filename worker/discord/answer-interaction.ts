@@ -15,7 +15,7 @@ import { resolveAccess } from "./access.ts";
 import { autocomplete } from "./autocomplete.ts";
 import { answerCommand } from "./commands/index.ts";
 import { handleComponent } from "./components.ts";
-import { readCommand, type CommandCall, type Interaction } from "./interaction.ts";
+import { readCommand, type CommandCall, type Interaction } from "./interaction-payload.ts";
 import { choices, ephemeral, errorReply, pong } from "./reply.ts";
 
 export async function handleInteraction(
