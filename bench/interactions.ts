@@ -14,7 +14,7 @@
  * Prints figures only; nothing here asserts.
  */
 import { webcrypto } from "node:crypto";
-import { Channel, Interaction, OptionType } from "../protocol/discord-constants.ts";
+import { ChannelKind, InteractionKind, OptionType } from "../protocol/discord-constants.ts";
 import { startFakeDiscord } from "../test/fakes/discord.ts";
 import { startWorker } from "../test/support/worker.ts";
 import { median, percentile, report, round } from "./lib.ts";
@@ -44,7 +44,7 @@ function interaction(type: number, data?: object, channel = CHANNEL): object {
     version: 1,
     guild_id: GUILD,
     channel_id: channel,
-    channel: { id: channel, type: Channel.GuildText, name: "bench" },
+    channel: { id: channel, type: ChannelKind.GuildText, name: "bench" },
     member: { user: { id: USER, username: "bench" }, permissions: "2048", roles: [] },
     ...(data ? { data: { id: APP, name: "loop", type: 1, ...data } } : {}),
   };
@@ -52,10 +52,10 @@ function interaction(type: number, data?: object, channel = CHANNEL): object {
 
 const sub = (name: string, options: object[] = []) => ({ options: [{ type: OptionType.Subcommand, name, options }] });
 const KINDS: Record<string, () => object> = {
-  ping: () => ({ id: snowflake(), application_id: APP, type: Interaction.Ping, token: "ping", version: 1 }),
-  status: () => interaction(Interaction.ApplicationCommand, sub("status")),
-  autocomplete: () => interaction(Interaction.ApplicationCommandAutocomplete, sub("cancel", [{ type: OptionType.Integer, name: "task_id", value: "1", focused: true }])),
-  ask: () => interaction(Interaction.ApplicationCommand, sub("ask", [{ type: OptionType.String, name: "prompt", value: "benchmark question" }]), String(960000000000000000n + (ids % BigInt(ASK_CHANNELS)))),
+  ping: () => ({ id: snowflake(), application_id: APP, type: InteractionKind.Ping, token: "ping", version: 1 }),
+  status: () => interaction(InteractionKind.ApplicationCommand, sub("status")),
+  autocomplete: () => interaction(InteractionKind.ApplicationCommandAutocomplete, sub("cancel", [{ type: OptionType.Integer, name: "task_id", value: "1", focused: true }])),
+  ask: () => interaction(InteractionKind.ApplicationCommand, sub("ask", [{ type: OptionType.String, name: "prompt", value: "benchmark question" }]), String(960000000000000000n + (ids % BigInt(ASK_CHANNELS)))),
 };
 const EXPECT: Record<string, number> = { ping: 1, status: 4, autocomplete: 8, ask: 5 };
 const ONLY = process.env.BENCH_KINDS?.split(",");
@@ -87,7 +87,7 @@ try {
       { type: OptionType.String, name: "prompt", value: `bench task ${i}` },
       { type: OptionType.String, name: "type", value: "interval" },
     ];
-    await send(worker.url, JSON.stringify(interaction(Interaction.ApplicationCommand, sub("schedule", opts))));
+    await send(worker.url, JSON.stringify(interaction(InteractionKind.ApplicationCommand, sub("schedule", opts))));
   }
 
   const results: Record<string, number[]> = {};

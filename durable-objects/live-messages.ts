@@ -11,7 +11,7 @@
  * tests do, could otherwise meet the scheduled one and post a message twice).
  */
 import { and, asc, eq } from "drizzle-orm";
-import { Channel } from "../protocol/discord-constants.ts";
+import { ChannelKind } from "../protocol/discord-constants.ts";
 import type { WireEvent } from "../protocol/runner.ts";
 import type { FiredRun } from "./contracts.ts";
 import type { Db } from "../worker/db/client.ts";
@@ -189,7 +189,7 @@ export class LiveMessages {
         return this.#rest.editOriginal(t.appId, t.token, renderHandoff(rec, now));
       }
       case "thread":
-        return this.#rest.startThread(step.parentId, { name: step.name, type: Channel.PublicThread, auto_archive_duration: THREAD_ARCHIVE_MINUTES });
+        return this.#rest.startThread(step.parentId, { name: step.name, type: ChannelKind.PublicThread, auto_archive_duration: THREAD_ARCHIVE_MINUTES });
       case "show": {
         const message = step.part === "live" ? renderLive(rec, now) : finalBody(rec.final!.chunks[0]!);
         if (rec.onOriginal && t.kind === "interaction") return this.#rest.editOriginal(t.appId, t.token, message);

@@ -31,21 +31,22 @@ export const CommandType = { ChatInput: 1 } as const satisfies Record<string, Ap
 export const IntegrationType = { GuildInstall: 0 } as const satisfies Record<string, ApplicationIntegrationType>;
 export const ContextType = { Guild: 0 } as const satisfies Record<string, InteractionContextType>;
 
-export const Interaction = {
+/** Interaction types (named Kind so they never shadow the payload schema or the global Response). */
+export const InteractionKind = {
   Ping: 1,
   ApplicationCommand: 2,
   MessageComponent: 3,
   ApplicationCommandAutocomplete: 4,
 } as const satisfies Record<string, InteractionType>;
 
-export const Response = {
+export const ResponseKind = {
   Pong: 1,
   ChannelMessageWithSource: 4,
   DeferredChannelMessageWithSource: 5,
   ApplicationCommandAutocompleteResult: 8,
 } as const satisfies Record<string, InteractionResponseType>;
 
-export const Channel = {
+export const ChannelKind = {
   GuildText: 0,
   AnnouncementThread: 10,
   PublicThread: 11,

@@ -6,7 +6,7 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import { Channel, Component, Interaction as InteractionType, OptionType as Opt } from "../../protocol/discord-constants.ts";
+import { ChannelKind as Channel, Component, InteractionKind as InteractionType, OptionType as Opt } from "../../protocol/discord-constants.ts";
 import { Job } from "../../protocol/runner.ts";
 import type { RecordedCall } from "../fakes/discord.ts";
 

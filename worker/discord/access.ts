@@ -14,7 +14,7 @@
  * add` names one. Members with Discord's Administrator permission always count as owners,
  * so a channel whose owners have left can still be managed.
  */
-import { ADMINISTRATOR, Channel } from "../../protocol/discord-constants.ts";
+import { ADMINISTRATOR, ChannelKind } from "../../protocol/discord-constants.ts";
 import type { Db } from "../db/client.ts";
 import type { ChannelRow } from "../db/schema.ts";
 import type { Actor } from "../domain/actor.ts";
@@ -33,7 +33,7 @@ export interface Access {
   isOwner: boolean;
 }
 
-const THREADS = new Set<number>([Channel.PublicThread, Channel.PrivateThread, Channel.AnnouncementThread]);
+const THREADS = new Set<number>([ChannelKind.PublicThread, ChannelKind.PrivateThread, ChannelKind.AnnouncementThread]);
 
 /** The interaction's channel, user and role; a string says why /loop cannot be used here. */
 export async function resolveAccess(db: Db, env: Env, cfg: Config, i: Interaction): Promise<Access | string> {

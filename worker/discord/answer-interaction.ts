@@ -5,7 +5,7 @@
  * and finished by the channel's ChannelSession.
  */
 import type { APIInteractionResponse } from "discord-api-types/v10";
-import { Interaction as Kind } from "../../protocol/discord-constants.ts";
+import { InteractionKind as Kind } from "../../protocol/discord-constants.ts";
 import { COMMAND_NAME } from "../../protocol/discord-commands.ts";
 import type { Db } from "../db/client.ts";
 import type { Config, Env } from "../env.ts";

@@ -2,7 +2,7 @@
  * Creating a Discord text channel for a new directory channel, when a guild is configured
  * (DISCORD_GUILD_ID): the original's `loop mcp --dir`, which made a channel per project.
  */
-import { Channel } from "../../protocol/discord-constants.ts";
+import { ChannelKind } from "../../protocol/discord-constants.ts";
 import type { Config } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { discordRest, withRetryOn429 } from "./rest.ts";
@@ -23,7 +23,7 @@ export async function createGuildChannelFor(cfg: Config, name: string, dirPath: 
   const guildId = cfg.discordGuildId;
   const rest = discordRest(cfg);
   const res = await withRetryOn429(() =>
-    rest.createGuildChannel(guildId, { name: name.slice(0, NAME_LIMIT), type: Channel.GuildText, topic: `Loop: ${dirPath}`.slice(0, TOPIC_LIMIT) }),
+    rest.createGuildChannel(guildId, { name: name.slice(0, NAME_LIMIT), type: ChannelKind.GuildText, topic: `Loop: ${dirPath}`.slice(0, TOPIC_LIMIT) }),
   );
   if (!res.ok) {
     throw new AppError(502, "discord_error", `Discord refused to create a channel in guild ${guildId} (HTTP ${res.status}: ${res.message}).`);

@@ -4,7 +4,7 @@
  * autocomplete choices, and errors as ephemeral messages that say what to do.
  */
 import type { APIApplicationCommandOptionChoice, APIInteractionResponse } from "discord-api-types/v10";
-import { Flags, MESSAGE_CONTENT_LIMIT, Response } from "../../protocol/discord-constants.ts";
+import { Flags, MESSAGE_CONTENT_LIMIT, ResponseKind } from "../../protocol/discord-constants.ts";
 import { EXAMPLES, type Subcommand } from "../../protocol/discord-commands.ts";
 import { AppError } from "../errors.ts";
 import { cut } from "../text.ts";
@@ -15,7 +15,7 @@ const fit = (text: string) => cut(text, MESSAGE_CONTENT_LIMIT);
 
 export function message(content: string, opts: { ephemeral?: boolean } = {}): APIInteractionResponse {
   return {
-    type: Response.ChannelMessageWithSource,
+    type: ResponseKind.ChannelMessageWithSource,
     data: { content: fit(content), allowed_mentions: NO_PINGS, ...(opts.ephemeral ? { flags: Flags.Ephemeral } : {}) },
   };
 }
@@ -23,12 +23,12 @@ export function message(content: string, opts: { ephemeral?: boolean } = {}): AP
 export const ephemeral = (content: string): APIInteractionResponse => message(content, { ephemeral: true });
 
 /** "Loop is thinking…": the run's live message replaces it by editing @original. */
-export const deferred = (): APIInteractionResponse => ({ type: Response.DeferredChannelMessageWithSource });
+export const deferred = (): APIInteractionResponse => ({ type: ResponseKind.DeferredChannelMessageWithSource });
 
-export const pong = (): APIInteractionResponse => ({ type: Response.Pong });
+export const pong = (): APIInteractionResponse => ({ type: ResponseKind.Pong });
 
 export function choices(list: APIApplicationCommandOptionChoice[]): APIInteractionResponse {
-  return { type: Response.ApplicationCommandAutocompleteResult, data: { choices: list.slice(0, 25) } };
+  return { type: ResponseKind.ApplicationCommandAutocompleteResult, data: { choices: list.slice(0, 25) } };
 }
 
 /** A refused or failed subcommand: what was wrong, and (for bad input) a correct example. */
