@@ -142,6 +142,7 @@ export const ListRunsQuery = z.strictObject({
   channel_id: ChannelId.optional(),
   task_id: z.coerce.number().int().positive().optional(),
   status: RunStatus.optional(),
+  trigger: RunTrigger.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: z.coerce.number().int().positive().optional(),
 });

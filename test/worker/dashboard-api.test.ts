@@ -17,8 +17,11 @@ import {
   expectError,
   insertRun,
   mintToken,
+  Run,
+  RunList,
   sha256,
   snapshotStore,
+  TaskWithPreview,
   type Channel,
 } from "./helpers.ts";
 
@@ -253,5 +256,29 @@ describe("usage from runs", () => {
   it("refuses a range it will not scan, naming the field", async () => {
     await expectError(await call("/api/dashboard/usage?days=365"), 422, { field: "days" });
     await expectError(await call("/api/dashboard/usage?group=x"), 422, { field: "group" });
+  });
+});
+
+describe("REST the dashboard's pages use", () => {
+  it("POST /api/tasks/:id/run queues the task's prompt now and leaves its schedule alone", async () => {
+    const task = await createTask(own.id, { prompt: "run me now", schedule: "1h" });
+    const run = await callOk(Run, `/api/tasks/${task.id}/run`, { method: "POST", token: scoped }, 201);
+    expect(run).toMatchObject({ task_id: task.id, channel_id: own.id, prompt: "run me now", trigger: "api", status: "queued" });
+    expect((await callOk(TaskWithPreview, `/api/tasks/${task.id}`)).next_run_at).toBe(task.next_run_at);
+    await call(`/api/runs/${run.id}/cancel`, { method: "POST" });
+  });
+
+  it("a scoped token cannot run another channel's task", async () => {
+    const task = await createTask(other.id, { prompt: "not yours" });
+    await expectError(await call(`/api/tasks/${task.id}/run`, { method: "POST", token: scoped }), 404);
+  });
+
+  it("GET /api/runs filters by trigger, and refuses an unknown one naming the field", async () => {
+    const ch = await createChannel();
+    const viaMcp = await insertRun({ channelId: ch.id, trigger: "mcp" });
+    await insertRun({ channelId: ch.id, trigger: "schedule" });
+    const { runs } = await callOk(RunList, `/api/runs?channel_id=${ch.id}&trigger=mcp`);
+    expect(runs.map((r) => r.id)).toEqual([viaMcp]);
+    await expectError(await call("/api/runs?trigger=carrier-pigeon"), 422, { field: "trigger" });
   });
 });

@@ -184,4 +184,4 @@ export async function insertRunEvents(
 export const TaskList = z.object({ tasks: z.array(Task) });
 export const ChannelList = z.object({ channels: z.array(Channel) });
 export const RunList = z.object({ runs: z.array(Run) });
-export { Channel, CreatedToken, RunWithEvents, Task, TaskWithPreview };
+export { Channel, CreatedToken, Run, RunWithEvents, Task, TaskWithPreview };

@@ -16,6 +16,7 @@ export interface RunFilter {
   channel_id?: string | ChannelRow | undefined;
   task_id?: number | undefined;
   status?: RunStatus | undefined;
+  trigger?: RunTrigger | undefined;
   limit: number;
   before?: number | undefined;
 }
@@ -36,6 +37,7 @@ export async function listRuns(ctx: DomainContext, filter: RunFilter): Promise<R
   }
   if (filter.task_id) where.push(eq(runs.taskId, filter.task_id));
   if (filter.status) where.push(eq(runs.status, filter.status));
+  if (filter.trigger) where.push(eq(runs.trigger, filter.trigger));
   if (filter.before) where.push(lt(runs.id, filter.before));
   const rows = await ctx.db.query.runs.findMany({
     where: and(...where),
