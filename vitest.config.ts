@@ -1,8 +1,12 @@
+import { mkdirSync } from "node:fs";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
+  // wrangler.toml serves dist/dashboard as assets, and the workerd pool refuses a missing
+  // directory; `npm test` builds it, this keeps a bare `vitest run` working too.
+  mkdirSync("dist/dashboard", { recursive: true });
   return {
     test: {
       reporters: ["default", "./test/support/summary-reporter.ts"],

@@ -1,0 +1,84 @@
+// The dashboard's pure view rules: the run transcript built from SSE events, and usage rows
+// stacked per day. The browser test (test/e2e/dashboard.test.ts) drives the pages themselves.
+import { describe, expect, it } from "vitest";
+import type { Usage } from "../../protocol/dashboard.ts";
+import { applyEvent, emptyTranscript, fold, FOLD_LINES, type Transcript } from "../../dashboard/transcript.ts";
+import { dayList, stack } from "../../dashboard/usage-series.ts";
+import type { RunEventData } from "../../protocol/runner.ts";
+
+const apply = (events: [number, RunEventData][]): Transcript => events.reduce((t, [seq, d]) => applyEvent(t, seq, d), emptyTranscript);
+
+describe("run transcript", () => {
+  it("puts each tool's result beside its call and keeps text in order", () => {
+    const t = apply([
+      [1, { type: "text", text: "Looking." }],
+      [2, { type: "tool_use", id: "a", name: "Bash", input: "ls" }],
+      [3, { type: "tool_use", id: "b", name: "Read", input: "README.md" }],
+      [4, { type: "tool_result", tool_use_id: "b", is_error: false, output: "# Loop" }],
+      [5, { type: "tool_result", tool_use_id: "a", is_error: true, output: "denied" }],
+      [6, { type: "text", text: "Done." }],
+    ]);
+    expect(t.items.map((i) => i.kind)).toEqual(["text", "tool", "tool", "text"]);
+    expect(t.items[1]).toMatchObject({ name: "Bash", result: { output: "denied", isError: true } });
+    expect(t.items[2]).toMatchObject({ name: "Read", result: { output: "# Loop", isError: false } });
+    expect(t.lastSeq).toBe(6);
+  });
+
+  it("drops events it has already applied, as a resumed stream may repeat them", () => {
+    const once = apply([
+      [1, { type: "text", text: "a" }],
+      [2, { type: "text", text: "b" }],
+    ]);
+    const again = applyEvent(applyEvent(once, 2, { type: "text", text: "b" }), 1, { type: "text", text: "a" });
+    expect(again).toBe(once);
+  });
+
+  it("keeps a result whose call it never saw (the call was pruned) as its own item", () => {
+    const t = apply([[7, { type: "tool_result", tool_use_id: "gone", is_error: false, output: "x" }]]);
+    expect(t.items).toEqual([{ kind: "result", seq: 7, toolUseId: "gone", output: "x", isError: false }]);
+  });
+
+  it("folds long output and leaves short output open", () => {
+    expect(fold("one\ntwo")).toEqual({ head: "one\ntwo", folded: false, lines: 2 });
+    const long = Array.from({ length: 40 }, (_, i) => `line ${i}`).join("\n");
+    const f = fold(long);
+    expect(f.folded).toBe(true);
+    expect(f.lines).toBe(40);
+    expect(f.head.split("\n")).toHaveLength(FOLD_LINES);
+    expect(fold("x".repeat(5000)).folded).toBe(true);
+  });
+});
+
+describe("usage stacked per day", () => {
+  const usage: Usage = {
+    source: "runs",
+    from: "2026-11-27T00:00:00.000Z",
+    days: 3,
+    channels: { a: "alpha", b: "beta" },
+    rows: [
+      { day: "2026-11-27", channel_id: "a", model: "opus", runs: 1, input_tokens: 10, output_tokens: 5, cost_usd: 1 },
+      { day: "2026-11-29", channel_id: "a", model: "haiku", runs: 2, input_tokens: 1, output_tokens: 1, cost_usd: 0.5 },
+      { day: "2026-11-29", channel_id: "b", model: "opus", runs: 1, input_tokens: 100, output_tokens: 100, cost_usd: 3 },
+    ],
+  };
+
+  it("lists every day of the range, with the days that had no runs", () => {
+    expect(dayList(usage.from, 3)).toEqual(["2026-11-27", "2026-11-28", "2026-11-29"]);
+  });
+
+  it("stacks cost by channel, biggest first, with cumulative tops", () => {
+    const s = stack(usage, "channel", "cost_usd");
+    expect(s.groups.map((g) => [g.label, g.values, g.cumulative, g.total])).toEqual([
+      ["beta", [0, 0, 3], [0, 0, 3], 3],
+      ["alpha", [1, 0, 0.5], [1, 0, 3.5], 1.5],
+    ]);
+  });
+
+  it("stacks tokens by model", () => {
+    const s = stack(usage, "model", "tokens");
+    expect(s.groups.map((g) => [g.key, g.values])).toEqual([
+      ["opus", [15, 0, 200]],
+      ["haiku", [0, 0, 2]],
+    ]);
+  });
+});
