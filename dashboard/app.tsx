@@ -1,6 +1,7 @@
 /**
- * The dashboard: asks the Worker who it is (GET /api/session, by the cookie), shows sign-in
- * when there is no session, and otherwise the page the URL names.
+ * The dashboard: shows the page the URL names at once and, alongside, asks the Worker who it is
+ * (GET /api/session, by the cookie) for the CSRF token; not waiting saves the page a round
+ * trip. Any 401 (no session, or one that ended) turns the page into sign-in.
  */
 import type { ComponentType } from "preact";
 import { useEffect, useState } from "preact/hooks";
@@ -10,6 +11,7 @@ import { ErrorNote, Loading } from "./components/bits.tsx";
 import { Channel } from "./pages/channel.tsx";
 import { Channels } from "./pages/channels.tsx";
 import { NotFound } from "./pages/not-found.tsx";
+import { Loop } from "./pages/loop.tsx";
 import { Overview } from "./pages/overview.tsx";
 import { Run } from "./pages/run.tsx";
 import { Runs } from "./pages/runs.tsx";
@@ -20,7 +22,7 @@ type Auth = { state: "checking" } | { state: "signed-out"; ended: boolean } | { 
 
 const NAV = [
   { href: "/", label: "Overview", pages: ["overview"] },
-  { href: "/channels", label: "Channels", pages: ["channels", "channel"] },
+  { href: "/channels", label: "Channels", pages: ["channels", "channel", "loop"] },
   { href: "/runs", label: "Runs", pages: ["runs", "run"] },
   { href: "/usage", label: "Usage", pages: ["usage"] },
 ];
@@ -31,6 +33,7 @@ const TITLES: Record<Route["page"], string> = {
   channel: "Channel",
   runs: "Runs",
   run: "Run",
+  loop: "Loop",
   usage: "Usage",
   "not-found": "Not found",
 };
@@ -40,10 +43,11 @@ export function App() {
   const route = useRoute();
 
   useEffect(() => {
-    whenSignedOut(() => setAuth({ state: "signed-out", ended: true }));
+    // "Your session has ended" only for someone who was signed in a moment ago.
+    whenSignedOut(() => setAuth((a) => ({ state: "signed-out", ended: a.state === "signed-in" })));
     api<Session>("GET", "/api/session").then(
       (session) => signedIn(session),
-      () => setAuth({ state: "signed-out", ended: false }),
+      () => setAuth((a) => (a.state === "signed-out" ? a : { state: "signed-out", ended: false })),
     );
   }, []);
 
@@ -56,7 +60,6 @@ export function App() {
     setAuth({ state: "signed-in", session });
   }
 
-  if (auth.state === "checking") return <Loading />;
   if (auth.state === "signed-out") return <SignIn ended={auth.ended} onSignedIn={signedIn} />;
   return (
     <>
@@ -78,7 +81,7 @@ export function App() {
             ))}
           </ul>
         </nav>
-        <SignOut session={auth.session} onDone={() => setAuth({ state: "signed-out", ended: false })} />
+        {auth.state === "signed-in" && <SignOut session={auth.session} onDone={() => setAuth({ state: "signed-out", ended: false })} />}
       </header>
       <main id="main" tabIndex={-1}>
         <Page route={route} />
@@ -99,6 +102,8 @@ function Page({ route }: { route: Route }) {
       return <Runs query={route.query} />;
     case "run":
       return <Run key={route.id} id={route.id} />;
+    case "loop":
+      return <Loop key={route.id} id={route.id} />;
     case "usage":
       return <LazyUsage query={route.query} />;
     case "not-found":

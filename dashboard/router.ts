@@ -10,6 +10,7 @@ export type Route =
   | { page: "channel"; id: string }
   | { page: "runs"; query: URLSearchParams }
   | { page: "run"; id: number }
+  | { page: "loop"; id: number }
   | { page: "usage"; query: URLSearchParams }
   | { page: "not-found" };
 
@@ -21,6 +22,7 @@ export function parseRoute(path: string, search: string): Route {
   if (parts[0] === "channels" && parts.length === 2) return { page: "channel", id: parts[1]! };
   if (parts[0] === "runs" && parts.length === 1) return { page: "runs", query };
   if (parts[0] === "runs" && parts.length === 2 && /^\d{1,15}$/.test(parts[1]!)) return { page: "run", id: Number(parts[1]) };
+  if (parts[0] === "loops" && parts.length === 2 && /^\d{1,15}$/.test(parts[1]!)) return { page: "loop", id: Number(parts[1]) };
   if (parts[0] === "usage" && parts.length === 1) return { page: "usage", query };
   return { page: "not-found" };
 }

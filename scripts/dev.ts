@@ -1,7 +1,8 @@
 /**
  * `npm run dev`: all of Loop on this machine.
  *   1. .dev.vars with an ADMIN_TOKEN (created and printed once on first start);
- *   2. the local D1 migrations, then `wrangler dev` on 127.0.0.1:8787;
+ *   2. the local D1 migrations, then `wrangler dev` on 127.0.0.1:8787 (it builds the
+ *      dashboard first, and prints its URL);
  *   3. a runner bound to it (`dist/loop.mjs runner`), registered with the Worker on first
  *      start, using the local Docker engine and the Anthropic credential in this shell's env.
  * Without Docker or a credential it says what it tried and how to fix it, and the Worker
@@ -158,6 +159,8 @@ async function main(): Promise<void> {
   });
   if (!(await waitForHealth(worker)) || stopping) return;
   say(`the Worker is up: ${URL}/api/health`);
+  // wrangler's [build] built the dashboard, and rebuilds it when dashboard/ changes.
+  say(`the dashboard: ${URL}/  (sign in with the ADMIN_TOKEN in ${DEV_VARS})`);
 
   const blocker = await runnerBlocker();
   if (blocker) {

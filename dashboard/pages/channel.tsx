@@ -1,9 +1,9 @@
 import { useState } from "preact/hooks";
-import type { Channel as ChannelData, Run, Task, TaskType } from "../../protocol/api.ts";
+import type { Channel as ChannelData, Loop, Run, Task, TaskType } from "../../protocol/api.ts";
 import { api, ApiError } from "../api.ts";
-import { Empty, ErrorNote, Loading, When } from "../components/bits.tsx";
+import { Empty, ErrorNote, Loading, Status, When } from "../components/bits.tsx";
 import { RunTable } from "../components/run-table.tsx";
-import { local } from "../format.ts";
+import { local, truncate } from "../format.ts";
 import { navigate } from "../router.ts";
 import { useApi } from "../use-api.ts";
 import { discordLink } from "./channels.tsx";
@@ -15,6 +15,7 @@ export function Channel({ id }: { id: string }) {
   const channel = useApi<ChannelData>(`/api/channels/${encodeURIComponent(id)}`);
   const tasks = useApi<{ tasks: Task[] }>(`/api/tasks?channel_id=${encodeURIComponent(id)}`);
   const runs = useApi<{ runs: Run[] }>(`/api/runs?channel_id=${encodeURIComponent(id)}&limit=${RECENT_RUNS}`, 5_000);
+  const loops = useApi<{ loops: Loop[] }>(`/api/loops?channel_id=${encodeURIComponent(id)}&limit=10`, 5_000);
   const [adding, setAdding] = useState(false);
 
   if (channel.error?.status === 404) return <NotFound what={`Channel ${id}`} />;
@@ -68,6 +69,24 @@ export function Channel({ id }: { id: string }) {
           ))}
         </ul>
       </section>
+
+      {loops.data && loops.data.loops.length > 0 && (
+        <section aria-labelledby="loops-title">
+          <h2 id="loops-title">Loops</h2>
+          <ul class="loops">
+            {loops.data.loops.map((l) => (
+              <li key={l.id}>
+                <a href={`/loops/${l.id}`}>Loop #{l.id}</a> <Status status={l.status} />{" "}
+                <span class="muted">
+                  iteration {l.iteration}
+                  {l.max_iterations ? ` of ${l.max_iterations}` : ""}
+                </span>{" "}
+                {truncate(l.prompt, 80)}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
 
       <section aria-labelledby="recent-title">
         <h2 id="recent-title">Recent runs</h2>

@@ -102,6 +102,12 @@ export function Run({ id }: { id: number }) {
               · <a href={`/runs?task_id=${run.task_id}`}>task #{run.task_id}</a>
             </>
           )}
+          {run.loop_id !== null && (
+            <>
+              {" "}
+              · <a href={`/loops/${run.loop_id}`}>loop #{run.loop_id}</a>, iteration {run.iteration}
+            </>
+          )}
           {run.attempt > 1 && ` · attempt ${run.attempt}`}
         </dd>
         <dt>Created</dt>

@@ -15,7 +15,7 @@ import { join, resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { conversationText, hasToolResult, isMainTurn, lastUserText, type RecordedRequest } from "../fakes/anthropic.ts";
-import { agentDir, docker, registerRunner, runnerConfig, setRules, setupEnv, startProxy, startTestRunner, waitForRun, type Env, type Proxy, type TestRunner } from "../runner/helpers.ts";
+import { agentDir, docker, registerRunner, runnerConfig, setRules, setupEnv, startProxy, startTestRunner, waitFor, waitForRun, type Env, type Proxy, type TestRunner } from "../runner/helpers.ts";
 import { DESKTOP, launchBrowser, PHONE, seriousA11yViolations } from "../support/browser.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -129,16 +129,20 @@ describe("the dashboard in a browser", () => {
     const footer = await page.getByRole("definition").allTextContents();
     expect(footer.join(" ")).toContain(run.model);
     expect(await page.getByRole("button", { name: "Stop" }).count()).toBe(0);
-  });
+  }, 240_000);
 
   it("toggles a task on its channel page, and REST sees the change", async () => {
     await page.goto(`${env.worker.url}/channels/${own.id}`);
     const item = page.getByRole("listitem").filter({ has: page.getByRole("heading", { name: new RegExp(`Task #${taskId}\\b`) }) });
+    const patched = () => page.waitForResponse((r) => r.url().endsWith(`/api/tasks/${taskId}`) && r.request().method() === "PATCH");
+    let saved = patched();
     await item.getByRole("checkbox", { name: "Enabled" }).uncheck();
+    expect((await saved).status()).toBe(200);
     await item.getByRole("checkbox", { name: "Disabled" }).waitFor();
     expect((await env.api("GET", `/api/tasks/${taskId}`)).body).toMatchObject({ enabled: false, next_run_at: null });
+    saved = patched();
     await item.getByRole("checkbox", { name: "Disabled" }).check();
-    await item.getByRole("checkbox", { name: "Enabled" }).waitFor();
+    expect((await saved).status()).toBe(200);
     expect((await env.api("GET", `/api/tasks/${taskId}`)).body).toMatchObject({ enabled: true });
   });
 
@@ -159,7 +163,7 @@ describe("the dashboard in a browser", () => {
     await expect(viaProxy.getByText(`Looking at ${marker} first.`).count()).resolves.toBe(1);
     await expect(viaProxy.locator(".t-tool").count()).resolves.toBe(1);
     await viaProxy.close();
-  });
+  }, 240_000);
 
   it("a channel-scoped token gets the 404 page for another channel, with none of its data", async () => {
     const scoped = await browser.newContext({ viewport: DESKTOP });
@@ -183,12 +187,16 @@ describe("the dashboard in a browser", () => {
   });
 
   it("every page passes axe-core with no serious violations (screenshots at desktop and phone width saved)", async () => {
+    // A loop of one iteration (issue 17), so its page has something to show.
+    const loop = (await env.api("POST", "/api/loops", { channel_id: own.id, prompt: "One pass over the project.", max_iterations: 1 })).body;
+    await waitFor("the loop to end", async () => (await env.api("GET", `/api/loops/${loop.id}`)).body.status !== "running", 90_000);
     const pages: [string, string, RegExp][] = [
       ["overview", "/", /Overview/],
       ["channels", "/channels", /Channels/],
       ["channel", `/channels/${own.id}`, /dash-own/],
       ["runs", "/runs", /Runs/],
       ["run", `/runs/${runId}`, new RegExp(`Run #${runId}`)],
+      ["loop", `/loops/${loop.id}`, new RegExp(`Loop #${loop.id}`)],
       ["usage", "/usage", /Usage/],
       ["not-found", "/runs/999999", /Not found/],
     ];
@@ -211,7 +219,7 @@ describe("the dashboard in a browser", () => {
     if (v.length) found["sign-in"] = v;
     await signedOut.close();
     expect(found).toEqual({});
-  });
+  }, 300_000);
 
   it("sign-out revokes the session: the old cookie no longer works anywhere", async () => {
     const [cookie] = await admin.cookies();
