@@ -252,14 +252,14 @@ function TaskForm(props: { legend: string; submitLabel: string; initial?: Task; 
           <option value="cron">cron</option>
           <option value="interval">interval</option>
           <option value="once">once</option>
+          <option value="manual">manual (only Run now)</option>
         </select>
         <label for={`${base}-schedule`}>Schedule</label>
         <input
           id={`${base}-schedule`}
           name="schedule"
-          required
           defaultValue={props.initial?.schedule ?? ""}
-          placeholder="0 9 * * 1-5, 1h30m or in 10m"
+          placeholder="0 9 * * 1-5, 1h30m or in 10m (empty for manual)"
           aria-invalid={fieldError("schedule") ? true : undefined}
           aria-describedby={described("schedule")}
         />
