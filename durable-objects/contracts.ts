@@ -7,6 +7,7 @@
  * of cycles. Imports nothing of the project but protocol/ and one pure type module.
  */
 import type { Run } from "../protocol/api.ts";
+import type { RelayHolder } from "../protocol/relay.ts";
 import type { AbandonReason, Completion, Job, WireEvent } from "../protocol/runner.ts";
 // A pure module (no bindings, no I/O): where a live message goes is the pump's own type.
 import type { Target } from "../worker/discord/live-state.ts";
@@ -65,7 +66,24 @@ export interface ChannelSessionApi extends Rpc.DurableObjectBranded {
 /** A runner as the Dispatcher sees it: its id and the labels it claims for. */
 export interface RunnerIdentity {
   id: string;
+  /** For people (the relay's holder in /api/health); absent where only the id is known. */
+  name?: string;
   labels: string[];
+}
+
+/** A runner process asking for the conversation relay's lease (relay-lease.ts). */
+export interface RelayClaimant {
+  runnerId: string;
+  runnerName: string | null;
+  /** The runner process: a restarted runner is a new instance. */
+  instance: string;
+  /** The runner's `dm_dir`: where DM conversations without a directory work. */
+  dmDir: string | null;
+}
+
+export interface RelayRenewal {
+  held: boolean;
+  dmDir: string | null;
 }
 
 export type LeaseCheck = { ok: true; cancel: boolean; leaseExpiresAt: number; channelId: string } | { ok: false; reason: string };
@@ -106,6 +124,14 @@ export interface DispatcherApi extends Rpc.DurableObjectBranded {
   leases(): Promise<LeaseInfo[]>;
   /** Ends or re-queues every lease that ran out. */
   reap(now?: number): Promise<ReapResult>;
+  /** The conversation relay's lease: grant or renew it (one holder at a time). */
+  relayAcquire(claimant: RelayClaimant): Promise<{ granted: boolean; holder: RelayHolder | null; ttlMs: number }>;
+  /** Renews the lease if this instance holds it (a relayed batch is proof of life). */
+  relayRenew(runnerId: string, instance: string): Promise<RelayRenewal>;
+  /** Lets the lease go (a runner stopping cleanly). */
+  relayRelease(runnerId: string, instance: string): Promise<boolean>;
+  /** Who holds it now, or null. */
+  relayHolder(): Promise<RelayHolder | null>;
 }
 
 // ---- finding the objects ----------------------------------------------------------------

@@ -8,6 +8,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { MCP_PATH } from "../protocol/mcp.ts";
+import type { RelayHolder } from "../protocol/relay.ts";
 import type { AbandonReason, Completion, Job } from "../protocol/runner.ts";
 import { db, type Db } from "../worker/db/client.ts";
 import { endRun, finishRun, mintRunToken, requeueRun, startRun } from "../worker/domain/run-state.ts";
@@ -18,6 +19,8 @@ import { log } from "../worker/log.ts";
 import { sessionOf, type CompleteResult, type DispatcherApi, type DispatcherCancel, type HandBackResult, type LeaseCheck, type LeaseInfo, type ReapResult, type RunnerIdentity } from "./contracts.ts";
 import { Leases, type Release } from "./leases.ts";
 import { ParkedClaims } from "./parked-claims.ts";
+import { RelayLeases } from "./relay-lease.ts";
+import type { RelayClaimant, RelayRenewal } from "./contracts.ts";
 
 /** A run token outlives the lease: the agent may call MCP until the run ends. */
 const RUN_TOKEN_TTL_MS = 6 * 3_600_000;
@@ -26,12 +29,37 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
   readonly #db: Db;
   readonly #leases: Leases;
   readonly #parked = new ParkedClaims();
+  readonly #relay: RelayLeases;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const cfg = config(env); // validates vars and sets the log level in this isolate
     this.#db = db(env.DB);
     this.#leases = new Leases(ctx.storage.sql, cfg.leaseTtlMs);
+    this.#relay = new RelayLeases(ctx.storage.sql, cfg.relayLeaseTtlMs);
+  }
+
+  // ---- the conversation relay's lease (relay-lease.ts) -----------------------------------
+
+  async relayAcquire(claimant: RelayClaimant): Promise<{ granted: boolean; holder: RelayHolder | null; ttlMs: number }> {
+    const now = Date.now();
+    const result = this.#relay.acquire(claimant, now);
+    if (result.granted && result.holder?.acquired_at === now) log.info("dispatcher: relay lease granted", { runnerId: claimant.runnerId, instance: claimant.instance });
+    return { ...result, ttlMs: this.#relay.ttlMs };
+  }
+
+  async relayRenew(runnerId: string, instance: string): Promise<RelayRenewal> {
+    const now = Date.now();
+    const held = this.#relay.renew(runnerId, instance, now);
+    return { held, dmDir: held ? this.#relay.dmDir(now) : null };
+  }
+
+  async relayRelease(runnerId: string, instance: string): Promise<boolean> {
+    return this.#relay.release(runnerId, instance);
+  }
+
+  async relayHolder(): Promise<RelayHolder | null> {
+    return this.#relay.holder(Date.now());
   }
 
   async enqueue(runId: number, channelId: string, label: string | null): Promise<void> {
@@ -135,7 +163,10 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
         channel_id: lease.channelId,
         prompt: iteration?.prompt ?? started.run.prompt,
         session_id: iteration ? iteration.sessionId : started.channel.sessionId,
-        workdir: started.channel.dirPath,
+        // A DM without a directory of its own works in the relay runner's dm_dir.
+        workdir: started.channel.dirPath ?? (started.channel.dmUserId ? this.#relay.dmDir(now) : null),
+        // A thread keeps its Claude state with its parent's, so it can resume the parent's runs.
+        state_key: started.channel.parentId ?? started.channel.id,
         model: null,
         worktree: started.worktree,
         limits: started.limits,

@@ -16,6 +16,7 @@ import type { WireEvent } from "../protocol/runner.ts";
 import type { FiredRun } from "./contracts.ts";
 import type { Db } from "../worker/db/client.ts";
 import { channels, runEvents, runs, type RunRow } from "../worker/db/schema.ts";
+import { recordRunThread } from "../worker/domain/discord-channels.ts";
 import { isTerminal } from "../worker/domain/run-state.ts";
 import type { Config } from "../worker/env.ts";
 import { log } from "../worker/log.ts";
@@ -169,6 +170,7 @@ export class LiveMessages {
       const result = await this.#call(rec, next.step, now);
       const fresh = await this.#get(runId);
       if (!fresh) return;
+      if (next.step.kind === "thread" && result.ok) await this.#recordThread(runId, result.data.id, next.step.name);
       const done = applyResult(fresh, next.step, result, Date.now(), hasBot);
       if (!result.ok) log.warn("discord: call failed", { runId, step: next.step.kind, status: result.status, code: result.code, message: result.message, failures: fresh.failures });
       if (done) {
@@ -177,6 +179,18 @@ export class LiveMessages {
         return;
       }
       await this.#put(fresh);
+    }
+  }
+
+  /**
+   * A run's thread becomes a Loop channel at once, marked with the run: messages in it are
+   * then for Loop (the relay), and its first conversation resumes the run's session.
+   */
+  async #recordThread(runId: number, threadId: string, name: string): Promise<void> {
+    try {
+      await recordRunThread(this.#db, runId, threadId, name);
+    } catch (err) {
+      log.error("discord: could not record a run's thread", { runId, threadId, error: String(err) });
     }
   }
 
@@ -194,7 +208,10 @@ export class LiveMessages {
         const message = step.part === "live" ? renderLive(rec, now) : finalBody(rec.final!.chunks[0]!);
         if (rec.onOriginal && t.kind === "interaction") return this.#rest.editOriginal(t.appId, t.token, message);
         if (rec.messageId) return this.#rest.editMessage(rec.channelId!, rec.messageId, message);
-        return this.#rest.createMessage(rec.channelId!, message);
+        // A relayed message is answered as a reply to it (fail_if_not_exists: false: a deleted
+        // message must not stop the answer).
+        const reply = t.kind === "channel" && t.replyTo ? { message_reference: { message_id: t.replyTo, fail_if_not_exists: false } } : {};
+        return this.#rest.createMessage(rec.channelId!, { ...message, ...reply });
       }
       case "more": {
         const message = finalBody(rec.final!.chunks[step.index]!);

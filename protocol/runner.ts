@@ -62,6 +62,12 @@ export const Job = z.object({
   session_id: z.string().nullable(),
   /** The project directory on the runner host, mounted at the same path. */
   workdir: z.string().nullable(),
+  /**
+   * Whose Claude state (sessions) the run uses on the runner: the channel's own, or its
+   * parent's for a thread, so a thread can resume a session its parent's run began.
+   * Absent from older Workers: the channel id.
+   */
+  state_key: z.string().optional(),
   model: z.string().nullable(),
   /**
    * Set for a worktree task (the original's `worktree: true`): the run works in the task's

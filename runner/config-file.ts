@@ -75,6 +75,13 @@ export const ConfigFile = z.object({
   workdir_roots: z.array(z.string().min(1)).default([]),
   shutdown_grace_sec: z.int().min(0).max(3_600).default(30),
   log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** The conversation relay: hold Discord's Gateway (one runner at a time does). */
+  discord_gateway: z.boolean().default(false),
+  /** The bot token (the original's key); DISCORD_BOT_TOKEN from the environment otherwise. */
+  discord_token: Secret.optional(),
+  discord_api_base: z.url({ protocol: /^https?$/ }).default("https://discord.com/api/v10"),
+  /** Where DM conversations without a directory of their own work (on this host). */
+  dm_dir: z.string().min(1).optional(),
 });
 export type ConfigFile = z.input<typeof ConfigFile>;
 

@@ -41,6 +41,8 @@ export interface RunnerConfig {
   workdirRoots: string[];
   shutdownGraceSec: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Set when this runner offers to relay Discord's Gateway (`discord_gateway: true`). */
+  discord: { token: string; apiBase: string; dmDir: string | null } | null;
   /** The runner user's home, for ~ in mounts. */
   home: string;
   /** Relative host paths in `mounts` are resolved against this (the config file's folder). */
@@ -84,6 +86,12 @@ export function parseConfig(raw: unknown, sources: ConfigSources = {}): RunnerCo
   const badRoot = roots.find((r) => !isAbsolute(r));
   if (badRoot) throw new UserError(`${where} is not valid:\n  workdir_roots: "${badRoot}" must be an absolute path`);
 
+  const discordToken = c.discord_token ?? (env.DISCORD_BOT_TOKEN || undefined);
+  if (c.discord_gateway && !discordToken)
+    throw new UserError(`${where} is not valid:\n  discord_token: discord_gateway is on, so the bot token is needed (or export DISCORD_BOT_TOKEN)`);
+  const dmDir = c.dm_dir ? expandHome(c.dm_dir, home) : null;
+  if (dmDir && !isAbsolute(dmDir)) throw new UserError(`${where} is not valid:\n  dm_dir: "${c.dm_dir}" must be an absolute path`);
+
   return {
     workerUrl: c.worker_url.replace(/\/+$/, ""),
     runnerToken: c.runner_token,
@@ -104,6 +112,7 @@ export function parseConfig(raw: unknown, sources: ConfigSources = {}): RunnerCo
     workdirRoots: roots,
     shutdownGraceSec: c.shutdown_grace_sec,
     logLevel: c.log_level,
+    discord: c.discord_gateway ? { token: discordToken!, apiBase: c.discord_api_base.replace(/\/+$/, ""), dmDir } : null,
     home,
     baseDir,
     unknownKeys: unknownKeys(raw),

@@ -23,7 +23,7 @@ import { readLedger, runUsage, writeLedger } from "./usage-ledger.ts";
 import { UserError } from "./user-error.ts";
 import { WorkerError, type WorkerClient } from "./worker-client.ts";
 import { hostGit, prepareWorktree } from "./worktree.ts";
-import { AGENT_UID, channelDir, prepareClaudeDir, removeRunDir, resolveBinds, resolveWorkdir, SetupError, writeRunDir, type Identity } from "./workspace.ts";
+import { AGENT_UID, channelDir, prepareClaudeDir, stateKey, removeRunDir, resolveBinds, resolveWorkdir, SetupError, writeRunDir, type Identity } from "./workspace.ts";
 
 export interface JobContext {
   config: RunnerConfig;
@@ -166,7 +166,7 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
     s.uploader.push({ type: "notice", message });
   }
   const settings = mergeSettings(config, project, projectDir, job.model);
-  const claudeDir = prepareClaudeDir(config.stateDir, job.channel_id, ctx.identity);
+  const claudeDir = prepareClaudeDir(config.stateDir, stateKey(job), ctx.identity);
   const runDir = writeRunDir(config.stateDir, job, settings.mcpServers, ctx.identity);
   try {
     const { binds, groupAdd } = resolveBinds(settings.mounts, [...projectMounts, claudeDir, CONTAINER_RUN_DIR], config.home, log, fields);
@@ -214,7 +214,7 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
       outcome = await attempt(null);
     }
 
-    const dir = channelDir(config.stateDir, job.channel_id);
+    const dir = channelDir(config.stateDir, stateKey(job));
     const usage = outcome.result ? runUsage(outcome.result, resume, readLedger(dir)) : { costUsd: null, usage: null };
     if (outcome.result) writeLedger(dir, outcome.result);
     const stoppedBy = s.stoppedBy();

@@ -18,6 +18,7 @@ import { runJob } from "./job.ts";
 import { createLogger, errorText, type Logger } from "./log.ts";
 import { UserError } from "./user-error.ts";
 import type { PostJson } from "./http-post.ts";
+import type { RelayHandle } from "./relay/relay.ts";
 import { WorkerClient } from "./worker-client.ts";
 import { containerIdentity, runsDir } from "./workspace.ts";
 import { hostGit } from "./worktree.ts";
@@ -43,6 +44,8 @@ export interface RunnerDeps {
 export interface RunnerHandle {
   /** Identifies this runner's containers (label loop.runner, part of their names). */
   runnerKey: string;
+  /** The conversation relay, when `discord_gateway` is on. */
+  relay: RelayHandle | null;
   /** Run ids of the jobs running now. */
   activeRuns(): number[];
   /**
@@ -58,6 +61,12 @@ export interface RunnerHandle {
 /** Stable per Worker and token, so a restarted runner recognises its own leftovers. */
 export const runnerKeyFor = (config: Pick<RunnerConfig, "workerUrl" | "runnerToken">): string =>
   createHash("sha256").update(`${config.workerUrl}\n${config.runnerToken}`).digest("hex").slice(0, 12);
+
+/** Loaded only when configured: a runner without the relay never loads the Gateway client. */
+async function startRelayLazily(discord: NonNullable<RunnerConfig["discord"]>, client: WorkerClient, log: Logger): Promise<RelayHandle> {
+  const { startRelay } = await import("./relay/relay.ts");
+  return startRelay({ client, log, token: discord.token, apiBase: discord.apiBase, dmDir: discord.dmDir });
+}
 
 export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): Promise<RunnerHandle> {
   const log = deps.log ?? createLogger({ level: config.logLevel });
@@ -106,6 +115,9 @@ export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): 
   });
   log.human(`loop runner ${RUNNER_VERSION} for ${config.workerUrl}: image ${config.image}, ${config.concurrency} slot(s), network ${config.network}`);
 
+  // The conversation relay runs beside the claim loop; nothing it does can stop job work.
+  const relay = config.discord ? await startRelayLazily(config.discord, client, log) : null;
+
   const loop = claimLoop({
     client,
     concurrency: config.concurrency,
@@ -148,6 +160,7 @@ export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): 
       shutdown.abort();
     }, graceMs);
     stopped ??= (async () => {
+      await relay?.stop();
       await finished;
       await removals;
       while (active.size) await Promise.allSettled([...active.values()]);
@@ -166,5 +179,5 @@ export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): 
   });
   done.catch(() => {}); // the caller may only await stop(); the rejection is still observable via done
 
-  return { runnerKey, activeRuns: () => [...active.keys()], stop, done };
+  return { runnerKey, relay, activeRuns: () => [...active.keys()], stop, done };
 }

@@ -27,6 +27,7 @@ import {
   type WireEvent,
 } from "../protocol/runner.ts";
 import { ErrorBody } from "../protocol/api.ts";
+import { RelayBatch, RelayBatchResult, RelayLease, RelayLeaseRequest, type RelayBatchInput } from "../protocol/relay.ts";
 import { postJson, type HttpResponse, type PostJson } from "./http-post.ts";
 
 export type WorkerErrorKind =
@@ -128,6 +129,23 @@ export class WorkerClient {
   async worktreesRemoved(taskIds: number[], signal?: AbortSignal): Promise<WorktreesRemovedResponse> {
     const body = WorktreesRemoved.parse({ task_ids: taskIds });
     return this.#parse(await this.#send("/worktrees/removed", body, signal), WorktreesRemovedResponse, "worktrees removed");
+  }
+
+  /** Asks for (or renews) the conversation relay's lease. */
+  async relayLease(instance: string, dmDir: string | null, signal?: AbortSignal): Promise<RelayLease> {
+    const body = RelayLeaseRequest.parse({ instance, dm_dir: dmDir });
+    return this.#parse(await this.#send("/relay/lease", body, signal), RelayLease, "relay lease");
+  }
+
+  async releaseRelay(instance: string, signal?: AbortSignal): Promise<RelayLease> {
+    const body = RelayLeaseRequest.parse({ instance });
+    return this.#parse(await this.#send("/relay/release", body, signal), RelayLease, "relay release");
+  }
+
+  /** Forwards relayed Discord messages; 409 (lease_lost) when another runner relays now. */
+  async relayMessages(batch: RelayBatchInput, signal?: AbortSignal): Promise<RelayBatchResult> {
+    const body = RelayBatch.parse(batch);
+    return this.#parse(await this.#send("/discord/messages", body, signal), RelayBatchResult, "relay messages");
   }
 
   async #send(path: string, body: unknown, signal: AbortSignal | undefined, timeoutMs = this.#timeoutMs): Promise<HttpResponse> {

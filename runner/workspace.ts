@@ -58,6 +58,12 @@ export function safeSegment(id: string): string {
   return /^[\w.-]{1,100}$/.test(id) && !/^\.+$/.test(id) ? id : createHash("sha256").update(id).digest("hex").slice(0, 24);
 }
 
+/**
+ * Whose Claude state a job uses: a thread shares its parent's (the Worker sends state_key),
+ * so a follow-up in a run's thread can --resume the session its parent's run began.
+ */
+export const stateKey = (job: Pick<Job, "channel_id" | "state_key">): string => job.state_key ?? job.channel_id;
+
 export const channelDir = (stateDir: string, channelId: string): string => join(stateDir, "channels", safeSegment(channelId));
 export const runsDir = (stateDir: string): string => join(stateDir, "runs");
 
@@ -67,9 +73,10 @@ const inside = (child: string, root: string) => {
 };
 
 /** The project directory: must exist; never "/"; inside workdir_roots when those are set. */
-export function resolveWorkdir(config: Pick<RunnerConfig, "stateDir" | "workdirRoots">, job: Pick<Job, "workdir" | "channel_id">, id: Identity): string {
+export function resolveWorkdir(config: Pick<RunnerConfig, "stateDir" | "workdirRoots">, job: Pick<Job, "workdir" | "channel_id" | "state_key">, id: Identity): string {
   if (job.workdir === null) {
-    const dir = join(channelDir(config.stateDir, job.channel_id), "work");
+    // Claude keys sessions by working directory: a thread resuming its parent's session must work where it did.
+    const dir = join(channelDir(config.stateDir, stateKey(job)), "work");
     ownedDir(dir, id);
     return dir;
   }

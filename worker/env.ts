@@ -3,6 +3,7 @@
  * Modules receive a Config; nothing reads env deep inside.
  */
 import { z } from "zod";
+import { RELAY_LEASE_TTL_MS } from "../protocol/relay.ts";
 import { setLogLevel } from "./log.ts";
 import type { DurableObjectBindings } from "../durable-objects/contracts.ts";
 
@@ -18,6 +19,8 @@ export interface Env extends DurableObjectBindings {
   MIN_INTERVAL_SECONDS?: string;
   EVENT_RETENTION_DAYS?: string;
   LEASE_TTL_SECONDS?: string;
+  RELAY_LEASE_TTL_SECONDS?: string;
+  DISCORD_DM_USERS?: string;
   PUBLIC_URL?: string;
   LOG_LEVEL?: string;
 }
@@ -30,10 +33,18 @@ const ConfigSchema = z.object({
   discordBotToken: z.string().min(1).optional(),
   /** When set, POST /api/channels creates a Discord channel in this guild for a new directory. */
   discordGuildId: z.string().regex(/^\d{17,20}$/, "DISCORD_GUILD_ID must be a Discord snowflake").optional(),
+  /** Discord user ids who may DM Loop without owning a channel (DISCORD_DM_USERS, comma-separated). */
+  discordDmUsers: z
+    .string()
+    .default("")
+    .transform((s) => s.split(/[\s,]+/).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^\d{17,20}$/, "DISCORD_DM_USERS must list Discord user ids, comma-separated"))),
   minIntervalMs: z.coerce.number().int().positive().default(60).transform((s) => s * 1000),
   eventRetentionMs: z.coerce.number().positive().default(30).transform((d) => d * 86_400_000),
   /** How long a runner's lease lasts without a heartbeat. */
   leaseTtlMs: z.coerce.number().positive().default(60).transform((s) => s * 1000),
+  /** How long the conversation relay's lease lasts without a renewal (protocol/relay.ts). */
+  relayLeaseTtlMs: z.coerce.number().positive().default(RELAY_LEASE_TTL_MS / 1000).transform((s) => s * 1000),
   /** The Worker's public URL, for the MCP URL handed to agents; the request's origin when unset. */
   publicUrl: z.url().transform((u) => u.replace(/\/+$/, "")).optional(),
 });
@@ -51,9 +62,11 @@ export function config(env: Env): Config {
       discordPublicKey: env.DISCORD_PUBLIC_KEY || undefined,
       discordBotToken: env.DISCORD_BOT_TOKEN || undefined,
       discordGuildId: env.DISCORD_GUILD_ID || undefined,
+      discordDmUsers: env.DISCORD_DM_USERS || undefined,
       minIntervalMs: env.MIN_INTERVAL_SECONDS || undefined,
       eventRetentionMs: env.EVENT_RETENTION_DAYS || undefined,
       leaseTtlMs: env.LEASE_TTL_SECONDS || undefined,
+      relayLeaseTtlMs: env.RELAY_LEASE_TTL_SECONDS || undefined,
       publicUrl: env.PUBLIC_URL || undefined,
     });
     if (!result.success) {

@@ -8,8 +8,13 @@
 // It serves what Loop uses: interaction webhooks (PATCH …/messages/@original, PATCH
 // …/messages/{id}, POST follow-ups), channel messages (POST, PATCH), threads (POST
 // /channels/{id}/threads), guild channels (POST /guilds/{id}/channels) and application
-// commands (GET/PUT, global and per guild). Channel, guild and application routes need
-// "Authorization: Bot <botToken>", as Discord's do; webhook routes need none.
+// commands (GET/PUT, global and per guild), the typing indicator (POST /channels/{id}/typing)
+// and GET /gateway/bot (pointing at `gatewayUrl`, the fake Gateway of test/fakes/discord-gateway.ts).
+// Messages the bot posts carry the bot as author (BOT_USER_ID) and any message_reference, and
+// are handed to `onMessage` (threads it creates to `onThread`), so a test can echo them over
+// the fake Gateway as Discord does.
+// Channel, guild, gateway and application routes need "Authorization: Bot <botToken>", as
+// Discord's do; webhook routes need none.
 //
 // Worker tests run inside workerd and cannot reach this object, so it is also driven over
 // HTTP on the same port, outside /api:
@@ -50,9 +55,18 @@ interface Rule {
   global: boolean;
 }
 
+/** The bot's own user id in the fakes (READY's user, the author of what it posts). */
+export const BOT_USER_ID = "900000000000000009";
+
 export interface FakeDiscord {
   /** The API base to give Loop: http://127.0.0.1:<port>/api/v10 */
   url: string;
+  /** What GET /gateway/bot answers as the Gateway's URL. */
+  gatewayUrl: string;
+  /** Called with every message the bot creates in a channel. */
+  onMessage: ((message: any) => void) | null;
+  /** Called with every thread the bot creates (POST /channels/{id}/threads). */
+  onThread: ((thread: any) => void) | null;
   origin: string;
   calls: RecordedCall[];
   reset(): void;
@@ -95,6 +109,8 @@ export async function startFakeDiscord(opts: { botToken?: string } = {}): Promis
       components: b?.components ?? [],
       flags: b?.flags ?? 0,
       timestamp: new Date().toISOString(),
+      author: { id: BOT_USER_ID, username: "loop", bot: true },
+      ...(b?.message_reference ? { message_reference: { ...b.message_reference, channel_id: channelId } } : {}),
     });
     let m: RegExpExecArray | null;
 
@@ -118,14 +134,21 @@ export async function startFakeDiscord(opts: { botToken?: string } = {}): Promis
       return { status: 200, body: msg };
     }
 
-    if (path.startsWith("/channels/") || path.startsWith("/guilds/") || path.startsWith("/applications/")) {
+    if (path.startsWith("/channels/") || path.startsWith("/guilds/") || path.startsWith("/applications/") || path.startsWith("/gateway/")) {
       if (auth !== "bot") return unauthorized;
+    }
+    if (path === "/gateway/bot" && method === "GET") {
+      return { status: 200, body: { url: fake.gatewayUrl, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 86_400_000, max_concurrency: 1 } } };
     }
     if ((m = /^\/channels\/(\d+)\/messages$/.exec(path)) && method === "POST") {
       if (!body?.content && !body?.embeds?.length) return { status: 400, body: { message: "Cannot send an empty message", code: 50006 } };
       const msg = message(m[1]!, body);
       messages.set(msg.id, msg);
+      fake.onMessage?.(msg);
       return { status: 200, body: msg };
+    }
+    if ((m = /^\/channels\/(\d+)\/typing$/.exec(path)) && method === "POST") {
+      return { status: 204, body: undefined };
     }
     if ((m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path)) && method === "PATCH") {
       const prev = messages.get(m[2]!);
@@ -135,7 +158,9 @@ export async function startFakeDiscord(opts: { botToken?: string } = {}): Promis
       return { status: 200, body: next };
     }
     if ((m = /^\/channels\/(\d+)\/threads$/.exec(path)) && method === "POST") {
-      return { status: 201, body: { id: snowflake(), type: body?.type ?? 11, name: body?.name, parent_id: m[1] } };
+      const thread = { id: snowflake(), type: body?.type ?? 11, name: body?.name, parent_id: m[1], owner_id: BOT_USER_ID };
+      fake.onThread?.(thread);
+      return { status: 201, body: thread };
     }
     if ((m = /^\/guilds\/(\d+)\/channels$/.exec(path)) && method === "POST") {
       return { status: 201, body: { id: snowflake(), type: body?.type ?? 0, name: String(body?.name ?? "").toLowerCase().replace(/\s+/g, "-"), guild_id: m[1], topic: body?.topic ?? null } };
@@ -232,6 +257,9 @@ export async function startFakeDiscord(opts: { botToken?: string } = {}): Promis
   const origin = `http://127.0.0.1:${port}`;
   const fake: FakeDiscord = {
     url: `${origin}${API}`,
+    gatewayUrl: "ws://127.0.0.1:1",
+    onMessage: null,
+    onThread: null,
     origin,
     calls,
     reset() {

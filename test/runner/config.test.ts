@@ -173,8 +173,19 @@ describe("config file", () => {
   });
 
   it("unknown keys are kept aside (warned about at start), not fatal", () => {
-    expect(parseConfig({ ...minimal, discord_token: "x", container_memroy_mb: 1 }, NO_ENV).unknownKeys).toEqual(["discord_token", "container_memroy_mb"]);
-    expect(unknownKeysNotice(["discord_token", "container_memroy_mb"])).toBe("config: ignoring unknown keys discord_token, container_memroy_mb (typos?)");
+    expect(parseConfig({ ...minimal, discord_tokn: "x", container_memroy_mb: 1 }, NO_ENV).unknownKeys).toEqual(["discord_tokn", "container_memroy_mb"]);
+    expect(unknownKeysNotice(["discord_tokn", "container_memroy_mb"])).toBe("config: ignoring unknown keys discord_tokn, container_memroy_mb (typos?)");
+  });
+
+  it("the relay's keys keep the original's names: discord_gateway needs discord_token (or DISCORD_BOT_TOKEN); dm_dir is absolute", () => {
+    expect(parseConfig(minimal, NO_ENV).discord).toBeNull();
+    expect(errorOf(() => parseConfig({ ...minimal, discord_gateway: true }, NO_ENV))).toMatch(/discord_token: discord_gateway is on/);
+    const on = parseConfig({ ...minimal, discord_gateway: true, discord_token: "bot-x", dm_dir: "~/dm" }, { env: {}, home: "/h" });
+    expect(on.discord).toEqual({ token: "bot-x", apiBase: "https://discord.com/api/v10", dmDir: "/h/dm" });
+    expect(parseConfig({ ...minimal, discord_gateway: true }, { env: { DISCORD_BOT_TOKEN: "from-env" }, home: "/h" }).discord?.token).toBe("from-env");
+    expect(errorOf(() => parseConfig({ ...minimal, discord_gateway: true, discord_token: "x", dm_dir: "dm" }, NO_ENV))).toMatch(/dm_dir: "dm" must be an absolute path/);
+    // A token alone does not switch the relay on.
+    expect(parseConfig({ ...minimal, discord_token: "bot-x" }, NO_ENV).discord).toBeNull();
   });
 });
 

@@ -40,6 +40,11 @@ export const channels = sqliteTable(
     updatedAt: updatedAt(),
     // Per-run limits for the channel's runs (a task may override them); null: the runner's own.
     ...runLimits(),
+    // A thread a run created: messages in it are for Loop, and it takes over the run's
+    // session when the run completes (run-state.ts finishRun).
+    originRunId: integer("origin_run_id"),
+    // Set for a direct-message conversation: the user on the other side.
+    dmUserId: text("dm_user_id"),
   },
   (t) => [
     uniqueIndex("channels_discord_channel_id").on(t.discordChannelId),
@@ -125,6 +130,8 @@ export const runs = sqliteTable(
     monitorOutput: text("monitor_output"),
     monitorExitCode: integer("monitor_exit_code"),
     monitorAt: integer("monitor_at", { mode: "number" }),
+    // The Discord message that asked for it (the relay); unique, so a message is one run.
+    discordMessageId: text("discord_message_id"),
   },
   (t) => [
     // One run per occurrence: a doubled alarm or a racing sweep cannot start it twice.
@@ -137,6 +144,7 @@ export const runs = sqliteTable(
     // Spend is counted by when runs finished; cost_usd in the index keeps the sums index-only.
     index("runs_finished").on(t.finishedAt, t.costUsd),
     index("runs_channel_finished").on(t.channelId, t.finishedAt, t.costUsd),
+    uniqueIndex("runs_discord_message").on(t.discordMessageId),
   ],
 );
 
@@ -325,6 +333,20 @@ export const budgetWarnings = sqliteTable(
     at: integer("at", { mode: "number" }).notNull(),
   },
   (t) => [uniqueIndex("budget_warnings_once").on(t.channelId, t.scope, t.period)],
+);
+
+/**
+ * The last "you may not use Loop here" reply per user and channel: a conditional upsert on
+ * this key lets at most one through a minute (worker/relay/notices.ts).
+ */
+export const discordNotices = sqliteTable(
+  "discord_notices",
+  {
+    userId: text("user_id").notNull(),
+    channelId: text("channel_id").notNull(),
+    at: integer("at", { mode: "number" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.channelId] })],
 );
 
 export type ChannelRow = typeof channels.$inferSelect;

@@ -29,8 +29,11 @@ export const MAX_TOOLS_SHOWN = 8;
 export type Target =
   /** /loop ask: edit the interaction's deferred response. */
   | { kind: "interaction"; appId: string; token: string; channelId: string; expiresAt: number }
-  /** Post a new message in this channel (a scheduled run in a thread channel). */
-  | { kind: "channel"; channelId: string }
+  /**
+   * Post a new message in this channel (a scheduled run in a thread channel); with
+   * replyTo, as a reply to that message (a message relayed from the Gateway).
+   */
+  | { kind: "channel"; channelId: string; replyTo?: string }
   /** Start a thread named `name` in `parentId`, and post there (scheduled runs). */
   | { kind: "thread"; parentId: string; name: string };
 

@@ -28,6 +28,7 @@ const Routes = {
   channelMessages: (channel: string) => `/channels/${channel}/messages`,
   channelMessage: (channel: string, message: string) => `/channels/${channel}/messages/${message}`,
   threads: (channel: string) => `/channels/${channel}/threads`,
+  typing: (channel: string) => `/channels/${channel}/typing`,
   guildChannels: (guild: string) => `/guilds/${guild}/channels`,
 };
 
@@ -96,6 +97,11 @@ export class DiscordRest {
 
   editMessage(channelId: string, messageId: string, body: RESTPatchAPIChannelMessageJSONBody): Promise<RestResult<APIMessage>> {
     return this.#call("PATCH", Routes.channelMessage(channelId, messageId), body, true);
+  }
+
+  /** Shows "Loop is typing…" in the channel for 10 s, or until the bot's next message there. */
+  triggerTyping(channelId: string): Promise<RestResult<null>> {
+    return this.#call("POST", Routes.typing(channelId), undefined, true);
   }
 
   /** A thread with no starter message (POST /channels/{id}/threads). */

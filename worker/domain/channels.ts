@@ -147,7 +147,10 @@ async function patchChannel(
   return channelView(row!);
 }
 
-/** Forgets the channel's Claude session: its next run starts a fresh conversation. */
+/**
+ * Forgets the channel's Claude session: its next run starts a fresh conversation. In a
+ * run's thread, only the thread's (the parent keeps its own).
+ */
 export const resetSession = (ctx: DomainContext, id: string): Promise<Channel> => patchChannel(ctx, id, { sessionId: null });
 
 /**

@@ -6,10 +6,10 @@
  * is the parent channel's Loop id; it shares the parent's owners and, when it has none of
  * its own, the parent's directory (see run-state.ts startRun).
  */
-import { eq } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Channel } from "../../protocol/api.ts";
 import type { Db } from "../db/client.ts";
-import { channels, type ChannelRow } from "../db/schema.ts";
+import { channels, runs, type ChannelRow } from "../db/schema.ts";
 import { conflict, invalid } from "../errors.ts";
 import { loadChannel, normalizeDir } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
@@ -50,6 +50,48 @@ export async function ensureDiscordChannel(db: Db, place: DiscordPlace): Promise
     .returning();
   // Two interactions racing to create it: the loser reads the winner's row.
   return row ?? (await db.query.channels.findFirst({ where: eq(channels.discordChannelId, place.id) }))!;
+}
+
+/**
+ * A thread a run started (its live message's thread): a Loop channel of its own under the
+ * run's channel, remembering the run, so follow-ups in it continue the run's conversation.
+ */
+export async function recordRunThread(db: Db, runId: number, threadId: string, name: string): Promise<void> {
+  const run = await db.query.runs.findFirst({ where: eq(runs.id, runId), columns: { channelId: true, sessionId: true } });
+  const parent = run && (await db.query.channels.findFirst({ where: eq(channels.id, run.channelId) }));
+  if (!parent) return;
+  const now = Date.now();
+  await db
+    .insert(channels)
+    // A run that already finished hands over its session here; one still running, in finishRun.
+    .values({ id: threadId, discordChannelId: threadId, guildId: parent.guildId, name, parentId: parent.id, runnerLabel: parent.runnerLabel, originRunId: runId, sessionId: run.sessionId, createdAt: now, updatedAt: now })
+    .onConflictDoNothing();
+}
+
+/**
+ * The Loop channel of a direct-message conversation, created on its first relayed message
+ * (the relay vouches for it: it came over the bot's own Gateway session). The user owns it.
+ */
+export async function ensureDmChannel(db: Db, channelId: string, user: { id: string; username: string }): Promise<ChannelRow> {
+  const found = await db.query.channels.findFirst({ where: eq(channels.discordChannelId, channelId) });
+  if (found) return found;
+  const now = Date.now();
+  const [row] = await db
+    .insert(channels)
+    .values({ id: channelId, discordChannelId: channelId, guildId: null, name: `dm-${user.username}`, dmUserId: user.id, ownerIds: [user.id], createdAt: now, updatedAt: now })
+    .onConflictDoNothing()
+    .returning();
+  return row ?? (await db.query.channels.findFirst({ where: eq(channels.discordChannelId, channelId) }))!;
+}
+
+/** Whether the user owns any Loop channel (DMs are not counted: everyone owns their own). */
+export async function ownsAnyChannel(db: Db, userId: string): Promise<boolean> {
+  const row = await db
+    .select({ id: channels.id })
+    .from(channels)
+    .where(and(isNull(channels.dmUserId), sql`EXISTS (SELECT 1 FROM json_each(${channels.ownerIds}) WHERE json_each.value = ${userId})`))
+    .limit(1);
+  return row.length > 0;
 }
 
 /** The row whose owners govern this channel: the parent for a thread. */

@@ -4,7 +4,7 @@
  * transition is a conditional update from the state it expects, so a late or repeated
  * message can never move a finished run again.
  */
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import type { Completion, Job, WireEvent } from "../../protocol/runner.ts";
 import type { Db } from "../db/client.ts";
 import type { RunLimits } from "../../protocol/spend.ts";
@@ -85,6 +85,13 @@ export async function finishRun(db: Db, runId: number, c: Completion, now: numbe
     .where(and(eq(runs.id, runId), eq(runs.status, "running")))
     .returning();
   await revokeRunTokens(db, runId);
+  if (row && c.session_id) {
+    // The thread this run posted in continues its conversation (unless it has one already).
+    await db
+      .update(channels)
+      .set({ sessionId: c.session_id, updatedAt: now })
+      .where(and(eq(channels.originRunId, runId), isNull(channels.sessionId)));
+  }
   return row ?? null;
 }
 

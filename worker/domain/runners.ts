@@ -71,5 +71,5 @@ export async function authenticateRunner(
   if (row.lastSeenAt === null || now - row.lastSeenAt > LAST_SEEN_RESOLUTION_MS) {
     waitUntil(db.update(runners).set({ lastSeenAt: now }).where(eq(runners.id, row.id)));
   }
-  return { id: row.id, labels: row.labels };
+  return { id: row.id, name: row.name, labels: row.labels };
 }

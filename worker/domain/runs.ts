@@ -65,14 +65,42 @@ export async function createRun(
   /** Where the run's live Discord message goes; by default a new message in the channel's Discord channel. */
   live?: LiveTarget,
 ): Promise<Run> {
+  return (await queueRun(ctx, input, trigger, live)).run;
+}
+
+/**
+ * createRun, once per Discord message: with `discord_message_id`, a second call for the same
+ * message (a resumed Gateway session, a retried relay batch) inserts nothing, because
+ * runs.discord_message_id is unique, and answers the first call's run with created: false.
+ */
+export async function queueRun(
+  ctx: DomainContext,
+  input: { channel_id: string | ChannelRow; prompt: string; task_id?: number; discord_message_id?: string },
+  trigger: RunTrigger,
+  live?: LiveTarget,
+): Promise<{ run: Run; created: boolean }> {
   const channel = await channelRef(ctx, input.channel_id);
   const [row] = await ctx.db
     .insert(runs)
-    .values({ channelId: channel.id, taskId: input.task_id ?? null, trigger, prompt: input.prompt, status: "queued", requestedBy: actorLabel(ctx.actor), createdAt: Date.now() })
+    .values({
+      channelId: channel.id,
+      taskId: input.task_id ?? null,
+      trigger,
+      prompt: input.prompt,
+      status: "queued",
+      requestedBy: actorLabel(ctx.actor),
+      discordMessageId: input.discord_message_id ?? null,
+      createdAt: Date.now(),
+    })
+    .onConflictDoNothing({ target: runs.discordMessageId })
     .returning();
+  if (!row) {
+    const first = await ctx.db.query.runs.findFirst({ where: eq(runs.discordMessageId, input.discord_message_id!) });
+    return { run: runView(first!), created: false };
+  }
   // One round trip: the channel takes the run's live message and starts the run if free.
-  await sessionOf(ctx.env, channel.id).enqueue(channel.id, { runId: row!.id, ...live });
-  return runView(row!);
+  await sessionOf(ctx.env, channel.id).enqueue(channel.id, { runId: row.id, ...live });
+  return { run: runView(row), created: true };
 }
 
 /**

@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
+import { RelayBatch, RelayLeaseRequest, type RelayBatchResult, type RelayLease } from "../../protocol/relay.ts";
 import {
   AbandonRequest,
   ClaimRequest,
@@ -28,6 +29,7 @@ import { authenticateRunner } from "../domain/runners.ts";
 import { insertEvents } from "../domain/run-state.ts";
 import { recordMonitor } from "../loops/iterations.ts";
 import { ackRemovals, pendingRemovals } from "../domain/worktrees.ts";
+import { handleBatch } from "../relay/messages.ts";
 import { randomId } from "../domain/secrets.ts";
 import { config, type Env } from "../env.ts";
 import { AppError } from "../errors.ts";
@@ -120,4 +122,26 @@ export const runnerRoutes = new Hono<RunnerEnv>()
   .post("/worktrees/removed", async (c) => {
     const { task_ids } = await readBody(c, WorktreesRemoved);
     return c.json({ forgotten: await ackRemovals(db(c.env.DB), c.var.runner.id, task_ids) } satisfies WorktreesRemovedResponse);
+  });
+
+/** The conversation relay (protocol/relay.ts): its lease, and the messages it forwards. */
+runnerRoutes
+  .post("/relay/lease", async (c) => {
+    const { instance, dm_dir } = await readBody(c, RelayLeaseRequest);
+    const r = await dispatcherOf(c.env).relayAcquire({ runnerId: c.var.runner.id, runnerName: c.var.runner.name ?? null, instance, dmDir: dm_dir });
+    return c.json({ granted: r.granted, ttl_ms: r.ttlMs, holder: r.holder } satisfies RelayLease);
+  })
+  .post("/relay/release", async (c) => {
+    const { instance } = await readBody(c, RelayLeaseRequest);
+    await dispatcherOf(c.env).relayRelease(c.var.runner.id, instance);
+    const holder = await dispatcherOf(c.env).relayHolder();
+    return c.json({ granted: false, ttl_ms: 0, holder } satisfies RelayLease);
+  })
+  .post("/discord/messages", async (c) => {
+    const batch = await readBody(c, RelayBatch);
+    // Only the lease holder relays; a batch renews its lease, like events renew a run's.
+    const lease = await dispatcherOf(c.env).relayRenew(c.var.runner.id, batch.instance);
+    if (!lease.held) throw new AppError(409, "relay_lease_lost", "This runner does not hold the relay lease: another runner relays Discord now.");
+    const result = await handleBatch({ db: db(c.env.DB), env: c.env, cfg: config(c.env), dmDir: lease.dmDir, waitUntil: (p) => c.executionCtx.waitUntil(p) }, batch);
+    return c.json(result satisfies RelayBatchResult);
   });

@@ -3,6 +3,7 @@ import { VERSION } from "../../env.ts";
 import { AppError } from "../../errors.ts";
 import { resetSession } from "../../domain/channels.ts";
 import { addOwners, bindDirectory, ownersHolder, removeOwner } from "../../domain/discord-channels.ts";
+import { relayHolder } from "../../domain/relay.ts";
 import { listRuns } from "../../domain/runs.ts";
 import { listTasks } from "../../domain/tasks.ts";
 import { addTemplateToChannel, listTemplates } from "../../domain/templates.ts";
@@ -20,7 +21,7 @@ export const status: CommandSpec<"status"> = {
     const { ctx, channel } = access;
     const parent = channel.parentId ? await ownersHolder(ctx.db, channel) : null;
     // A channel runs in order, so its running and waiting runs are among its newest.
-    const [recent, tasks] = await Promise.all([listRuns(ctx, { channel_id: channel, limit: 200 }), listTasks(ctx, channel)]);
+    const [recent, tasks, relay] = await Promise.all([listRuns(ctx, { channel_id: channel, limit: 200 }), listTasks(ctx, channel), relayHolder(ctx.env)]);
     const running = recent.filter((r) => r.status === "running");
     const queued = recent.filter((r) => r.status === "queued");
     const dir = channel.dirPath ?? parent?.dirPath ?? null;
@@ -33,6 +34,7 @@ export const status: CommandSpec<"status"> = {
       `👑 Owners: ${access.bootstrap ? BOOTSTRAP_NOTE : access.owners.map(mention).join(", ")}`,
       `▶️ Runs: ${running[0] ? `#${running[0].id} running since ${discordTime(running[0].started_at)}` : "none running"}${queued.length ? ` · ${queued.length} waiting` : ""}`,
       `⏰ Tasks: ${enabled} on, ${tasks.length - enabled} paused`,
+      `📡 Relay: ${relay ? `runner ${inlineCode(relay.runner_name ?? relay.runner_id)} holds the Gateway (@mentions, replies, \`!loop\`, DMs)` : "none — only slash commands reach Loop (a runner with `discord_gateway: true` relays messages)"}`,
       `-# Loop ${VERSION}`,
     ];
     return ephemeral(lines.join("\n"));

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { db } from "../../db/client.ts";
+import { relayHolder } from "../../domain/relay.ts";
 import { rescuedSince } from "../../domain/sweep.ts";
 import { VERSION } from "../../env.ts";
 import type { AppEnv } from "../../http/types.ts";
@@ -8,9 +9,9 @@ const HOUR_MS = 3_600_000;
 
 export const healthRoutes = new Hono<AppEnv>().get("/", async (c) => {
   try {
-    const rescued = await rescuedSince(db(c.env.DB), Date.now() - HOUR_MS);
-    return c.json({ ok: true, version: VERSION, d1: true, sweep_rescued_last_hour: rescued });
+    const [rescued, relay] = await Promise.all([rescuedSince(db(c.env.DB), Date.now() - HOUR_MS), relayHolder(c.env)]);
+    return c.json({ ok: true, version: VERSION, d1: true, sweep_rescued_last_hour: rescued, relay });
   } catch {
-    return c.json({ ok: false, version: VERSION, d1: false, sweep_rescued_last_hour: null }, 503);
+    return c.json({ ok: false, version: VERSION, d1: false, sweep_rescued_last_hour: null, relay: null }, 503);
   }
 });
