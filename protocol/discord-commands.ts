@@ -129,7 +129,8 @@ export const LOOP_COMMAND = {
   // Loop keeps its own per-channel owners; Discord lets everyone see the command.
   default_member_permissions: null,
   integration_types: [IntegrationType.GuildInstall],
-  contexts: [ContextType.Guild],
+  // In the bot's DMs too: a DM conversation is a Loop channel of its own (`/loop dir` there).
+  contexts: [ContextType.Guild, ContextType.BotDm],
   options: [
     sub("ask", "Talk to the agent in this channel", [
       { type: Opt.String, name: "prompt", description: "What to ask", required: true, min_length: 1, max_length: MAX_DISCORD_PROMPT },

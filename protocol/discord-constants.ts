@@ -29,7 +29,7 @@ export const OptionType = {
 
 export const CommandType = { ChatInput: 1 } as const satisfies Record<string, ApplicationCommandType>;
 export const IntegrationType = { GuildInstall: 0 } as const satisfies Record<string, ApplicationIntegrationType>;
-export const ContextType = { Guild: 0 } as const satisfies Record<string, InteractionContextType>;
+export const ContextType = { Guild: 0, BotDm: 1 } as const satisfies Record<string, InteractionContextType>;
 
 /** Interaction types (named Kind so they never shadow the payload schema or the global Response). */
 export const InteractionKind = {

@@ -38,6 +38,9 @@ beforeAll(async () => {
   env = await setupEnv({
     vars: { DISCORD_API_BASE: discord.url, DISCORD_BOT_TOKEN: BOT_TOKEN, RELAY_LEASE_TTL_SECONDS: "3", DISCORD_DM_USERS: allowedDmUser },
   });
+  // The relay every test but the last talks through (it also runs their jobs).
+  const relay = await relayRunner("relay-one", { dm_dir: agentDir(env, "dm") });
+  await waitFor("the relay to connect", () => relay.handle.relay?.active, 30_000);
 }, 300_000);
 
 afterAll(async () => {
@@ -97,8 +100,7 @@ const replyTo = (messageId: string) =>
 describe("the relay", () => {
   it("a mention, a reply, !loop and a DM each start exactly one run, answered as a reply; a bot's message is ignored", async () => {
     setRules(env, [{ match: isMainTurn, reply: { text: "Answered." } }]);
-    const relay = await relayRunner("relay-one", { dm_dir: agentDir(env, "dm") });
-    await waitFor("the relay to connect", () => relay.handle.relay?.active, 30_000);
+    const relay = runners[0]!;
     await gw.waitForSessions(1);
     expect(gw.lastIntents! & (1 << 15)).toBeTruthy(); // message content
 

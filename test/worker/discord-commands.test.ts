@@ -61,14 +61,29 @@ describe("first use", () => {
     expect(await channelRow(thread.channelId)).toMatchObject({ parent_id: parent.channelId });
   });
 
-  it("answers a direct message with where /loop works", async () => {
-    const i: any = command("status", {}, newPlace());
-    delete i.guild_id;
-    delete i.member;
-    i.user = { id: snowflake() };
-    const res = await send(i);
-    expect(res.body.data.flags).toBe(EPHEMERAL);
-    expect(res.body.data.content).toMatch(/server channels/);
+  it("in a direct message, /loop works on the user's own DM channel (which /loop dir binds)", async () => {
+    const place = newPlace();
+    const dm = (path: string, options: Record<string, string> = {}) => {
+      const i: any = command(path, options, place);
+      delete i.guild_id;
+      delete i.member;
+      i.user = { id: place.userId, username: "dana" };
+      return send(i);
+    };
+    const status = await dm("status");
+    expect(status.body.data.flags).toBe(EPHEMERAL);
+    expect(status.body.data.content).toMatch(/Loop status/);
+    expect(await channelRow(place.channelId)).toMatchObject({ dm_user_id: place.userId, guild_id: null });
+    const bound = await dm("dir", { path: `/srv/dm-${place.userId}` });
+    expect(bound.body.data.content).toMatch(/now works in/);
+    expect(await channelRow(place.channelId)).toMatchObject({ dir_path: `/srv/dm-${place.userId}` });
+
+    // Someone else in that conversation (it is not theirs) is told where /loop works.
+    const other: any = command("status", {}, place);
+    delete other.guild_id;
+    delete other.member;
+    other.user = { id: snowflake() };
+    expect((await send(other)).body.data.content).toMatch(/your own direct messages/);
   });
 
   it("says so when a subcommand is unknown (commands registered by a newer Loop)", async () => {
@@ -94,12 +109,15 @@ describe("ask", () => {
 
   it("answers at once, and turns a refusal found afterwards into an edit of the deferral", async () => {
     const place = newPlace();
-    // A direct message: no guild, no member. Nothing stored is needed to defer it.
+    // A direct message with the bot that belongs to someone else: nothing stored is needed
+    // to defer it; the refusal is found afterwards.
+    const mine = command("status", {}, place) as any;
+    await send({ ...mine, guild_id: undefined, member: undefined, user: { id: snowflake(), username: "owner" } });
     const { guild_id: _g, member: _m, ...dm } = command("ask", { prompt: "hello" }, place) as any;
     expect((await send({ ...dm, user: { id: place.userId, username: "someone" } })).body).toEqual({ type: 5 });
     const [edit] = await waitForCalls(webhookPath(dm.token), (c) => c.length > 0);
     expect(edit).toMatchObject({ method: "PATCH", path: `${webhookPath(dm.token)}/messages/@original` });
-    expect(edit!.body.content).toMatch(/server channels and threads, not in direct messages/);
+    expect(edit!.body.content).toMatch(/your own direct messages with the bot/);
     expect(await runsOf(place.channelId)).toEqual([]);
   });
 });

@@ -19,7 +19,7 @@ import type { Db } from "../db/client.ts";
 import type { ChannelRow } from "../db/schema.ts";
 import type { Actor } from "../domain/actor.ts";
 import type { DomainContext } from "../domain/context.ts";
-import { ensureDiscordChannel, ownersHolder } from "../domain/discord-channels.ts";
+import { ensureDiscordChannel, ensureDmChannel, ownersHolder } from "../domain/discord-channels.ts";
 import type { Config, Env } from "../env.ts";
 import type { Interaction } from "./interaction-payload.ts";
 
@@ -39,7 +39,8 @@ const THREADS = new Set<number>([ChannelKind.PublicThread, ChannelKind.PrivateTh
 export async function resolveAccess(db: Db, env: Env, cfg: Config, i: Interaction): Promise<Access | string> {
   const user = i.member?.user;
   const channelId = i.channel?.id ?? i.channel_id;
-  if (!i.guild_id || !user || !channelId) return "/loop works in server channels and threads, not in direct messages.";
+  if (!i.guild_id && i.user && channelId) return dmAccess(db, env, cfg, i.user, channelId);
+  if (!i.guild_id || !user || !channelId) return "/loop works in server channels, threads and the bot's direct messages.";
   const thread = i.channel && THREADS.has(i.channel.type) && i.channel.parent_id ? i.channel.parent_id : null;
   const channel = await ensureDiscordChannel(db, {
     id: channelId,
@@ -61,6 +62,17 @@ export async function resolveAccess(db: Db, env: Env, cfg: Config, i: Interactio
     bootstrap,
     isOwner: bootstrap || isAdmin || owners.includes(user.id),
   };
+}
+
+/**
+ * A DM with the bot: its own Loop channel, owned by the one user in it (the same row the
+ * conversation relay uses), so `/loop dir` there gives DMs a directory.
+ */
+async function dmAccess(db: Db, env: Env, cfg: Config, user: { id: string; username?: string | undefined }, channelId: string): Promise<Access | string> {
+  const channel = await ensureDmChannel(db, channelId, { id: user.id, username: user.username ?? user.id });
+  if (channel.dmUserId !== user.id) return "/loop works in server channels, threads and your own direct messages with the bot.";
+  const actor: Actor = { kind: "channels", tokenId: `discord:${user.id}`, channelIds: [channel.id] };
+  return { ctx: { db, env, cfg, actor }, channel, userId: user.id, owners: [user.id], bootstrap: false, isOwner: true };
 }
 
 function hasAdministrator(permissions: string | undefined): boolean {
