@@ -29,6 +29,10 @@ export interface AgentInput {
   prompt: string;
   /** Epoch ms after which the container is stopped as timed out. */
   deadline: number;
+  /** The watchdog: stop the container when stdout has been silent this long. */
+  stallMs?: number;
+  /** Called once when the watchdog stops a silent run. */
+  onStall?: () => void;
   /** Aborted with a StopKind as its reason when the job must end early. */
   stop: AbortSignal;
   onEvent: (data: RunEventData) => void;
@@ -45,6 +49,8 @@ export interface AgentOutcome {
   exitCode: number | null;
   oomKilled: boolean;
   timedOut: boolean;
+  /** The watchdog stopped it: no stdout for stallMs. */
+  stalled: boolean;
   result: ResultInfo | null;
   sessionId: string | null;
   model: string | null;
@@ -59,7 +65,7 @@ export function stdinFor(credentials: Credential[], prompt: string): string {
 
 export async function runAgent(i: AgentInput): Promise<AgentOutcome> {
   const parser = new StreamJsonParser();
-  const outcome: AgentOutcome = { exitCode: null, oomKilled: false, timedOut: false, result: null, sessionId: null, model: null, stderrTail: "", startError: null };
+  const outcome: AgentOutcome = { exitCode: null, oomKilled: false, timedOut: false, stalled: false, result: null, sessionId: null, model: null, stderrTail: "", startError: null };
   const fields = { container: i.spec.name };
   const splitter = new LineSplitter(
     MAX_LINE_BYTES,
@@ -106,17 +112,32 @@ export async function runAgent(i: AgentInput): Promise<AgentOutcome> {
   const stderr: Buffer[] = [];
   let stderrBytes = 0;
   let lastOutputAt = Date.now();
+  // The watchdog (issue 14): `claude -p` can hang at start-up printing nothing. Only stdout
+  // (stream-json) counts as progress; time spent waiting for upload room does not count.
+  let lastStdoutAt = Date.now();
+  const stallMs = i.stallMs ?? 0;
+  const watchdog =
+    stallMs > 0
+      ? setInterval(() => {
+          if (exited || outcome.stalled || waitingForRoom || Date.now() - lastStdoutAt < stallMs) return;
+          outcome.stalled = true;
+          i.onStall?.();
+          stopContainer(false);
+        }, Math.min(1_000, Math.max(100, stallMs / 4)))
+      : null;
   let waitingForRoom = false;
   let readDone = false;
   const reading = (async () => {
     for await (const chunk of container.output) {
       lastOutputAt = Date.now();
       if (chunk.stream === "stdout") {
+        lastStdoutAt = Date.now();
         splitter.push(chunk.data);
         waitingForRoom = true;
         await i.waitForRoom();
         waitingForRoom = false;
         lastOutputAt = Date.now();
+        lastStdoutAt = Date.now();
       } else {
         stderr.push(chunk.data);
         stderrBytes += chunk.data.length;
@@ -147,6 +168,7 @@ export async function runAgent(i: AgentInput): Promise<AgentOutcome> {
   } finally {
     exited = true;
     clearTimeout(timer);
+    if (watchdog) clearInterval(watchdog);
     i.stop.removeEventListener("abort", onStop);
     await stopping;
     await container.remove().catch((err) => i.log.warn("could not remove container", { ...fields, error: errorText(err) }));

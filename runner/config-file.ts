@@ -60,6 +60,11 @@ export const ConfigFile = z.object({
   labels: z.array(z.string().min(1)).default([]),
   container_image: z.string().min(1).default(DEFAULT_IMAGE),
   container_timeout_sec: z.int().min(1).max(86_400).default(1_800),
+  /** The watchdog (issue 14): a run whose CLI prints nothing for this long is stopped and failed. */
+  stall_timeout_sec: z.int().min(5).max(86_400).default(300),
+  /** Ceilings for the per-run limits a job may ask for; absent: no ceiling. */
+  max_turns: z.int().min(1).max(10_000).optional(),
+  max_budget_usd: z.number().positive().max(1_000_000).optional(),
   container_memory_mb: z.int().min(128).default(2_048),
   container_cpus: z.number().positive().max(256).default(1),
   container_pids: z.int().min(32).default(512),

@@ -26,6 +26,11 @@ export interface RunnerConfig {
   labels: string[];
   image: string;
   timeoutSec: number;
+  /** Stop a run whose CLI printed no stream-json line for this long. */
+  stallTimeoutSec: number;
+  /** Ceilings for a job's max_turns / max_budget_usd (null: none). */
+  maxTurns: number | null;
+  maxBudgetUsd: number | null;
   memoryMb: number;
   cpus: number;
   pids: number;
@@ -98,6 +103,9 @@ export function parseConfig(raw: unknown, sources: ConfigSources = {}): RunnerCo
     labels: c.labels,
     image: c.container_image,
     timeoutSec: c.container_timeout_sec,
+    stallTimeoutSec: c.stall_timeout_sec,
+    maxTurns: c.max_turns ?? null,
+    maxBudgetUsd: c.max_budget_usd ?? null,
     memoryMb: c.container_memory_mb,
     cpus: c.container_cpus,
     pids: c.container_pids,

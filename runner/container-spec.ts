@@ -20,7 +20,13 @@ export const LOOP_MCP_NAME = "loop";
  */
 const CLAUDE_MAX_RETRIES = 3;
 
-export function claudeArgs(opts: { model: string | null; resume: string | null; appendSystemPrompt?: string | null }): string[] {
+export function claudeArgs(opts: {
+  model: string | null;
+  resume: string | null;
+  appendSystemPrompt?: string | null;
+  maxTurns?: number | null;
+  maxBudgetUsd?: number | null;
+}): string[] {
   return [
     "--print",
     "--output-format",
@@ -28,6 +34,9 @@ export function claudeArgs(opts: { model: string | null; resume: string | null; 
     "--verbose",
     ...(opts.model ? ["--model", opts.model] : []),
     ...(opts.resume ? ["--resume", opts.resume] : []),
+    // Per-run limits (issue 14): the CLI ends the run itself at either.
+    ...(opts.maxTurns ? ["--max-turns", String(opts.maxTurns)] : []),
+    ...(opts.maxBudgetUsd ? ["--max-budget-usd", String(opts.maxBudgetUsd)] : []),
     // A loop's system_prompt (docs/loops.md); "=" keeps a text starting with "-" an argument.
     ...(opts.appendSystemPrompt ? [`--append-system-prompt=${opts.appendSystemPrompt}`] : []),
     // `--mcp-config` takes several files: without "=" it would swallow the prompt.
@@ -124,6 +133,8 @@ export interface SpecInput {
   home: string | null;
   model: string | null;
   resume: string | null;
+  maxTurns?: number | null;
+  maxBudgetUsd?: number | null;
 }
 
 export function buildContainerSpec(i: SpecInput): ContainerSpec {
@@ -145,7 +156,13 @@ export function buildContainerSpec(i: SpecInput): ContainerSpec {
   return {
     name: containerName(i.runnerKey, i.job.run_id),
     image: i.config.image,
-    cmd: claudeArgs({ model: i.model, resume: i.resume, appendSystemPrompt: i.job.append_system_prompt ?? null }),
+    cmd: claudeArgs({
+      model: i.model,
+      resume: i.resume,
+      appendSystemPrompt: i.job.append_system_prompt ?? null,
+      maxTurns: i.maxTurns ?? null,
+      maxBudgetUsd: i.maxBudgetUsd ?? null,
+    }),
     env,
     workingDir: i.workdir,
     user: i.user,

@@ -17,6 +17,7 @@ import { EventUploader } from "./event-uploader.ts";
 import { HAND_BACK_WINDOW_MS, handBack } from "./hand-back.ts";
 import { startHeartbeats } from "./heartbeat.ts";
 import { errorText, type Logger } from "./log.ts";
+import { effectiveLimits } from "./limits.ts";
 import { decide, type Decision } from "./outcome.ts";
 import { loadProjectConfig, mergeSettings, PROJECT_CONFIG_PATH } from "./project-config.ts";
 import { readLedger, runUsage, writeLedger } from "./usage-ledger.ts";
@@ -170,7 +171,8 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
   const runDir = writeRunDir(config.stateDir, job, settings.mcpServers, ctx.identity);
   try {
     const { binds, groupAdd } = resolveBinds(settings.mounts, [...projectMounts, claudeDir, CONTAINER_RUN_DIR], config.home, log, fields);
-    const timeoutSec = job.limits.timeout_sec ?? config.timeoutSec;
+    const limits = effectiveLimits(job, config);
+    const timeoutSec = limits.timeoutSec;
     const deadline = s.started + timeoutSec * 1000;
     const home = ctx.identity.uid === AGENT_UID ? null : "/tmp";
     const user = `${ctx.identity.uid}:${ctx.identity.gid}`;
@@ -192,10 +194,18 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
           home,
           model: settings.model,
           resume,
+          maxTurns: limits.maxTurns,
+          maxBudgetUsd: limits.maxBudgetUsd,
         }),
         credentials: config.credentials,
         prompt,
         deadline,
+        stallMs: limits.stallTimeoutSec * 1000,
+        onStall: () => {
+          const message = `watchdog: no output for ${limits.stallTimeoutSec} s; stopping the agent`;
+          log.warn(message, fields);
+          s.uploader.push({ type: "notice", message });
+        },
         stop: s.halt,
         onEvent: (e) => s.uploader.push(e),
         waitForRoom: () => s.uploader.waitForRoom(),
@@ -218,7 +228,10 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
     const usage = outcome.result ? runUsage(outcome.result, resume, readLedger(dir)) : { costUsd: null, usage: null };
     if (outcome.result) writeLedger(dir, outcome.result);
     const stoppedBy = s.stoppedBy();
-    return decide({ outcome, cancelled: stoppedBy === "cancel", timeoutSec, memoryMb: config.memoryMb, usage, durationMs: Date.now() - s.started });
+    const decision = decide({ outcome, cancelled: stoppedBy === "cancel", timeoutSec, stallTimeoutSec: limits.stallTimeoutSec, memoryMb: config.memoryMb, usage, durationMs: Date.now() - s.started });
+    // The watchdog's other half: an exit 0 that did nothing is said so in the run's events too.
+    if (decision.status === "failed" && outcome.result && !outcome.result.isError) s.uploader.push({ type: "notice", message: `watchdog: ${decision.error}` });
+    return decision;
   } finally {
     removeRunDir(runDir);
   }

@@ -6,6 +6,7 @@
  */
 import type { CompletionInput } from "../protocol/runner.ts";
 import type { AgentOutcome } from "./agent.ts";
+import type { ResultInfo } from "./stream-json.ts";
 import type { RunUsage } from "./usage-ledger.ts";
 
 const MAX_RESULT_CHARS = 200_000;
@@ -18,6 +19,8 @@ export interface OutcomeInput {
   /** We stopped it because the run was cancelled. (A shutdown hands the lease back instead.) */
   cancelled: boolean;
   timeoutSec: number;
+  /** The watchdog's silence limit, for its message. */
+  stallTimeoutSec?: number;
   memoryMb: number;
   usage: RunUsage;
   durationMs: number;
@@ -41,14 +44,26 @@ export function decide(i: OutcomeInput): Decision {
 
   if (i.cancelled) return { ...base, status: "cancelled", error: "cancelled on request" };
   if (o.startError !== null) return fail(`could not start the agent container: ${o.startError}`);
+  if (o.stalled) return fail(`no output for ${i.stallTimeoutSec ?? "?"} s: the watchdog stopped the agent (stall_timeout_sec)`);
   if (o.timedOut) return fail(`timed out after ${i.timeoutSec} s`);
   if (o.oomKilled) return fail(`out of memory: the container reached its ${i.memoryMb} MB limit (container_memory_mb)`);
   if (r) {
-    if (!r.isError) return { ...base, status: "succeeded", error: null };
+    if (!r.isError) {
+      // `claude -p` can exit 0 having done nothing (issue 14): that is not a success.
+      const idle = didNothing(r);
+      return idle ? fail(`the agent did nothing: ${idle}`) : { ...base, status: "succeeded", error: null };
+    }
     const why = r.errors.length ? r.errors.join("; ") : r.text || `claude reported an error (${r.subtype ?? "no detail"})`;
     return fail(why);
   }
   const tail = o.stderrTail ? `: ${o.stderrTail}` : "";
   if (o.exitCode !== 0) return fail(`claude exited with code ${o.exitCode} without a result${tail}`);
   return fail(`claude exited without a result${tail}`);
+}
+
+/** Why a successful-looking result did nothing, or null when it did something. */
+export function didNothing(r: Pick<ResultInfo, "numTurns" | "text" | "toolUses">): string | null {
+  if (r.numTurns === 0) return "it ended after zero turns";
+  if (!r.text?.trim() && r.toolUses === 0) return "it gave an empty answer and used no tools";
+  return null;
 }

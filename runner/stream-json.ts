@@ -33,6 +33,10 @@ export interface ResultInfo {
   durationMs: number | null;
   errors: string[];
   terminalReason: string | null;
+  /** The CLI's num_turns; null when it did not say. */
+  numTurns: number | null;
+  /** Tool uses seen in this invocation's stream (the parser counts them). */
+  toolUses: number;
 }
 
 /** Cuts long text to `max` characters and says how much was left out. */
@@ -85,6 +89,8 @@ function parseResult(e: Record<string, any>): ResultInfo {
     durationMs: typeof e.duration_ms === "number" ? Math.round(num(e.duration_ms)) : null,
     errors: Array.isArray(e.errors) ? e.errors.filter((x: unknown): x is string => typeof x === "string") : [],
     terminalReason: str(e.terminal_reason),
+    numTurns: typeof e.num_turns === "number" ? Math.round(num(e.num_turns)) : null,
+    toolUses: 0,
   };
 }
 
@@ -95,6 +101,8 @@ export class StreamJsonParser {
   result: ResultInfo | null = null;
   /** Lines that were not JSON objects (the CLI's stray prints). */
   skippedLines = 0;
+  /** Tool uses the model made (the watchdog's "did it do anything"). */
+  toolUses = 0;
 
   /** Events for one stdout line (often none). */
   line(text: string): RunEventData[] {
@@ -119,7 +127,7 @@ export class StreamJsonParser {
       case "user":
         return this.#user(e);
       case "result":
-        this.result = parseResult(e);
+        this.result = { ...parseResult(e), toolUses: this.toolUses };
         this.sessionId = this.result.sessionId ?? this.sessionId;
         return [];
       default:
@@ -159,7 +167,7 @@ export class StreamJsonParser {
     for (const b of blocks) {
       if (!isObject(b)) continue;
       if (b.type === "text" && typeof b.text === "string" && b.text.length) events.push({ type: "text", text: truncate(b.text, MAX_TEXT_CHARS) });
-      else if (b.type === "tool_use")
+      else if (b.type === "tool_use" && ++this.toolUses)
         events.push({ type: "tool_use", id: String(b.id ?? ""), name: String(b.name ?? "?"), input: truncate(JSON.stringify(b.input ?? {}), MAX_TOOL_INPUT_CHARS) });
     }
     return events;

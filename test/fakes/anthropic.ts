@@ -35,6 +35,8 @@ export interface Turn {
   usage?: { input_tokens?: number; output_tokens?: number };
   /** Milliseconds to wait before each SSE delta (text is sent word by word). */
   delayMs?: number;
+  /** Never answer: the request is held open with nothing written (a hung API, for the watchdog). */
+  hang?: boolean;
   /** Answer with an HTTP error instead of a message, e.g. { status: 400, type: "invalid_request_error" }. */
   error?: { status: number; type: string; message?: string };
 }
@@ -165,6 +167,7 @@ export async function startFakeAnthropic(script: FakeScript | Rule[] = {}): Prom
       if (req.method === "POST" && path === "/v1/messages") {
         const turn = choose(rec);
         if (turn.error) return sendError(res, turn.error);
+        if (turn.hang) return new Promise<void>((resolve) => res.on("close", () => resolve()));
         if (rec.stream) await streamTurn(res, rec.model, turn);
         else sendJson(res, 200, messageJson(rec.model, turn));
       } else if (req.method === "POST" && path === "/v1/messages/count_tokens") {

@@ -88,8 +88,8 @@ describe("event uploader", () => {
 });
 
 describe("outcome → completion", () => {
-  const outcome = (o: Partial<AgentOutcome>): AgentOutcome => ({ exitCode: 0, oomKilled: false, timedOut: false, result: null, sessionId: "s1", model: "m", stderrTail: "", startError: null, ...o });
-  const result = (isError: boolean, extra: object = {}) => ({ isError, subtype: "success", text: "answer", sessionId: "s1", costUsd: 0.01, usage: { input_tokens: 1, output_tokens: 2 }, modelUsage: {}, durationMs: 5, errors: [], terminalReason: null, ...extra });
+  const outcome = (o: Partial<AgentOutcome>): AgentOutcome => ({ exitCode: 0, oomKilled: false, timedOut: false, stalled: false, result: null, sessionId: "s1", model: "m", stderrTail: "", startError: null, ...o });
+  const result = (isError: boolean, extra: object = {}) => ({ isError, subtype: "success", text: "answer", sessionId: "s1", costUsd: 0.01, usage: { input_tokens: 1, output_tokens: 2 }, modelUsage: {}, durationMs: 5, errors: [], terminalReason: null, numTurns: 1, toolUses: 0, ...extra });
   const usage = { costUsd: 0.01, usage: { input_tokens: 1, output_tokens: 2 } };
   const base = { cancelled: false, timeoutSec: 60, memoryMb: 512, usage, durationMs: 1234 };
   const check = (d: ReturnType<typeof decide>) => Completion.parse({ lease_id: "l", ...d });
@@ -101,6 +101,14 @@ describe("outcome → completion", () => {
 
   it("no result: the exit code and the tail of stderr", () => {
     expect(check(decide({ ...base, outcome: outcome({ exitCode: 3, stderrTail: "boom" }) }))).toMatchObject({ status: "failed", exit_code: 3, error: "claude exited with code 3 without a result: boom" });
+  });
+
+  it("the watchdog: a silent run fails with how long it was silent; an exit 0 that did nothing fails", () => {
+    expect(decide({ ...base, stallTimeoutSec: 7, outcome: outcome({ stalled: true, exitCode: 130 }) })).toMatchObject({ status: "failed", error: "no output for 7 s: the watchdog stopped the agent (stall_timeout_sec)" });
+    expect(decide({ ...base, outcome: outcome({ result: result(false, { numTurns: 0 }) }) })).toMatchObject({ status: "failed", error: "the agent did nothing: it ended after zero turns" });
+    expect(decide({ ...base, outcome: outcome({ result: result(false, { text: "  " }) }) })).toMatchObject({ status: "failed", error: "the agent did nothing: it gave an empty answer and used no tools" });
+    // Work done through tools with no closing words is still work.
+    expect(decide({ ...base, outcome: outcome({ result: result(false, { text: "", toolUses: 2 }) }) })).toMatchObject({ status: "succeeded" });
   });
 
   it("a cancel wins over what the CLI said; then the deadline, then the memory limit", () => {

@@ -61,6 +61,30 @@ describe("loop runner when things go wrong", () => {
     expect(await containersOf(id)).toEqual([]);
   });
 
+  it("the watchdog: an API that never answers is stopped after stall_timeout_sec of silence and the run fails saying so", async () => {
+    const { channel } = await runner("stall", { stall_timeout_sec: 5, container_timeout_sec: 120 });
+    setRules(env, [{ match: isMainTurn, reply: { hang: true } }]);
+    const id = await createRun(env, await channel(agentDir(env, "stall")), "Hang");
+    const run = await waitForRun(env, id, 90_000);
+    expect(run).toMatchObject({ status: "failed", error: "no output for 5 s: the watchdog stopped the agent (stall_timeout_sec)" });
+    const notices = (await env.api("GET", `/api/runs/${id}`)).body.events.filter((e: any) => e.type === "notice").map((e: any) => e.payload.message);
+    expect(notices).toContain("watchdog: no output for 5 s; stopping the agent");
+    expect(await containersOf(id)).toEqual([]);
+  });
+
+  it("--max-turns and --max-budget-usd from the channel's limits reach the CLI in the container", async () => {
+    const { channel } = await runner("limits", { max_budget_usd: 0.5 });
+    setRules(env, [{ match: isMainTurn, reply: { text: "ok ok ok ok ok ok", delayMs: 400 } }]);
+    const ch = await channel(agentDir(env, "limits"));
+    expect((await env.api("PUT", `/api/channels/${ch}/limits`, { max_turns: 3, max_budget_usd: 2 })).status).toBe(200);
+    const id = await createRun(env, ch, "Say ok");
+    // The container is removed at the end; its command line is read while it runs.
+    const argv = await waitFor("the agent container", async () => (await containersOf(id))[0]?.Command ?? null, 60_000);
+    expect(argv).toContain("--max-turns 3");
+    expect(argv).toContain("--max-budget-usd 0.5"); // the runner's ceiling wins over the channel's 2
+    expect(await waitForRun(env, id)).toMatchObject({ status: "succeeded" });
+  });
+
   it("a missing image is built from its Dockerfile; a claude that exits 3 without a result fails the run with its stderr", async () => {
     // The image context the runner builds when its image is missing: the test image with a broken claude.
     const context = mkdtempSync(join(env.base, "image-"));

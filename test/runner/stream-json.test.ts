@@ -58,7 +58,7 @@ describe("stream-json parser on real CLI output", () => {
   it("a vanished session: no events, and the error is recognised for that exact id only", () => {
     const { events, result } = parse(fixture("error-resume-not-found.jsonl"));
     expect(events).toEqual([]);
-    const outcome: AgentOutcome = { exitCode: 1, oomKilled: false, timedOut: false, result, sessionId: null, model: null, stderrTail: "", startError: null };
+    const outcome: AgentOutcome = { exitCode: 1, oomKilled: false, timedOut: false, stalled: false, result, sessionId: null, model: null, stderrTail: "", startError: null };
     expect(sessionWasMissing(outcome, "00000000-0000-4000-8000-000000000000")).toBe(true);
     expect(sessionWasMissing(outcome, "11111111-0000-4000-8000-000000000000")).toBe(false);
   });
