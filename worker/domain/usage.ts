@@ -3,8 +3,8 @@
  * computed from the runs themselves with one grouped query. No rollup table: a run is
  * counted by when it finished, the (finished_at, cost_usd) and (channel_id, finished_at,
  * cost_usd) indexes bound the scan to the period asked for, and an exact answer for any
- * from/to and any time zone needs the per-run times a daily rollup would throw away
- * (measured in bench/usage.ts; README's benchmark table).
+ * from/to and any time zone needs the per-run times a daily rollup would throw away.
+ * (Not benchmarked yet: the scan cost at large run counts is an open measurement.)
  *
  * Days in a time zone: SQL groups by quarter hour (every IANA offset in use is a multiple
  * of 15 minutes), and the quarters fold into local days here, so daylight-saving days of
