@@ -308,6 +308,7 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
   async publish(runId: number, events: WireEvent[]): Promise<void> {
     this.#watchers.publish(runId, events);
     await this.#live.publish(runId, events);
+    await this.#loopMessages.runActive(runId);
   }
 
   /** An SSE stream of a run: its stored events, then live ones, then its completion. */

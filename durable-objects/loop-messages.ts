@@ -47,6 +47,19 @@ export class LoopMessages {
     await this.#put(rec);
   }
 
+  /**
+   * A run of the channel sent its first events: a loop's message shows its iteration
+   * working. One look at the (one or two) loop records per batch; one change per run.
+   */
+  async runActive(runId: number): Promise<void> {
+    for (const rec of (await this.#all()).values()) {
+      if (rec.ended || rec.activeRunId === runId) continue;
+      rec.activeRunId = runId;
+      touch(rec, false);
+      await this.#put(rec);
+    }
+  }
+
   async nextWake(): Promise<number | null> {
     let min: number | null = null;
     for (const rec of (await this.#all()).values()) if (rec.wakeAt !== null && (min === null || rec.wakeAt < min)) min = rec.wakeAt;

@@ -25,8 +25,11 @@ describe("/loop loop", { timeout: 30_000 }, () => {
 
     const job1 = await runner.claim();
     expect(job1.monitor?.command).toBe("npm test");
-    await runner.complete(job1, { result_text: "Fixed the lint step; two tests still fail." });
     const messages = `/channels/${p.channelId}/messages`;
+    // The iteration's first events show it working.
+    await runner.events(job1, [{ type: "text", text: "Looking at the lint step." }]);
+    await waitForCalls(messages, (calls) => calls.some((c) => c.body?.content?.includes("iteration 1/5 · ⏳ working")));
+    await runner.complete(job1, { result_text: "Fixed the lint step; two tests still fail." });
     const shown = await waitForCalls(messages, (calls) => calls.some((c) => c.body?.content?.includes("iteration 2/5") && c.body.content.includes("two tests still fail")));
     // One message: posted once, edited after.
     expect(shown.filter((c) => c.method === "POST")).toHaveLength(1);

@@ -18,6 +18,8 @@ export interface LoopLiveRecord {
   shown: number;
   /** The loop has ended: once its final state is shown, the record is done. */
   ended: boolean;
+  /** The run last seen working in the channel, so its start changes the message once. */
+  activeRunId?: number | null;
   notBefore: number;
   lastCallAt: number;
   failures: number;

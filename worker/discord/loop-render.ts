@@ -33,7 +33,7 @@ export function renderLoop(loop: LoopRow, current: RunRow | null, answered: RunR
         ? "⏳ working"
         : loop.nextAt !== null && loop.nextAt > now
           ? `🕐 next in ${formatDuration(loop.nextAt - now)}`
-          : "🕐 waiting for a runner";
+          : "🕐 queued";
     lines.push(`🔁 **Loop #${loop.id}** · iteration ${loop.iteration}${of} · ${state}`);
   } else {
     lines.push(`🔁 **Loop #${loop.id}** · ${ENDED[loop.status]} after ${loop.iteration} iteration${loop.iteration === 1 ? "" : "s"}`);
