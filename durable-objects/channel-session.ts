@@ -19,7 +19,7 @@ import { channels, runs, type RunRow } from "../worker/db/schema.ts";
 import { footerCap, verdict, type SpendFigures } from "../worker/domain/budget-rule.ts";
 import { readStartCheck } from "../worker/domain/budget-store.ts";
 import { warnBudget } from "../worker/domain/budget-warnings.ts";
-import { endRun, isTerminal } from "../worker/domain/run-state.ts";
+import { endRun, isTerminal, lastEventSeq } from "../worker/domain/run-state.ts";
 import { earliestDue, fireDueTasks } from "../worker/domain/scheduler.ts";
 import { runView } from "../worker/domain/views.ts";
 import { dueIteration, iterationEnded } from "../worker/loops/iterations.ts";
@@ -142,13 +142,21 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
     return this.#pump(channelId);
   }
 
-  /** The Dispatcher says a run ended: free the channel, keep its session, start the next. */
-  async finished(channelId: string, runId: number): Promise<void> {
+  /**
+   * The Dispatcher says a run's lease ended: free the channel, keep its session, start the
+   * next. A run now waiting for approval keeps the channel (its queue waits behind it, as the
+   * conversation would); `events` (the approval request) go to its watchers and message.
+   */
+  async finished(channelId: string, runId: number, events: WireEvent[] = []): Promise<void> {
     await this.#remember(channelId);
     const run = await this.#db.query.runs.findFirst({ where: eq(runs.id, runId) });
     // A loop keeps its session to itself (or none, with fresh_session): the channel's stays.
     if (run?.sessionId && run.loopId === null) {
       await this.#db.update(channels).set({ sessionId: run.sessionId, updatedAt: Date.now() }).where(eq(channels.id, channelId));
+    }
+    if (run?.status === "waiting_approval") {
+      if (events.length) await this.publish(runId, events);
+      return;
     }
     if ((await this.ctx.storage.get<number>("active")) === runId) await this.ctx.storage.delete("active");
     if (run) this.#watchers.complete(runView(run));
@@ -214,6 +222,16 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
     }
   }
 
+  /**
+   * A decision re-queued the channel's waiting run (issue 13): show the decision and hand the
+   * run out again as a resume job.
+   */
+  async resume(channelId: string, runId: number, events: WireEvent[]): Promise<number | null> {
+    await this.#remember(channelId);
+    if (events.length) await this.publish(runId, events);
+    return this.#pump(channelId);
+  }
+
   async #spendAfter(channelId: string) {
     try {
       const now = Date.now();
@@ -264,7 +282,10 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
   async #pumpOnce(channelId: string): Promise<number | null> {
     const active = await this.ctx.storage.get<number>("active");
     if (active !== undefined) {
-      const run = await this.#db.query.runs.findFirst({ where: eq(runs.id, active), columns: { status: true } });
+      const run = await this.#db.query.runs.findFirst({ where: eq(runs.id, active), columns: { status: true, deferrals: true } });
+      // Queued while active: a decided approval to resume (or a hand-off that was lost).
+      // Enqueueing is idempotent per run, so saying it again is harmless.
+      if (run?.status === "queued") await this.#handOut(channelId, active, run.deferrals > 0);
       if (run && !isTerminal(run.status)) return active;
       // The Dispatcher's word that it ended was lost; the D1 state is the truth.
       await this.ctx.storage.delete("active");
@@ -300,6 +321,13 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
     await this.#live.finish(runId, ended, { cap: footerCap(spend) });
     // A loop's iteration that could not start ends the loop (it says why), like any other end.
     if (ended.loopId != null) await this.#iterationEnded(ended.channelId, ended);
+  }
+
+  async #handOut(channelId: string, runId: number, resumed: boolean): Promise<void> {
+    const channel = await this.#db.query.channels.findFirst({ where: eq(channels.id, channelId), columns: { runnerLabel: true } });
+    // A resumed run's new lease numbers its events after the ones it already has.
+    const seqFloor = resumed ? await lastEventSeq(this.env.DB, runId) : 0;
+    await dispatcherOf(this.env).enqueue(runId, channelId, channel?.runnerLabel ?? null, seqFloor);
   }
 
   // ---- live events ---------------------------------------------------------------------

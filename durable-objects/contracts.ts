@@ -45,8 +45,13 @@ export interface ChannelSessionApi extends Rpc.DurableObjectBranded {
   fire(channelId: string, firedBy: FiredBy): Promise<FiredRun[]>;
   /** A run was queued (or the sweep is checking): start the next one if the channel is free. */
   enqueue(channelId: string, live?: { runId: number } & LiveTarget): Promise<number | null>;
-  /** The Dispatcher says a run ended: free the channel, keep its session, start the next. */
-  finished(channelId: string, runId: number): Promise<void>;
+  /**
+   * The Dispatcher says a run's lease ended: free the channel, keep its session, start the
+   * next. A run waiting for approval keeps the channel; `events` (its request) are shown.
+   */
+  finished(channelId: string, runId: number, events?: WireEvent[]): Promise<void>;
+  /** A decision re-queued the channel's waiting run: show it, and hand the run out again. */
+  resume(channelId: string, runId: number, events: WireEvent[]): Promise<number | null>;
   /** Cancels a queued run outright, or signals the runner of the active one. */
   cancel(channelId: string, runId: number): Promise<CancelOutcome>;
   /** The run now holding the channel (handed to the Dispatcher), if any. */
@@ -108,7 +113,8 @@ export interface ReapResult {
 /** The RPC surface of the Dispatcher (one, named DISPATCHER_NAME). */
 export interface DispatcherApi extends Rpc.DurableObjectBranded {
   /** A channel's next run is ready. Idempotent per run. */
-  enqueue(runId: number, channelId: string, label: string | null): Promise<void>;
+  /** A channel's run is ready; seqFloor: the highest event seq a resumed run already has. */
+  enqueue(runId: number, channelId: string, label: string | null, seqFloor?: number): Promise<void>;
   /** Long-poll: a job for this runner now, or when one arrives within waitMs, or null. */
   claim(runner: RunnerIdentity, waitMs: number, origin: string, claimId?: string): Promise<Job | null>;
   /** The runner behind a parked claim went away: stop holding a place for it. */

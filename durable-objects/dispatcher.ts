@@ -9,8 +9,10 @@
 import { DurableObject } from "cloudflare:workers";
 import { MCP_PATH } from "../protocol/mcp.ts";
 import type { RelayHolder } from "../protocol/relay.ts";
-import type { AbandonReason, Completion, Job } from "../protocol/runner.ts";
+import type { AbandonReason, Completion, Job, WireEvent } from "../protocol/runner.ts";
+import { parkDeferred } from "../worker/domain/approvals.ts";
 import { db, type Db } from "../worker/db/client.ts";
+import { policyForRun } from "../worker/domain/policy-store.ts";
 import { endRun, finishRun, mintRunToken, requeueRun, startRun } from "../worker/domain/run-state.ts";
 import { randomId, sha256Hex } from "../worker/domain/secrets.ts";
 import { prepareIteration } from "../worker/loops/iterations.ts";
@@ -62,8 +64,12 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
     return this.#relay.holder(Date.now());
   }
 
-  async enqueue(runId: number, channelId: string, label: string | null): Promise<void> {
-    this.#leases.add(runId, channelId, label, Date.now());
+  /**
+   * A channel's next run is ready. Idempotent per run. `seqFloor`: the highest event seq the
+   * run already has (a run resumed after approval), so its leases number events past it.
+   */
+  async enqueue(runId: number, channelId: string, label: string | null, seqFloor = 0): Promise<void> {
+    this.#leases.add(runId, channelId, label, Date.now(), seqFloor);
     await this.#serveParked();
   }
 
@@ -88,10 +94,17 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
     const check = this.#leases.checkComplete(runnerId, runId, completion.lease_id, hash);
     if (!check.held) return check.duplicate ? { ok: true, duplicate: true } : { ok: false, reason: check.reason };
     const now = Date.now();
-    await finishRun(this.#db, runId, completion, now);
+    // A deferred call parks the run (waiting_approval); its channel keeps it as the active run.
+    const events: WireEvent[] = [];
+    if (completion.status === "deferred") {
+      const requested = await parkDeferred(this.#db, this.env.DB, runId, completion, now);
+      if (requested) events.push(requested);
+    } else {
+      await finishRun(this.#db, runId, completion, now);
+    }
     this.#leases.settle(runId, hash, now);
     await this.#armAlarm();
-    await this.#notifyFinished(check.channelId, runId);
+    await this.#notifyFinished(check.channelId, runId, events);
     return { ok: true, duplicate: false };
   }
 
@@ -153,6 +166,10 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
       const token = await mintRunToken(this.#db, started.run, RUN_TOKEN_TTL_MS, now);
       // A loop iteration's prompt is built now, from memory and the previous iteration.
       const iteration = await prepareIteration(this.#db, started.run, now);
+      const policy = await policyForRun(this.#db, started.run, started.channel);
+      // A run that waited for approval resumes its own session with the decision on its latest call.
+      const decided = started.run.approvalDecision;
+      const approval = decided && decided.deferral === started.run.deferrals ? decided.tool : null;
       log.info("dispatcher: leased", { runId: lease.runId, runnerId: runner.id, attempt: lease.attempt, leaseCount: lease.leaseCount });
       return {
         run_id: lease.runId,
@@ -162,7 +179,8 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
         first_seq: lease.firstSeq,
         channel_id: lease.channelId,
         prompt: iteration?.prompt ?? started.run.prompt,
-        session_id: iteration ? iteration.sessionId : started.channel.sessionId,
+        // A run resumed after approval continues its own session; an iteration its loop's.
+        session_id: approval ? started.run.sessionId : iteration ? iteration.sessionId : started.channel.sessionId,
         // A DM without a directory of its own works in the relay runner's dm_dir.
         workdir: started.channel.dirPath ?? (started.channel.dmUserId ? this.#relay.dmDir(now) : null),
         // A thread keeps its Claude state with its parent's, so it can resume the parent's runs.
@@ -173,6 +191,8 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
         mcp: { url: `${origin}${MCP_PATH}`, token },
         append_system_prompt: iteration?.appendSystemPrompt ?? null,
         monitor: iteration?.monitor ?? null,
+        policy,
+        approval,
       };
     }
   }
@@ -207,9 +227,9 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
     else await this.ctx.storage.setAlarm(next);
   }
 
-  async #notifyFinished(channelId: string, runId: number): Promise<void> {
+  async #notifyFinished(channelId: string, runId: number, events: WireEvent[] = []): Promise<void> {
     try {
-      await sessionOf(this.env, channelId).finished(channelId, runId);
+      await sessionOf(this.env, channelId).finished(channelId, runId, events);
     } catch (err) {
       // The sweep re-pumps stuck channels; log and carry on with other leases.
       log.error("dispatcher: could not tell the channel a run ended", { channelId, runId, error: String(err) });

@@ -81,14 +81,18 @@ export class Leases {
     this.#sql.exec(DDL);
   }
 
-  /** A channel's next run is ready. Idempotent per run. */
-  add(runId: number, channelId: string, label: string | null, now: number): void {
+  /**
+   * A channel's next run is ready. Idempotent per run. A run resumed after approval already
+   * has events up to `seqFloor`: its lease count starts past them, so its seqs never collide.
+   */
+  add(runId: number, channelId: string, label: string | null, now: number, seqFloor = 0): void {
     this.#sql.exec(
-      "INSERT INTO jobs (run_id, channel_id, label, enqueued_at) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
+      "INSERT INTO jobs (run_id, channel_id, label, enqueued_at, lease_count) VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
       runId,
       channelId,
       label,
       now,
+      Math.ceil(seqFloor / SEQ_STRIDE),
     );
   }
 

@@ -4,6 +4,7 @@
  * either side lives here.
  */
 import { z } from "zod";
+import { PendingApproval, PermissionPolicy } from "./policy.ts";
 
 /** Longest prompt a task or run accepts (characters). Bodies are capped at 64 KiB. */
 export const MAX_PROMPT_CHARS = 32_000;
@@ -17,9 +18,10 @@ export type TaskType = z.infer<typeof TaskType>;
 
 /**
  * The one list of run states (D1's runs.status uses it too). skipped_budget: the run would
- * have started past a spending cap, so it never reached a runner (issue 14).
+ * have started past a spending cap, so it never reached a runner (issue 14). waiting_approval:
+ * stopped at a tool call held for a person; nothing runs meanwhile (issue 13).
  */
-export const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "lost", "skipped_budget"] as const;
+export const RUN_STATUSES = ["queued", "running", "waiting_approval", "succeeded", "failed", "cancelled", "lost", "skipped_budget"] as const;
 export const RunStatus = z.enum(RUN_STATUSES);
 export type RunStatus = z.infer<typeof RunStatus>;
 
@@ -73,10 +75,11 @@ export const UpdateTask = z
     prompt: Prompt,
     tz: TimeZone.nullable(),
     ...TaskOptions,
+    permission_policy: PermissionPolicy.nullable(),
   })
   .partial()
   .refine((v) => Object.keys(v).length > 0, {
-    message: "nothing to change: give enabled, schedule, type, prompt, tz, auto_delete_sec, worktree, origin_branch or update_before_run",
+    message: "nothing to change: give enabled, schedule, type, prompt, tz, auto_delete_sec, worktree, origin_branch, update_before_run or permission_policy",
   });
 export type UpdateTask = z.infer<typeof UpdateTask>;
 
@@ -101,6 +104,8 @@ export const Task = z.object({
   worktree: z.boolean(),
   origin_branch: z.string().nullable(),
   update_before_run: z.boolean(),
+  /** Overrides the channel's permission policy for this task's runs; null: the channel's. */
+  permission_policy: PermissionPolicy.nullable(),
   created_at: z.string(),
   updated_at: z.string(),
 });
@@ -131,6 +136,8 @@ export const Channel = z.object({
   parent_id: z.string().nullable(),
   session_id: z.string().nullable(),
   runner_label: z.string().nullable(),
+  /** The permission policy its runs follow (mode auto when never set). */
+  permission_policy: PermissionPolicy,
   created_at: z.string(),
   updated_at: z.string(),
 });
@@ -183,6 +190,8 @@ export const Run = z.object({
   /** Set on a loop's iterations (docs/loops.md). */
   loop_id: z.number().int().nullable(),
   iteration: z.number().int().nullable(),
+  /** The call the run waits on while status is waiting_approval. */
+  pending_approval: PendingApproval.nullable(),
 });
 export type Run = z.infer<typeof Run>;
 

@@ -41,6 +41,7 @@ export const SUBCOMMANDS = [
   "memory show",
   "memory set",
   "memory clear",
+  "policy",
 ] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
 
@@ -67,12 +68,19 @@ export const EXAMPLES: Record<Subcommand, string> = {
   "memory show": "/loop memory show",
   "memory set": "/loop memory set kind: persistent text: The goal is a green CI on main.",
   "memory clear": "/loop memory clear kind: working",
+  policy: "/loop policy mode: ask allow: Bash(npm test:*)  (no options shows the policy; remove: takes a rule out)",
 };
 
 /** custom_id of the Stop button on a run's live message: "loop:stop:<run id>". */
 export const STOP_BUTTON_PREFIX = "loop:stop:";
 /** custom_id of the Stop button on a loop's live message: "loop:stoploop:<loop id>". */
 export const LOOP_STOP_BUTTON_PREFIX = "loop:stoploop:";
+/**
+ * custom_id of the approval buttons on a waiting run's message:
+ * "loop:approval:<run id>:<deferral>:<approve|deny|always>". The deferral tells an older
+ * button (the run has deferred again since) from the current one.
+ */
+export const APPROVAL_BUTTON_PREFIX = "loop:approval:";
 
 const taskId = (description: string): APIApplicationCommandBasicOption => ({
   type: Opt.Integer,
@@ -197,6 +205,24 @@ export const LOOP_COMMAND = {
         sub("clear", "Clear the channel's memory", [memoryKind(false)]),
       ],
     },
+    sub("policy", "Show or change what the agent may do without asking (issue 13)", [
+      {
+        type: Opt.String,
+        name: "mode",
+        description: "auto: everything runs · ask: unlisted tools wait for a click · read-only: no edits or Bash",
+        required: false,
+        choices: [
+          { name: "auto (every tool runs)", value: "auto" },
+          { name: "ask (allow rules run, the rest waits for approval)", value: "ask" },
+          { name: "read-only (no edits, no Bash)", value: "read-only" },
+        ],
+      },
+      { type: Opt.String, name: "allow", description: "Add an allow rule, e.g. Bash(npm test:*), Edit(src/**), Read", required: false, max_length: 500 },
+      { type: Opt.String, name: "deny", description: "Add a deny rule, e.g. Bash(git push:*), WebFetch", required: false, max_length: 500 },
+      { type: Opt.String, name: "remove", description: "Remove a rule from allow and deny", required: false, max_length: 500 },
+      { type: Opt.String, name: "timeout", description: "How long a call waits for a decision, e.g. 24h, 90m", required: false, max_length: 20 },
+      { type: Opt.Boolean, name: "members_can_approve", description: "Members (not only owners) may approve held calls", required: false },
+    ]),
     {
       type: Opt.SubcommandGroup,
       name: "owner",

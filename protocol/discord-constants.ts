@@ -54,7 +54,7 @@ export const ChannelKind = {
 } as const satisfies Record<string, ChannelType>;
 
 export const Component = { ActionRow: 1, Button: 2 } as const satisfies Record<string, ComponentType>;
-export const Button = { Danger: 4 } as const satisfies Record<string, ButtonStyle>;
+export const Button = { Secondary: 2, Success: 3, Danger: 4 } as const satisfies Record<string, ButtonStyle>;
 export const Flags = { Ephemeral: 64 } as const satisfies Record<string, MessageFlags>;
 
 /** Discord's limit for one message's content, in characters. */

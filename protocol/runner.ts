@@ -17,6 +17,7 @@
  * longer holds the lease (it expired and the run went to another attempt) gets 409.
  */
 import { z } from "zod";
+import { DeferredToolUse, PermissionPolicy, ToolDecision } from "./policy.ts";
 
 export const PROTOCOL_VERSION = "v1";
 /** Where the Worker serves this protocol. */
@@ -90,6 +91,13 @@ export const Job = z.object({
     /** Passed to claude as --max-budget-usd. */
     max_budget_usd: z.number().positive().nullable().default(null),
   }),
+  /** The permission policy the runner enforces in the container (null: auto, no hook). */
+  policy: PermissionPolicy.nullable().default(null),
+  /**
+   * Set when the job resumes a run that waited for approval: --resume session_id with no
+   * prompt, and the hook answers this decision for that tool_use id.
+   */
+  approval: ToolDecision.nullable().default(null),
   /** The Worker's MCP endpoint and a token that only works for this run's channel. */
   mcp: z.object({ url: z.string(), token: z.string() }),
   /** Passed to claude as --append-system-prompt (a loop's system_prompt). */
@@ -125,6 +133,18 @@ export const RunEventData = z.discriminatedUnion("type", [
   z.object({ type: z.literal("tool_result"), tool_use_id: z.string(), is_error: z.boolean(), output: z.string() }),
   /** Something the runner did on the run's behalf: a resume fallback, a retry, a cancel. */
   z.object({ type: z.literal("notice"), message: z.string() }),
+  /** Written by the Worker: the run stopped at a call the policy holds for a person. */
+  z.object({ type: z.literal("approval_requested"), deferral: z.number().int(), tool_use_id: z.string(), name: z.string(), input: z.string() }),
+  /** Written by the Worker: who decided on a held call, and what (by: "expiry" when nobody did). */
+  z.object({
+    type: z.literal("approval_decided"),
+    deferral: z.number().int(),
+    tool_use_id: z.string(),
+    decision: z.enum(["approve", "deny", "always_allow"]),
+    by: z.string(),
+    reason: z.string().nullable(),
+    rule: z.string().nullable(),
+  }),
 ]);
 export type RunEventData = z.infer<typeof RunEventData>;
 
@@ -156,9 +176,15 @@ export const Usage = z.object({
   cache_write_tokens: z.number().int().min(0).optional(),
 });
 
+/**
+ * How a run ended on the runner. "deferred": Claude Code stopped at a call the policy holds
+ * for a person (stop_reason tool_deferred); deferred_tool_use names it and the run waits.
+ */
+export const COMPLETION_STATUSES = ["succeeded", "failed", "cancelled", "deferred"] as const;
+
 export const Completion = z.strictObject({
   ...LeaseRef,
-  status: z.enum(["succeeded", "failed", "cancelled"]),
+  status: z.enum(COMPLETION_STATUSES),
   result_text: z.string().max(200_000).nullable().default(null),
   session_id: z.string().max(200).nullable().default(null),
   usage: Usage.nullable().default(null),
@@ -167,6 +193,10 @@ export const Completion = z.strictObject({
   error: z.string().max(10_000).nullable().default(null),
   model: z.string().max(200).nullable().default(null),
   duration_ms: z.number().int().min(0).nullable().default(null),
+  deferred_tool_use: DeferredToolUse.nullable().default(null),
+}).refine((c) => (c.status === "deferred") === (c.deferred_tool_use !== null), {
+  message: "deferred_tool_use is given exactly when status is deferred",
+  path: ["deferred_tool_use"],
 });
 export type Completion = z.infer<typeof Completion>;
 export type CompletionInput = z.input<typeof Completion>;

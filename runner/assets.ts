@@ -16,4 +16,5 @@ function packageRoot(from: string): string {
 const ROOT = packageRoot(import.meta.dirname);
 
 export const IMAGE_CONTEXT_DIR = join(ROOT, "runner/image");
+export const HOOK_PRELUDE = join(ROOT, "runner/hook/permission-hook.sh");
 export const EXAMPLE_CONFIG = join(ROOT, "runner/config.example.jsonc");

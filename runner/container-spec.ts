@@ -3,9 +3,11 @@
  * env, mounts, labels, limits. Pure functions of the config and the job, so the benchmark
  * can start the very same container without the runner, and tests can read them.
  */
+import type { PermissionPolicy } from "../protocol/policy.ts";
 import type { Job } from "../protocol/runner.ts";
 import type { McpServer } from "./config-file.ts";
 import type { RunnerConfig } from "./config.ts";
+import { permissionArgs } from "./permission-hook.ts";
 import type { ContainerSpec } from "./docker.ts";
 
 /** The private per-run directory (MCP config with the run token) inside the container. */
@@ -26,6 +28,7 @@ export function claudeArgs(opts: {
   appendSystemPrompt?: string | null;
   maxTurns?: number | null;
   maxBudgetUsd?: number | null;
+  policy?: PermissionPolicy | null;
 }): string[] {
   return [
     "--print",
@@ -41,7 +44,8 @@ export function claudeArgs(opts: {
     ...(opts.appendSystemPrompt ? [`--append-system-prompt=${opts.appendSystemPrompt}`] : []),
     // `--mcp-config` takes several files: without "=" it would swallow the prompt.
     `--mcp-config=${CONTAINER_RUN_DIR}/${MCP_CONFIG_FILE}`,
-    "--dangerously-skip-permissions",
+    // No policy: every tool runs, as always. Otherwise settings and a hook (issue 13).
+    ...permissionArgs(opts.policy ?? null, CONTAINER_RUN_DIR),
   ];
 }
 
@@ -135,6 +139,8 @@ export interface SpecInput {
   resume: string | null;
   maxTurns?: number | null;
   maxBudgetUsd?: number | null;
+  /** The run's permission policy (Job.policy); null or absent: none. */
+  policy?: PermissionPolicy | null;
 }
 
 export function buildContainerSpec(i: SpecInput): ContainerSpec {
@@ -162,6 +168,7 @@ export function buildContainerSpec(i: SpecInput): ContainerSpec {
       appendSystemPrompt: i.job.append_system_prompt ?? null,
       maxTurns: i.maxTurns ?? null,
       maxBudgetUsd: i.maxBudgetUsd ?? null,
+      policy: i.policy ?? null,
     }),
     env,
     workingDir: i.workdir,

@@ -168,7 +168,7 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
   }
   const settings = mergeSettings(config, project, projectDir, job.model);
   const claudeDir = prepareClaudeDir(config.stateDir, stateKey(job), ctx.identity);
-  const runDir = writeRunDir(config.stateDir, job, settings.mcpServers, ctx.identity);
+  const runDir = writeRunDir(config.stateDir, job, settings.mcpServers, ctx.identity, workdir);
   try {
     const { binds, groupAdd } = resolveBinds(settings.mounts, [...projectMounts, claudeDir, CONTAINER_RUN_DIR], config.home, log, fields);
     const limits = effectiveLimits(job, config);
@@ -196,9 +196,11 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
           resume,
           maxTurns: limits.maxTurns,
           maxBudgetUsd: limits.maxBudgetUsd,
+          policy: job.policy,
         }),
         credentials: config.credentials,
-        prompt,
+        // Resuming after a decision: no new prompt; the hook answers the held call.
+        prompt: job.approval ? "" : prompt,
         deadline,
         stallMs: limits.stallTimeoutSec * 1000,
         onStall: () => {
@@ -216,6 +218,9 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
 
     let resume = job.session_id;
     let outcome = await attempt(resume);
+    if (job.approval && resume && sessionWasMissing(outcome, resume)) {
+      throw new SetupError(`session ${resume} no longer exists on this runner, so the approved call cannot be resumed; ask again`);
+    }
     if (resume && !s.halt.aborted && sessionWasMissing(outcome, resume)) {
       const message = `session ${resume} no longer exists on this runner; started a new session`;
       log.warn(message, fields);

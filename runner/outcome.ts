@@ -48,6 +48,9 @@ export function decide(i: OutcomeInput): Decision {
   if (o.timedOut) return fail(`timed out after ${i.timeoutSec} s`);
   if (o.oomKilled) return fail(`out of memory: the container reached its ${i.memoryMb} MB limit (container_memory_mb)`);
   if (r) {
+    // A call the permission hook held for a person: the run waits; nothing failed.
+    if (!r.isError && r.terminalReason === "tool_deferred" && r.deferredToolUse)
+      return { ...base, status: "deferred", error: null, deferred_tool_use: r.deferredToolUse };
     if (!r.isError) {
       // `claude -p` can exit 0 having done nothing (issue 14): that is not a success.
       const idle = didNothing(r);

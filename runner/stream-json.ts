@@ -37,6 +37,8 @@ export interface ResultInfo {
   numTurns: number | null;
   /** Tool uses seen in this invocation's stream (the parser counts them). */
   toolUses: number;
+  /** The call a PreToolUse hook deferred (terminal_reason "tool_deferred"), as the CLI reports it. */
+  deferredToolUse: { id: string; name: string; input: Record<string, unknown> } | null;
 }
 
 /** Cuts long text to `max` characters and says how much was left out. */
@@ -91,6 +93,10 @@ function parseResult(e: Record<string, any>): ResultInfo {
     terminalReason: str(e.terminal_reason),
     numTurns: typeof e.num_turns === "number" ? Math.round(num(e.num_turns)) : null,
     toolUses: 0,
+    deferredToolUse:
+      isObject(e.deferred_tool_use) && typeof e.deferred_tool_use.id === "string" && typeof e.deferred_tool_use.name === "string"
+        ? { id: e.deferred_tool_use.id, name: e.deferred_tool_use.name, input: isObject(e.deferred_tool_use.input) ? e.deferred_tool_use.input : {} }
+        : null,
   };
 }
 

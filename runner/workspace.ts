@@ -15,7 +15,8 @@ import { isAbsolute, join, relative, resolve } from "node:path";
 import type { Job } from "../protocol/runner.ts";
 import type { McpServer } from "./config-file.ts";
 import type { RunnerConfig } from "./config.ts";
-import { MCP_CONFIG_FILE, mcpConfig } from "./container-spec.ts";
+import { CONTAINER_RUN_DIR, MCP_CONFIG_FILE, mcpConfig } from "./container-spec.ts";
+import { HOOK_FILE, permissionFiles, SETTINGS_FILE } from "./permission-hook.ts";
 import type { Logger } from "./log.ts";
 import { bindString, hostPathKind, isDockerSocket, resolveMount } from "./mounts.ts";
 import type { PlacedMount } from "./project-config.ts";
@@ -98,15 +99,32 @@ export function prepareClaudeDir(stateDir: string, channelId: string, id: Identi
   return dir;
 }
 
-/** The private run directory with the MCP config (it holds the run token): 0700 / 0600. */
-export function writeRunDir(stateDir: string, job: Pick<Job, "run_id" | "lease_id" | "mcp">, servers: Record<string, McpServer>, id: Identity): string {
+/**
+ * The private run directory with the MCP config (it holds the run token): 0700 / 0600. With a
+ * permission policy, also the settings file and the hook Claude Code runs (issue 13).
+ */
+export function writeRunDir(
+  stateDir: string,
+  job: Pick<Job, "run_id" | "lease_id" | "mcp"> & Partial<Pick<Job, "policy" | "approval">>,
+  servers: Record<string, McpServer>,
+  id: Identity,
+  workdir?: string,
+): string {
   mkdirSync(runsDir(stateDir), { recursive: true, mode: 0o700 });
   const dir = join(runsDir(stateDir), `${job.run_id}-${safeSegment(job.lease_id).slice(-12)}`);
   rmSync(dir, { recursive: true, force: true });
   ownedDir(dir, id, 0o700);
-  const file = join(dir, MCP_CONFIG_FILE);
-  writeFileSync(file, JSON.stringify(mcpConfig(job, servers)), { mode: 0o600 });
-  if (isRoot()) chownSync(file, id.uid, id.gid);
+  const files: [string, string][] = [[MCP_CONFIG_FILE, JSON.stringify(mcpConfig(job, servers))]];
+  if (job.policy) {
+    const p = permissionFiles({ policy: job.policy, approval: job.approval ?? null, workdir: workdir ?? "/", runDir: CONTAINER_RUN_DIR, runId: job.run_id });
+    files.push([SETTINGS_FILE, p.settings]);
+    if (p.hook) files.push([HOOK_FILE, p.hook]);
+  }
+  for (const [name, content] of files) {
+    const file = join(dir, name);
+    writeFileSync(file, content, { mode: 0o600 });
+    if (isRoot()) chownSync(file, id.uid, id.gid);
+  }
   return dir;
 }
 

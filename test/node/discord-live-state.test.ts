@@ -40,8 +40,9 @@ function record(target: Target = interaction): LiveRecord {
 const run = (over: Partial<RunRow> = {}): RunRow => ({
   id: 7, taskId: null, channelId: "c", trigger: "discord", status: "succeeded", prompt: "p", scheduledFor: null, lateMs: null, missedCount: 0,
   firedBy: null, attempt: 1, createdAt: T0, startedAt: T0 + 1_000, finishedAt: T0 + 66_000, resultText: "The answer.", error: null,
-  sessionId: null, inputTokens: 1234, outputTokens: 567, cacheReadTokens: null, cacheWriteTokens: null, costUsd: 0.0123, exitCode: 0, model: "claude-x", runnerId: "r", requestedBy: null, discordMessageId: null,
-  loopId: null, iteration: null, monitorOutput: null, monitorExitCode: null, monitorAt: null, ...over,
+  sessionId: null, inputTokens: 1234, outputTokens: 567, cacheReadTokens: null, cacheWriteTokens: null, costUsd: 0.0123, exitCode: 0, model: "claude-x", runnerId: "r", requestedBy: null,
+  loopId: null, iteration: null, monitorOutput: null, monitorExitCode: null, monitorAt: null,
+  discordMessageId: null, deferrals: 0, pendingApproval: null, approvalExpiresAt: null, approvalDecision: null, ...over,
 });
 
 describe("events", () => {

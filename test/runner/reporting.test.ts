@@ -89,10 +89,15 @@ describe("event uploader", () => {
 
 describe("outcome → completion", () => {
   const outcome = (o: Partial<AgentOutcome>): AgentOutcome => ({ exitCode: 0, oomKilled: false, timedOut: false, stalled: false, result: null, sessionId: "s1", model: "m", stderrTail: "", startError: null, ...o });
-  const result = (isError: boolean, extra: object = {}) => ({ isError, subtype: "success", text: "answer", sessionId: "s1", costUsd: 0.01, usage: { input_tokens: 1, output_tokens: 2 }, modelUsage: {}, durationMs: 5, errors: [], terminalReason: null, numTurns: 1, toolUses: 0, ...extra });
+  const result = (isError: boolean, extra: object = {}) => ({ isError, subtype: "success", text: "answer", sessionId: "s1", costUsd: 0.01, usage: { input_tokens: 1, output_tokens: 2 }, modelUsage: {}, durationMs: 5, errors: [], terminalReason: null, numTurns: 1, toolUses: 0, deferredToolUse: null, ...extra });
   const usage = { costUsd: 0.01, usage: { input_tokens: 1, output_tokens: 2 } };
   const base = { cancelled: false, timeoutSec: 60, memoryMb: 512, usage, durationMs: 1234 };
   const check = (d: ReturnType<typeof decide>) => Completion.parse({ lease_id: "l", ...d });
+
+  it("a call the hook deferred parks the run with the call", () => {
+    const call = { id: "toolu_1", name: "Bash", input: { command: "rm -rf build" } };
+    expect(check(decide({ ...base, outcome: outcome({ result: result(false, { terminalReason: "tool_deferred", deferredToolUse: call }) }) }))).toMatchObject({ status: "deferred", deferred_tool_use: call, session_id: "s1", error: null });
+  });
 
   it("the result decides, by is_error", () => {
     expect(check(decide({ ...base, outcome: outcome({ result: result(false) }) }))).toMatchObject({ status: "succeeded", result_text: "answer", session_id: "s1", cost_usd: 0.01, usage: { input_tokens: 1, output_tokens: 2 }, exit_code: 0, model: "m", duration_ms: 1234, error: null });

@@ -63,6 +63,12 @@ describe("stream-json parser on real CLI output", () => {
     expect(sessionWasMissing(outcome, "11111111-0000-4000-8000-000000000000")).toBe(false);
   });
 
+  it("a call a PreToolUse hook deferred: the result names it (Claude Code 2.1.330)", () => {
+    const { events, result } = parse(fixture("deferred.jsonl"));
+    expect(events.filter((e) => e.type === "tool_use")).toEqual([{ type: "tool_use", id: "toolu_01", name: "Bash", input: JSON.stringify({ command: "echo hi > /srv/demo/out.txt", description: "write" }) }]);
+    expect(result).toMatchObject({ isError: false, terminalReason: "tool_deferred", deferredToolUse: { id: "toolu_01", name: "Bash", input: { command: "echo hi > /srv/demo/out.txt", description: "write" } } });
+  });
+
   it("an interrupted reply: usage is zero, so tokens come from modelUsage", () => {
     const { result } = parse(fixture("interrupted.jsonl"));
     expect(result).toMatchObject({ isError: true, terminalReason: "aborted_streaming", usage: { input_tokens: 0, output_tokens: 0 } });

@@ -76,6 +76,7 @@ describe("GET /api/runs", () => {
         model: "claude-sonnet",
         loop_id: null,
         iteration: null,
+        pending_approval: null,
       },
     ]);
   });

@@ -17,7 +17,7 @@ import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validatio
 
 const BASE = "http://loop.test";
 const ADMIN = env.ADMIN_TOKEN!;
-const TOOLS = ["schedule_task", "list_tasks", "show_task", "cancel_task", "toggle_task", "edit_task", "run_task", "list_runs", "get_run", "send_message", "start_loop", "loop_done", "stop_loop", "get_loop", "memory_get", "memory_set", "memory_append"];
+const TOOLS = ["schedule_task", "list_tasks", "show_task", "cancel_task", "toggle_task", "edit_task", "run_task", "list_runs", "get_run", "send_message", "start_loop", "loop_done", "stop_loop", "get_loop", "memory_get", "memory_set", "memory_append", "set_policy", "decide_approval"];
 
 // ---- REST helpers ----------------------------------------------------------------------
 
@@ -440,5 +440,31 @@ describe("HTTP", () => {
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
     expect(res.headers.get("mcp-session-id")).toBeNull();
     expect((await res.json()) as object).toMatchObject({ jsonrpc: "2.0", id: 7, result: { structuredContent: { tasks: [] } } });
+  });
+});
+
+describe("approval tools (issue 13)", () => {
+  it("set_policy replaces the channel's policy; decide_approval resumes a waiting run; the run's own token may do neither", async () => {
+    const { channel, runner, job } = await claimedRun();
+    const admin = await connect();
+    const set = await ok(admin, "set_policy", { channel_id: channel.id, mode: "ask", allow: ["Read"] });
+    expect(set.structuredContent).toMatchObject({ mode: "ask", allow: ["Read"], deny: [], approval_timeout: "24h" });
+    await refused(admin, "set_policy", { channel_id: channel.id, mode: "maybe" }, /mode/);
+
+    // The agent, with its run token, can neither lift its own limits nor approve itself.
+    const agent = await connect(job.mcp.token);
+    await refused(agent, "set_policy", { mode: "auto" }, /^forbidden: .*run token/);
+
+    const parked = await rest("POST", `/runner/v1/runs/${job.run_id}/complete`, {
+      lease_id: job.lease_id, status: "deferred", session_id: "s", deferred_tool_use: { id: "toolu_1", name: "Bash", input: { command: "make deploy" } },
+    }, runner);
+    expect(parked.status).toBe(200);
+    const waiting = await ok(admin, "get_run", { run_id: job.run_id });
+    expect(waiting.structuredContent).toMatchObject({ status: "waiting_approval", pending_approval: { deferral: 1, tool_name: "Bash" } });
+
+    const decided = await ok(admin, "decide_approval", { run_id: job.run_id, decision: "always_allow" });
+    expect(decided.structuredContent).toMatchObject({ duplicate: false, run: { status: "queued" } });
+    expect((await rest("GET", `/api/channels/${channel.id}/policy`)).body.allow).toEqual(["Read", "Bash(make deploy)"]);
+    await refused(admin, "decide_approval", { run_id: job.run_id, decision: "deny" }, /^conflict|not_waiting/);
   });
 });

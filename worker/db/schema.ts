@@ -7,6 +7,28 @@ import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 // TASK_TYPES: cron, interval, once, and "manual" (no schedule: runs only when someone runs it now).
 import { LOOP_END_REASONS, LOOP_STATUSES, RUN_STATUSES, RUN_TRIGGERS, TASK_TYPES } from "../../protocol/api.ts";
+import type { PermissionPolicy, ToolDecision } from "../../protocol/policy.ts";
+
+/** A decision on a run's held call; kept after the run ends, so a repeated decision is recognised. */
+export interface ApprovalDecisionRow {
+  deferral: number;
+  choice: "approve" | "deny" | "always_allow";
+  /** "discord:<user id>", an API token id, "admin", or "expiry". */
+  by: string;
+  at: number;
+  rule: string | null;
+  /** What the resume job's hook answers. */
+  tool: ToolDecision;
+}
+
+/** A run's held call (status waiting_approval): migration 0002, issue 13. */
+export interface PendingApprovalRow {
+  deferral: number;
+  toolUseId: string;
+  toolName: string;
+  input: Record<string, unknown>;
+  requestedAt: number;
+}
 
 const createdAt = () =>
   integer("created_at", { mode: "number" })
@@ -36,6 +58,8 @@ export const channels = sqliteTable(
     sessionId: text("session_id"),
     runnerLabel: text("runner_label"),
     ownerIds: text("owner_ids", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    // Null: mode auto with no rules (issue 13).
+    permissionPolicy: text("permission_policy", { mode: "json" }).$type<PermissionPolicy>(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     // Per-run limits for the channel's runs (a task may override them); null: the runner's own.
@@ -67,6 +91,8 @@ export const tasks = sqliteTable(
     nextRunAt: integer("next_run_at", { mode: "number" }),
     lastRunAt: integer("last_run_at", { mode: "number" }),
     templateName: text("template_name"),
+    // Replaces the channel's policy for this task's runs; null: the channel's.
+    permissionPolicy: text("permission_policy", { mode: "json" }).$type<PermissionPolicy>(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     // The original's task options (issue 16): a scheduled run's Discord thread is deleted
@@ -132,6 +158,12 @@ export const runs = sqliteTable(
     monitorAt: integer("monitor_at", { mode: "number" }),
     // The Discord message that asked for it (the relay); unique, so a message is one run.
     discordMessageId: text("discord_message_id"),
+    // Approvals (issue 13): how many times the run stopped at a held call, the one it waits
+    // on now, when that wait expires, and the decision its resume job carries.
+    deferrals: integer("deferrals").notNull().default(0),
+    pendingApproval: text("pending_approval", { mode: "json" }).$type<PendingApprovalRow>(),
+    approvalExpiresAt: integer("approval_expires_at", { mode: "number" }),
+    approvalDecision: text("approval_decision", { mode: "json" }).$type<ApprovalDecisionRow>(),
   },
   (t) => [
     // One run per occurrence: a doubled alarm or a racing sweep cannot start it twice.
@@ -145,6 +177,7 @@ export const runs = sqliteTable(
     index("runs_finished").on(t.finishedAt, t.costUsd),
     index("runs_channel_finished").on(t.channelId, t.finishedAt, t.costUsd),
     uniqueIndex("runs_discord_message").on(t.discordMessageId),
+    index("runs_approval_expires").on(t.approvalExpiresAt),
   ],
 );
 

@@ -2,7 +2,7 @@
 import type { RunStatus } from "../../protocol/api.ts";
 
 /** The mark each run status wears in Discord messages (footers, run lists). */
-export const RUN_MARKS: Record<RunStatus, string> = { queued: "🕐", running: "⏳", succeeded: "✅", failed: "❌", cancelled: "⏹️", lost: "⚠️", skipped_budget: "💸" };
+export const RUN_MARKS: Record<RunStatus, string> = { queued: "🕐", running: "⏳", waiting_approval: "✋", succeeded: "✅", failed: "❌", cancelled: "⏹️", lost: "⚠️", skipped_budget: "💸" };
 
 /** "850ms", "12s", "3m 05s", "1h 02m". */
 export function formatDuration(ms: number): string {
@@ -30,6 +30,15 @@ export function discordTime(iso: string | null, style: "R" | "f" | "F" = "R"): s
 export function inlineCode(text: string): string {
   const clean = text.replace(/`/g, "ˋ");
   return clean ? `\`${clean}\`` : "";
+}
+
+/**
+ * A fenced code block that cannot be broken out of: a ``` inside would end the fence early,
+ * so it gets a zero-width space; long text is cut (before fencing) to `max` characters.
+ */
+export function codeBlock(text: string, max: number): string {
+  const cut = text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return `\`\`\`\n${cut.replace(/```/g, "`\u200b``")}\n\`\`\``;
 }
 
 export const mention = (userId: string): string => `<@${userId}>`;

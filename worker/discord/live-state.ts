@@ -67,6 +67,11 @@ export interface LiveRecord {
   notice: string | null;
   model: string | null;
   lastSeq: number;
+  /**
+   * A call held for a person (approval_requested), until a decision event clears it. Absent
+   * in records stored before approvals existed.
+   */
+  waiting?: { deferral: number; name: string; input: string } | null;
   /** Events that arrived while the stored backlog was being read; null once merged. */
   pending: WireEvent[] | null;
 
@@ -145,6 +150,16 @@ export function applyEvents(rec: LiveRecord, events: WireEvent[], now: number): 
       case "notice":
         rec.notice = d.message.slice(0, 300);
         break;
+      case "approval_requested":
+        rec.waiting = { deferral: d.deferral, name: d.name, input: d.input };
+        break;
+      case "approval_decided": {
+        if (rec.waiting?.deferral === d.deferral) rec.waiting = null;
+        const who = d.by.startsWith("discord:") ? `<@${d.by.slice("discord:".length)}>` : d.by === "expiry" ? "nobody in time" : d.by;
+        const word = d.decision === "always_allow" ? `always allowed (${d.rule ?? "rule"})` : d.decision === "approve" ? "approved" : "denied";
+        rec.notice = `${word} by ${who}${d.reason && d.decision === "deny" ? `: ${d.reason}` : ""}`.slice(0, 300);
+        break;
+      }
     }
   }
   if (fresh.length) rec.version += 1;

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { CreateRun, CreateTask, EnsureChannel, MemoryKind, SetMemory, StartLoop, TemplateName, UpdateTask } from "../../protocol/api.ts";
 import type { Subcommand } from "../../protocol/discord-commands.ts";
+import { Duration, PermissionMode, PermissionRule } from "../../protocol/policy.ts";
 import { parseWith } from "../http/validate.ts";
 
 const TaskId = z.coerce.number({ error: "task_id must be a task number, e.g. 12" }).int().positive("task_id must be a task number, e.g. 12");
@@ -41,6 +42,14 @@ const SCHEMAS = {
   "memory show": none,
   "memory set": z.object({ kind: MemoryKind, text: SetMemory.shape.text }),
   "memory clear": z.object({ kind: MemoryKind.optional() }),
+  policy: z.object({
+    mode: PermissionMode.optional(),
+    allow: PermissionRule.optional(),
+    deny: PermissionRule.optional(),
+    remove: z.string().trim().min(1).max(500).optional(),
+    timeout: Duration.optional(),
+    members_can_approve: z.boolean().optional(),
+  }),
 } satisfies Record<Subcommand, z.ZodType>;
 
 export type Options<P extends Subcommand> = z.infer<(typeof SCHEMAS)[P]>;

@@ -5,11 +5,11 @@
  */
 import type { APIActionRowComponent, APIButtonComponent } from "discord-api-types/v10";
 import { Button, Component, MESSAGE_CONTENT_LIMIT } from "../../protocol/discord-constants.ts";
-import { STOP_BUTTON_PREFIX } from "../../protocol/discord-commands.ts";
+import { APPROVAL_BUTTON_PREFIX, STOP_BUTTON_PREFIX } from "../../protocol/discord-commands.ts";
 import type { RunRow } from "../db/schema.ts";
 import type { CapFigure } from "../domain/budget-rule.ts";
 import { chunkMessage, withFooter } from "./chunk.ts";
-import { formatCost, formatDuration, formatInt, inlineCode, RUN_MARKS } from "./format.ts";
+import { codeBlock, formatCost, formatDuration, formatInt, inlineCode, RUN_MARKS } from "./format.ts";
 import type { LiveRecord } from "./live-state.ts";
 import { cut, cutLine } from "../text.ts";
 
@@ -38,9 +38,11 @@ const body = (content: string, components: MessageBody["components"] = []): Mess
 
 function liveText(rec: LiveRecord, now: number): string {
   const lines: string[] = [];
-  const status = rec.running
-    ? `⏳ Working… ${formatDuration(now - (rec.startedAt ?? rec.attachedAt))}`
-    : "🕐 Waiting for a runner…";
+  const status = rec.waiting
+    ? "✋ Waiting for approval (no container is held meanwhile)"
+    : rec.running
+      ? `⏳ Working… ${formatDuration(now - (rec.startedAt ?? rec.attachedAt))}`
+      : "🕐 Waiting for a runner…";
   lines.push(`**Run #${rec.runId}** · ${status}`);
   // An interaction shows the command and its prompt itself; a bot message does not.
   if (rec.target.kind !== "interaction") lines.push(`> ${cutLine(rec.prompt, 180)}`);
@@ -55,7 +57,40 @@ function liveText(rec: LiveRecord, now: number): string {
   return lines.join("\n");
 }
 
+/** The buttons on a waiting run's message; each names the run and the deferral it answers. */
+export function approvalButtons(runId: number, deferral: number): APIActionRowComponent<APIButtonComponent> {
+  const id = (choice: string) => `${APPROVAL_BUTTON_PREFIX}${runId}:${deferral}:${choice}`;
+  return {
+    type: Component.ActionRow,
+    components: [
+      { type: Component.Button, style: Button.Success, label: "Approve", emoji: { name: "✅" }, custom_id: id("approve") },
+      { type: Component.Button, style: Button.Danger, label: "Deny", emoji: { name: "⛔" }, custom_id: id("deny") },
+      { type: Component.Button, style: Button.Secondary, label: "Always allow", emoji: { name: "♾️" }, custom_id: id("always") },
+    ],
+  };
+}
+
+/** Longest tool input shown on a waiting run's message (the message must stay under 2,000). */
+const MAX_HELD_INPUT_CHARS = 900;
+
+/** The held call as a person reads it: Bash's command as it is, other inputs as indented JSON. */
+export function heldCallText(name: string, input: string): string {
+  let shown = input;
+  try {
+    const value = JSON.parse(input) as Record<string, unknown>;
+    shown = name === "Bash" && typeof value.command === "string" ? value.command : JSON.stringify(value, null, 2);
+  } catch {
+    // Not JSON (cut by the runner): show it as it is.
+  }
+  return codeBlock(shown, MAX_HELD_INPUT_CHARS);
+}
+
 export function renderLive(rec: LiveRecord, now: number): MessageBody {
+  if (rec.waiting) {
+    const w = rec.waiting;
+    const text = `${liveText(rec, now)}\n✋ ${inlineCode(cutLine(w.name, 80))} wants to run:\n${heldCallText(w.name, w.input)}`;
+    return body(text, [approvalButtons(rec.runId, w.deferral), stopButton(rec.runId)]);
+  }
   return body(liveText(rec, now), [stopButton(rec.runId)]);
 }
 

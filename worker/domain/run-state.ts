@@ -1,11 +1,12 @@
 /**
  * A run's life in D1: queued → running → succeeded | failed | cancelled | lost, or
- * queued → skipped_budget when it would start past a spending cap. Every
+ * queued → skipped_budget when it would start past a spending cap, and running →
+ * waiting_approval → queued (a decision) → running … for held calls (issue 13). Every
  * transition is a conditional update from the state it expects, so a late or repeated
  * message can never move a finished run again.
  */
-import { and, eq, inArray, isNull } from "drizzle-orm";
-import type { Completion, Job, WireEvent } from "../../protocol/runner.ts";
+import { and, eq, inArray, isNull, sql, type SQL } from "drizzle-orm";
+import type { Completion, Job, RunEventData, WireEvent } from "../../protocol/runner.ts";
 import type { Db } from "../db/client.ts";
 import type { RunLimits } from "../../protocol/spend.ts";
 import { apiTokens, channels, runs, tasks, type ChannelRow, type RunRow } from "../db/schema.ts";
@@ -65,24 +66,54 @@ export async function revokeRunTokens(db: Db, runId: number): Promise<void> {
   await db.delete(apiTokens).where(eq(apiTokens.runId, runId));
 }
 
+/** A run that waited for approval runs in several containers: its usage is their sum. */
+const plus = (column: SQLiteColumnLike, value: number | null | undefined): SQL | undefined =>
+  value == null ? undefined : sql`coalesce(${column}, 0) + ${value}`;
+type SQLiteColumnLike = typeof runs.inputTokens | typeof runs.outputTokens | typeof runs.cacheReadTokens | typeof runs.cacheWriteTokens | typeof runs.costUsd;
+
+const usageOf = (c: Completion) => ({
+  sessionId: c.session_id,
+  inputTokens: plus(runs.inputTokens, c.usage?.input_tokens),
+  outputTokens: plus(runs.outputTokens, c.usage?.output_tokens),
+  cacheReadTokens: plus(runs.cacheReadTokens, c.usage?.cache_read_tokens),
+  cacheWriteTokens: plus(runs.cacheWriteTokens, c.usage?.cache_write_tokens),
+  costUsd: plus(runs.costUsd, c.cost_usd),
+  exitCode: c.exit_code,
+  model: c.model,
+});
+
 export async function finishRun(db: Db, runId: number, c: Completion, now: number): Promise<RunRow | null> {
+  if (c.status === "deferred") throw new Error("a deferred completion parks the run: use parkRun");
+  const [row] = await db
+    .update(runs)
+    .set({ status: c.status, finishedAt: now, resultText: c.result_text, error: c.error, ...usageOf(c) })
+    .where(and(eq(runs.id, runId), eq(runs.status, "running")))
+    .returning();
+  await revokeRunTokens(db, runId);
+  return row ?? null;
+}
+
+/**
+ * The runner stopped at a call the policy holds for a person: the run waits, holding its
+ * channel's queue, with the call on its row. Nothing on a runner waits with it.
+ */
+export async function parkRun(db: Db, runId: number, c: Completion, timeoutMs: number, now: number): Promise<RunRow | null> {
+  const call = c.deferred_tool_use;
+  if (!call) throw new Error("parkRun needs the deferred call");
+  const current = await db.query.runs.findFirst({ where: eq(runs.id, runId), columns: { deferrals: true } });
+  if (!current) return null;
+  const deferral = current.deferrals + 1;
   const [row] = await db
     .update(runs)
     .set({
-      status: c.status,
-      finishedAt: now,
+      status: "waiting_approval",
+      deferrals: deferral,
+      pendingApproval: { deferral, toolUseId: call.id, toolName: call.name, input: call.input, requestedAt: now },
+      approvalExpiresAt: now + timeoutMs,
       resultText: c.result_text,
-      error: c.error,
-      sessionId: c.session_id,
-      inputTokens: c.usage?.input_tokens ?? null,
-      outputTokens: c.usage?.output_tokens ?? null,
-      cacheReadTokens: c.usage?.cache_read_tokens ?? null,
-      cacheWriteTokens: c.usage?.cache_write_tokens ?? null,
-      costUsd: c.cost_usd,
-      exitCode: c.exit_code,
-      model: c.model,
+      ...usageOf(c),
     })
-    .where(and(eq(runs.id, runId), eq(runs.status, "running")))
+    .where(and(eq(runs.id, runId), eq(runs.status, "running"), eq(runs.deferrals, current.deferrals)))
     .returning();
   await revokeRunTokens(db, runId);
   if (row && c.session_id) {
@@ -106,7 +137,7 @@ export async function endRun(
   const [row] = await db
     .update(runs)
     .set({ status, error, finishedAt: now })
-    .where(and(eq(runs.id, runId), inArray(runs.status, ["queued", "running"])))
+    .where(and(eq(runs.id, runId), inArray(runs.status, ["queued", "running", "waiting_approval"])))
     .returning();
   await revokeRunTokens(db, runId);
   return row ?? null;
@@ -141,6 +172,27 @@ export async function insertEvents(d1: D1Database, runId: number, events: WireEv
   if (!statements.length) return 0;
   const results = await d1.batch(statements);
   return results.reduce((n, r) => n + r.meta.changes, 0);
+}
+
+/**
+ * An event the Worker writes itself (an approval asked for or decided), numbered after the
+ * run's last stored event in the same statement. A later lease starts past it (seqFloor).
+ */
+export async function appendEvent(d1: D1Database, runId: number, data: RunEventData, at: number): Promise<WireEvent> {
+  const row = await d1
+    .prepare(
+      `INSERT INTO run_events (run_id, seq, type, payload, at)
+       SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4 FROM run_events WHERE run_id = ?1 RETURNING seq`,
+    )
+    .bind(runId, data.type, JSON.stringify(data), at)
+    .first<{ seq: number }>();
+  return { seq: row!.seq, at, data };
+}
+
+/** The highest event seq stored for a run (0 when none): a resumed run's lease numbers past it. */
+export async function lastEventSeq(d1: D1Database, runId: number): Promise<number> {
+  const row = await d1.prepare("SELECT coalesce(max(seq), 0) AS seq FROM run_events WHERE run_id = ?").bind(runId).first<{ seq: number }>();
+  return row?.seq ?? 0;
 }
 
 /** D1 binds at most 100 parameters per statement; an event takes 5. */

@@ -1,7 +1,8 @@
 /**
  * The Cron Trigger's safety net, every minute: fire tasks whose alarm fell behind (through
  * the same ChannelSession path, so exactly-once still holds), move loops whose next
- * iteration was not queued, and prune old run events.
+ * iteration was not queued, deny held tool calls whose approval_timeout ran out, and prune
+ * old run events.
  */
 import { and, count, eq, gte, inArray, isNull, lt, or } from "drizzle-orm";
 import { dispatcherOf, sessionOf } from "../../durable-objects/contracts.ts";
@@ -10,6 +11,7 @@ import { loops, runEvents, runs, tasks } from "../db/schema.ts";
 import { TERMINAL } from "./run-state.ts";
 import type { Config, Env } from "../env.ts";
 import { log } from "../log.ts";
+import { expireApprovals } from "./approvals.ts";
 
 /** An alarm is this late before the sweep steps in. */
 export const SWEEP_GRACE_MS = 60_000;
@@ -24,6 +26,7 @@ export interface SweepReport {
   leasesReaped: number;
   channelsPumped: number;
   loopsMoved: number;
+  approvalsExpired: number;
 }
 
 export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise<SweepReport> {
@@ -70,6 +73,8 @@ export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise
       ),
     );
   await Promise.allSettled(stalled.map(({ channelId, runId }) => sessionOf(env, channelId).finished(channelId, runId)));
+  // Held calls nobody decided on in time: denied with "no decision", and the run resumes.
+  const expired = await expireApprovals(db, env, now);
 
   // Bounded per sweep so a first prune of a large backlog cannot outrun the invocation.
   const old = db.select({ id: runEvents.id }).from(runEvents).where(lt(runEvents.at, now - cfg.eventRetentionMs)).limit(PRUNE_BATCH);
@@ -82,6 +87,7 @@ export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise
     leasesReaped: reaped.requeued.length + reaped.ended.length,
     channelsPumped: stuck.length,
     loopsMoved: stalled.length,
+    approvalsExpired: expired.length,
   };
   if (Object.values(report).some((n) => n > 0)) log.info("sweep: done", { ...report });
   return report;

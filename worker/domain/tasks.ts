@@ -10,6 +10,7 @@ import { canSeeChannel, visibleChannels } from "./actor.ts";
 import { armChannel } from "./arm.ts";
 import { channelRef, loadChannel } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
+import { assertMayGovern } from "./policy.ts";
 import { canonicalSchedule, nextOccurrence, parseSchedule, previewOccurrences, storedSchedule } from "./schedule-grammar.ts";
 import { iso, taskView } from "./views.ts";
 import { projectDirOf, recordWorktreeRemovals } from "./worktrees.ts";
@@ -104,6 +105,8 @@ export async function previewTask(ctx: DomainContext, id: number, count: number)
 
 export async function updateTask(ctx: DomainContext, id: number, patch: UpdateTask): Promise<TaskWithPreview> {
   const current = await loadTask(ctx, id);
+  // A task's permission override governs its agent: not something the agent may change.
+  if (patch.permission_policy !== undefined) assertMayGovern(ctx.actor, "change a permission policy");
   const now = Date.now();
   const type = patch.type ?? current.type;
   // Leaving cron drops its time zone unless the caller set one (which parseSchedule refuses).
@@ -148,6 +151,7 @@ export async function updateTask(ctx: DomainContext, id: number, patch: UpdateTa
       nextRunAt,
       autoDeleteSec: patch.auto_delete_sec ?? current.autoDeleteSec,
       ...options,
+      ...(patch.permission_policy !== undefined ? { permissionPolicy: patch.permission_policy } : {}),
       updatedAt: now,
     })
     .where(eq(tasks.id, id))

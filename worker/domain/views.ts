@@ -1,6 +1,8 @@
 /** Storage rows → the public shapes in protocol/api.ts (ISO times, snake_case). */
 import type { ApiToken, Channel, Run, RunEvent, Task } from "../../protocol/api.ts";
+import type { PendingApproval } from "../../protocol/policy.ts";
 import type { ApiTokenRow, ChannelRow, RunEventRow, RunRow, TaskRow } from "../db/schema.ts";
+import { approvalTimeoutMs, policyOf } from "./policy.ts";
 
 export const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
 const isoNow = (ms: number): string => new Date(ms).toISOString();
@@ -21,6 +23,7 @@ export function taskView(t: TaskRow): Task {
     worktree: t.worktree,
     origin_branch: t.originBranch,
     update_before_run: t.updateBeforeRun,
+    permission_policy: t.permissionPolicy ? policyOf(t.permissionPolicy) : null,
     created_at: isoNow(t.createdAt),
     updated_at: isoNow(t.updatedAt),
   };
@@ -36,6 +39,7 @@ export function channelView(c: ChannelRow): Channel {
     parent_id: c.parentId,
     session_id: c.sessionId,
     runner_label: c.runnerLabel,
+    permission_policy: policyOf(c.permissionPolicy),
     created_at: isoNow(c.createdAt),
     updated_at: isoNow(c.updatedAt),
   };
@@ -68,6 +72,20 @@ export function runView(r: RunRow): Run {
     model: r.model,
     loop_id: r.loopId,
     iteration: r.iteration,
+    pending_approval: pendingView(r),
+  };
+}
+
+function pendingView(r: RunRow): PendingApproval | null {
+  const p = r.pendingApproval;
+  if (r.status !== "waiting_approval" || !p) return null;
+  return {
+    deferral: p.deferral,
+    tool_use_id: p.toolUseId,
+    tool_name: p.toolName,
+    input: p.input,
+    requested_at: isoNow(p.requestedAt),
+    expires_at: isoNow(r.approvalExpiresAt ?? p.requestedAt + approvalTimeoutMs(null)),
   };
 }
 

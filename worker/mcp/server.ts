@@ -9,6 +9,7 @@ import type { DomainContext } from "../domain/context.ts";
 import type { McpScope } from "./scope.ts";
 import { registerLoopTools } from "./tools/loops.ts";
 import { registerMemoryTools } from "./tools/memory.ts";
+import { registerApprovalTools } from "./tools/approvals.ts";
 import { registerMessageTools } from "./tools/messages.ts";
 import { registerRunTools } from "./tools/runs.ts";
 import { registerTaskTools } from "./tools/tasks.ts";
@@ -30,5 +31,6 @@ export function buildMcpServer(ctx: DomainContext, scope: McpScope = {}): McpSer
   registerMessageTools(server, ctx, scope);
   registerLoopTools(server, ctx, scope);
   registerMemoryTools(server, ctx, scope);
+  registerApprovalTools(server, ctx, scope);
   return server;
 }

@@ -6,6 +6,7 @@ import { addOwners, bindDirectory, ownersHolder, removeOwner } from "../../domai
 import { relayHolder } from "../../domain/relay.ts";
 import { listRuns } from "../../domain/runs.ts";
 import { listTasks } from "../../domain/tasks.ts";
+import { policyOf } from "../../domain/policy.ts";
 import { addTemplateToChannel, listTemplates } from "../../domain/templates.ts";
 import { discordTime, inlineCode, mention } from "../format.ts";
 import { ephemeral, message } from "../reply.ts";
@@ -24,6 +25,8 @@ export const status: CommandSpec<"status"> = {
     const [recent, tasks, relay] = await Promise.all([listRuns(ctx, { channel_id: channel, limit: 200 }), listTasks(ctx, channel), relayHolder(ctx.env)]);
     const running = recent.filter((r) => r.status === "running");
     const queued = recent.filter((r) => r.status === "queued");
+    // A run waiting for approval holds the channel: what is queued waits behind it.
+    const waiting = recent.find((r) => r.status === "waiting_approval");
     const dir = channel.dirPath ?? parent?.dirPath ?? null;
     const enabled = tasks.filter((t) => t.enabled).length;
     const lines = [
@@ -32,7 +35,10 @@ export const status: CommandSpec<"status"> = {
       `🏷️ Runners: ${channel.runnerLabel ? `label ${inlineCode(channel.runnerLabel)}` : "any runner"}`,
       `🧠 Session: ${channel.sessionId ? `continuing ${inlineCode(channel.sessionId.slice(0, 8))}… (\`/loop session reset\` starts over)` : "none — the next ask starts a fresh conversation"}`,
       `👑 Owners: ${access.bootstrap ? BOOTSTRAP_NOTE : access.owners.map(mention).join(", ")}`,
-      `▶️ Runs: ${running[0] ? `#${running[0].id} running since ${discordTime(running[0].started_at)}` : "none running"}${queued.length ? ` · ${queued.length} waiting` : ""}`,
+      waiting
+        ? `✋ Runs: #${waiting.id} waits for approval of ${inlineCode(waiting.pending_approval?.tool_name ?? "a tool call")} (expires ${discordTime(waiting.pending_approval?.expires_at ?? null)})${queued.length ? ` · ${queued.length} queued behind it` : ""}`
+        : `▶️ Runs: ${running[0] ? `#${running[0].id} running since ${discordTime(running[0].started_at)}` : "none running"}${queued.length ? ` · ${queued.length} waiting` : ""}`,
+      `🛡️ Policy: ${policyOf(channel.permissionPolicy).mode} (\`/loop policy\` shows it)`,
       `⏰ Tasks: ${enabled} on, ${tasks.length - enabled} paused`,
       `📡 Relay: ${relay ? `runner ${inlineCode(relay.runner_name ?? relay.runner_id)} holds the Gateway (@mentions, replies, \`!loop\`, DMs)` : "none — only slash commands reach Loop (a runner with `discord_gateway: true` relays messages)"}`,
       `-# Loop ${VERSION}`,

@@ -10,6 +10,7 @@ import { deferred, ephemeral } from "../reply.ts";
 import { discordRest } from "../rest.ts";
 import { dir, ownerAdd, ownerList, ownerRemove, sessionReset, status, templateAdd, templateList } from "./channel.ts";
 import { loop, memoryClear, memorySet, memoryShow } from "./loops.ts";
+import { policy } from "./policy.ts";
 import { ask, stop } from "./runs.ts";
 import { cancel, edit, schedule, task, tasks, toggle } from "./tasks.ts";
 import type { CommandSpec, CommandTable } from "./types.ts";
@@ -35,6 +36,7 @@ export const COMMAND_TABLE: CommandTable = {
   "memory show": memoryShow,
   "memory set": memorySet,
   "memory clear": memoryClear,
+  policy,
 };
 
 /**

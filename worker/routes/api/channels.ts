@@ -2,6 +2,8 @@ import { Hono } from "hono";
 import { AddTemplate, EnsureChannel, SetChannel } from "../../../protocol/api.ts";
 import { ensureChannel, getChannel, listChannels, resetSession, setChannel } from "../../domain/channels.ts";
 import { addTemplateToChannel } from "../../domain/templates.ts";
+import { SetPolicy } from "../../../protocol/policy.ts";
+import { setChannelPolicy } from "../../domain/policy-store.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { readBody } from "../../http/validate.ts";
 
@@ -17,6 +19,8 @@ export const channelRoutes = new Hono<AppEnv>()
     if (patch.runner_label === undefined && patch.session_id === undefined) return c.json(await getChannel(c.var.domain, c.req.param("id")));
     return c.json(await setChannel(c.var.domain, c.req.param("id"), patch));
   })
+  .get("/:id/policy", async (c) => c.json((await getChannel(c.var.domain, c.req.param("id"))).permission_policy))
+  .put("/:id/policy", async (c) => c.json((await setChannelPolicy(c.var.domain, c.req.param("id"), await readBody(c, SetPolicy))).permission_policy))
   .delete("/:id/session", async (c) => c.json(await resetSession(c.var.domain, c.req.param("id"))))
   .post("/:id/templates", async (c) => {
     const { name } = await readBody(c, AddTemplate);

@@ -1,5 +1,7 @@
 import { Hono } from "hono";
 import { CreateRun, ListRunsQuery } from "../../../protocol/api.ts";
+import { ApprovalRequest } from "../../../protocol/policy.ts";
+import { decideApproval } from "../../domain/approvals.ts";
 import { cancelRun, createRun, getRunWithEvents, listRuns, streamRun } from "../../domain/runs.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { intParam, readBody, readQuery } from "../../http/validate.ts";
@@ -11,6 +13,10 @@ export const runRoutes = new Hono<AppEnv>()
   .post("/:id/cancel", async (c) => {
     const { run, outcome } = await cancelRun(c.var.domain, intParam(c, "id", "run"));
     return c.json({ outcome, run }, outcome === "signalled" ? 202 : 200);
+  })
+  .post("/:id/approval", async (c) => {
+    const { run, duplicate } = await decideApproval(c.var.domain, intParam(c, "id", "run"), await readBody(c, ApprovalRequest));
+    return c.json({ run, duplicate });
   })
   .get("/:id/stream", async (c) => {
     // EventSource sends Last-Event-ID when it reconnects: resume after that seq.
