@@ -27,11 +27,11 @@ export interface Env {
 }
 
 /** One Worker, one fake and a temp dir per test file. */
-export async function setupEnv(opts: { vars?: Record<string, string> } = {}): Promise<Env> {
+export async function setupEnv(opts: { vars?: Record<string, string>; config?: string } = {}): Promise<Env> {
   await docker.ping().catch((err) => {
     throw new Error(`no Docker daemon (${err.message}): run scripts/ensure-docker.sh`);
   });
-  const [image, worker] = await Promise.all([ensureTestAgentImage(), startWorker(opts.vars ? { vars: opts.vars } : {})]);
+  const [image, worker] = await Promise.all([ensureTestAgentImage(), startWorker({ ...(opts.vars ? { vars: opts.vars } : {}), ...(opts.config ? { config: opts.config } : {}) })]);
   const rules: Rule[] = [];
   // startFakeAnthropic keeps this very array, so tests can swap rules in place.
   const fake = await startFakeAnthropic({ rules, fallback: { text: "OK" } });

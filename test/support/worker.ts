@@ -43,13 +43,15 @@ const baseEnv = (): NodeJS.ProcessEnv => ({
   NO_COLOR: "1",
 });
 
-export async function startWorker(opts: { vars?: Record<string, string>; port?: number } = {}): Promise<TestWorker> {
+/** `config`: another wrangler configuration (the benchmarks' metered build); default wrangler.toml. */
+export async function startWorker(opts: { vars?: Record<string, string>; port?: number; config?: string } = {}): Promise<TestWorker> {
   const persistDir = await mkdtemp(join(tmpdir(), "loop-worker-"));
-  await run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], { cwd: ROOT, env: baseEnv() });
+  const configArgs = opts.config ? ["--config", opts.config] : [];
+  await run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir, ...configArgs], { cwd: ROOT, env: baseEnv() });
   const port = opts.port ?? (await freePort());
   const adminToken = `test-admin-${crypto.randomUUID()}`;
   const vars = { ADMIN_TOKEN: adminToken, LOG_LEVEL: "warn", ...opts.vars };
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--show-interactive-dev-session=false", "--inspector-port", String(await freePort())];
+  const args = ["dev", ...configArgs, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--show-interactive-dev-session=false", "--inspector-port", String(await freePort())];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const child: ChildProcess = spawn(WRANGLER, args, { cwd: ROOT, env: baseEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
   let out = "";
