@@ -90,6 +90,13 @@ export async function finishRun(db: Db, runId: number, c: Completion, now: numbe
     .where(and(eq(runs.id, runId), eq(runs.status, "running")))
     .returning();
   await revokeRunTokens(db, runId);
+  if (row && c.session_id) {
+    // The thread this run posted in continues its conversation (unless it has one already).
+    await db
+      .update(channels)
+      .set({ sessionId: c.session_id, updatedAt: now })
+      .where(and(eq(channels.originRunId, runId), isNull(channels.sessionId)));
+  }
   return row ?? null;
 }
 
@@ -116,13 +123,6 @@ export async function parkRun(db: Db, runId: number, c: Completion, timeoutMs: n
     .where(and(eq(runs.id, runId), eq(runs.status, "running"), eq(runs.deferrals, current.deferrals)))
     .returning();
   await revokeRunTokens(db, runId);
-  if (row && c.session_id) {
-    // The thread this run posted in continues its conversation (unless it has one already).
-    await db
-      .update(channels)
-      .set({ sessionId: c.session_id, updatedAt: now })
-      .where(and(eq(channels.originRunId, runId), isNull(channels.sessionId)));
-  }
   return row ?? null;
 }
 
