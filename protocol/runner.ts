@@ -25,17 +25,8 @@ export const RUNNER_PATH = `/runner/${PROTOCOL_VERSION}`;
 /** Largest request body the Worker accepts here; the runner keeps its event batches well below it. */
 export const MAX_RUNNER_BODY_BYTES = 1024 * 1024;
 
-/**
- * Longest a claim may wait before the Worker answers 204. An idle runner sends one claim
- * per wait, so this sets its idle cost: 86,400 s / 90 s = 960 requests a day (issue 15's
- * goal: ≤ 1,000). A parked claim is answered the moment a job arrives, so a longer wait
- * costs no dispatch latency. The ceiling is how long Cloudflare keeps a request open with
- * no response byte: 120 s at its proxy (Proxy Read Timeout, 524), formerly 100 s, and 400 s
- * idle on the client's connection
- * (https://developers.cloudflare.com/fundamentals/reference/connection-limits/). 90 s keeps
- * 10 s of margin under the stricter, older 100 s figure.
- */
-export const MAX_CLAIM_WAIT_MS = 90_000;
+/** Longest a claim may wait before the Worker answers 204. */
+export const MAX_CLAIM_WAIT_MS = 25_000;
 
 export const ClaimRequest = z.strictObject({
   wait_ms: z.number().int().min(0).max(MAX_CLAIM_WAIT_MS).default(MAX_CLAIM_WAIT_MS),
