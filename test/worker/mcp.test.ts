@@ -14,10 +14,12 @@ import { Channel, CreatedToken, Run, RunEvent, Task, TaskWithPreview } from "../
 import { Job } from "../../protocol/runner.ts";
 import { config } from "../../worker/env.ts";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
+import { Budget, UsageReport } from "../../protocol/spend.ts";
+import { insertRun } from "./helpers.ts";
 
 const BASE = "http://loop.test";
 const ADMIN = env.ADMIN_TOKEN!;
-const TOOLS = ["schedule_task", "list_tasks", "show_task", "cancel_task", "toggle_task", "edit_task", "run_task", "list_runs", "get_run", "send_message", "start_loop", "loop_done", "stop_loop", "get_loop", "memory_get", "memory_set", "memory_append", "set_policy", "decide_approval"];
+const TOOLS = ["schedule_task", "list_tasks", "show_task", "cancel_task", "toggle_task", "edit_task", "run_task", "list_runs", "get_run", "send_message", "start_loop", "loop_done", "stop_loop", "get_loop", "memory_get", "memory_set", "memory_append", "set_policy", "decide_approval", "get_usage", "get_budget", "set_budget"];
 
 // ---- REST helpers ----------------------------------------------------------------------
 
@@ -466,5 +468,80 @@ describe("approval tools (issue 13)", () => {
     expect(decided.structuredContent).toMatchObject({ duplicate: false, run: { status: "queued" } });
     expect((await rest("GET", `/api/channels/${channel.id}/policy`)).body.allow).toEqual(["Read", "Bash(make deploy)"]);
     await refused(admin, "decide_approval", { run_id: job.run_id, decision: "deny" }, /^conflict|not_waiting/);
+  });
+});
+
+describe("spend tools (issue 14)", () => {
+  it("get_usage answers what GET /api/usage answers, for the named channel, the connection's channel or every visible one", async () => {
+    const a = await newChannel();
+    const b = await newChannel();
+    const task = await restTask(a.id);
+    // A past month no other test writes to.
+    const at = Date.UTC(2002, 4, 10, 12);
+    await insertRun({ channelId: a.id, taskId: task.id, status: "succeeded", model: "opus", costUsd: 0.5, inputTokens: 100, outputTokens: 10, finishedAt: at });
+    await insertRun({ channelId: a.id, status: "failed", model: "haiku", costUsd: 0.25, inputTokens: 40, outputTokens: 4, finishedAt: at + 1000 });
+    await insertRun({ channelId: a.id, taskId: task.id, status: "skipped_budget", error: "over budget", finishedAt: at + 2000 });
+    await insertRun({ channelId: b.id, status: "succeeded", model: "opus", costUsd: 2, finishedAt: at + 3000 });
+    const period = { from: "2002-05-01", to: "2002-06-01" };
+
+    const admin = await connect();
+    const byModel = UsageReport.parse((await ok(admin, "get_usage", { channel_id: a.id, ...period, group_by: "model" })).structuredContent);
+    expect(byModel.total).toEqual({ runs: 2, skipped_budget: 1, input_tokens: 140, output_tokens: 14, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0.75 });
+    expect(byModel.groups.map((g) => [g.key, g.runs, g.cost_usd])).toEqual([["opus", 1, 0.5], ["haiku", 1, 0.25], [null, 0, 0]]);
+    // The same function as REST: the same answer, field for field.
+    expect((await rest("GET", `/api/usage?channel_id=${a.id}&from=2002-05-01&to=2002-06-01&group_by=model`)).body).toEqual(byModel);
+
+    const byTask = await ok(admin, "get_usage", { task_id: task.id, ...period });
+    expect(UsageReport.parse(byTask.structuredContent).total).toMatchObject({ runs: 1, skipped_budget: 1, cost_usd: 0.5 });
+    expect((byTask.content[0] as { text: string }).text).toMatch(/^Usage 2002-05-01T00:00:00\.000Z → 2002-06-01T00:00:00\.000Z: \$0\.5000 over 1 run \(\+1 skipped over budget\)/);
+
+    // No channel named: the connection's channel (Loop-Channel), else every channel the token sees.
+    const viaHeader = await connect(ADMIN, { "Loop-Channel": b.id });
+    expect(UsageReport.parse((await ok(viaHeader, "get_usage", period)).structuredContent).total.cost_usd).toBe(2);
+    const all = UsageReport.parse((await ok(admin, "get_usage", { ...period, group_by: "channel" })).structuredContent);
+    expect(all.groups.filter((g) => g.key === a.id || g.key === b.id).map((g) => [g.key, g.cost_usd])).toEqual([[b.id, 2], [a.id, 0.75]]);
+    const scoped = await connect(await channelToken(a.id));
+    const mine = UsageReport.parse((await ok(scoped, "get_usage", { ...period, group_by: "channel" })).structuredContent);
+    expect(mine.groups.map((g) => g.key)).toEqual([a.id]);
+    await refused(scoped, "get_usage", { channel_id: b.id, ...period }, NOT_FOUND);
+
+    await refused(admin, "get_usage", { from: "2002-06-01", to: "2002-05-01" }, /^invalid_request: from: must be before to/);
+    await refused(admin, "get_usage", { tz: "Mars/Olympus" }, /tz: "Mars\/Olympus" is not an IANA time zone/);
+    await refused(admin, "get_usage", { group_by: "week" }, /group_by/);
+  });
+
+  it("set_budget and get_budget: a channel's caps (null removes one), the global caps for admins only, never by a run's own token", async () => {
+    const { channel, job, complete } = await claimedRun();
+    const owner = await connect(await channelToken(channel.id));
+    const set = Budget.parse((await ok(owner, "set_budget", { daily_usd: 5, monthly_usd: 50 })).structuredContent);
+    expect(set).toMatchObject({ scope: channel.id, daily_usd: 5, monthly_usd: 50, daily: { cap_usd: 5, spent_usd: 0 } });
+    // A cap left out keeps its value; null removes one.
+    expect(Budget.parse((await ok(owner, "set_budget", { monthly_usd: null })).structuredContent)).toMatchObject({ daily_usd: 5, monthly_usd: null, monthly: null });
+    expect((await rest("GET", `/api/channels/${channel.id}/budget`)).body).toMatchObject({ daily_usd: 5, monthly_usd: null });
+
+    // Bad caps are tool errors naming the field, and change nothing.
+    await refused(owner, "set_budget", { daily_usd: -1 }, /daily_usd/);
+    await refused(owner, "set_budget", { monthly_usd: 1e6 + 1 }, /monthly_usd/);
+    await refused(owner, "set_budget", {}, /nothing to change/);
+    expect((await rest("GET", `/api/channels/${channel.id}/budget`)).body).toMatchObject({ daily_usd: 5, monthly_usd: null });
+
+    // The global caps are an admin's.
+    await refused(owner, "get_budget", { global: true }, /^forbidden: /);
+    await refused(owner, "set_budget", { global: true, daily_usd: 1 }, /^forbidden: /);
+    const admin = await connect();
+    try {
+      expect(Budget.parse((await ok(admin, "set_budget", { global: true, monthly_usd: 900 })).structuredContent)).toMatchObject({ scope: "global", monthly_usd: 900 });
+      expect((await ok(admin, "get_budget", { global: true })).structuredContent).toMatchObject({ scope: "global", daily_usd: null, monthly_usd: 900 });
+      await refused(admin, "get_budget", { global: true, channel_id: channel.id }, /global/);
+    } finally {
+      await rest("PUT", "/api/budget", { monthly_usd: null });
+    }
+
+    // The agent may read its channel's budget, never raise it.
+    const agent = await connect(job.mcp.token);
+    expect((await ok(agent, "get_budget")).structuredContent).toMatchObject({ scope: channel.id, daily_usd: 5 });
+    await refused(agent, "set_budget", { daily_usd: 500 }, /^forbidden: .*run token/);
+    expect((await rest("GET", `/api/channels/${channel.id}/budget`)).body).toMatchObject({ daily_usd: 5 });
+    await complete();
   });
 });

@@ -28,7 +28,8 @@ export interface SpendFigures {
 
 export type Verdict = { start: true } | { start: false; cap: CapFigure; reason: string };
 
-const money = (usd: number): string => `$${usd < 1 ? usd.toFixed(4) : usd.toFixed(2)}`;
+/** "$0.0200" below a dollar, "$12.50" from one up: small caps need the digits. */
+export const money = (usd: number): string => `$${usd < 1 ? usd.toFixed(4) : usd.toFixed(2)}`;
 const PERIOD_WORD: Record<CapPeriod, string> = { daily: "today", monthly: "this month" };
 
 export function describeCap(c: CapFigure): string {

@@ -115,6 +115,8 @@ export async function setChannelBudget(ctx: DomainContext, channelId: string, pa
 }
 
 export async function getGlobalBudget(ctx: DomainContext): Promise<Budget> {
+  // Global spend covers every channel: only an admin may read it.
+  assertAdmin(ctx.actor, "read the global budget");
   return budgetView(ctx.db, GLOBAL_BUDGET_SCOPE, Date.now());
 }
 

@@ -12,13 +12,15 @@ import { registerMemoryTools } from "./tools/memory.ts";
 import { registerApprovalTools } from "./tools/approvals.ts";
 import { registerMessageTools } from "./tools/messages.ts";
 import { registerRunTools } from "./tools/runs.ts";
+import { registerSpendTools } from "./tools/spend.ts";
 import { registerTaskTools } from "./tools/tasks.ts";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
 
 const INSTRUCTIONS = `Loop runs Claude agents on channels (a project directory, usually with a Discord channel) and schedules tasks for them.
 Inside a Loop run, every tool acts on the run's own channel. With a token that can see several channels, pass channel_id or dir_path.
 Schedules: cron (5 fields, optional IANA tz), interval ("30m", "1h30m"), once (RFC 3339 time with offset, or "in 10m").
-Loops repeat a prompt as runs until done: inside a loop iteration, call loop_done when the work is finished; memory_* tools keep notes across iterations.`;
+Loops repeat a prompt as runs until done: inside a loop iteration, call loop_done when the work is finished; memory_* tools keep notes across iterations.
+Spend: get_usage reports tokens and cost (per day, channel, task or model); get_budget and set_budget read and set a channel's daily and monthly USD caps.`;
 
 export function buildMcpServer(ctx: DomainContext, scope: McpScope = {}): McpServer {
   const server = new McpServer(
@@ -32,5 +34,6 @@ export function buildMcpServer(ctx: DomainContext, scope: McpScope = {}): McpSer
   registerLoopTools(server, ctx, scope);
   registerMemoryTools(server, ctx, scope);
   registerApprovalTools(server, ctx, scope);
+  registerSpendTools(server, ctx, scope);
   return server;
 }
