@@ -229,7 +229,30 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
   async resume(channelId: string, runId: number, events: WireEvent[]): Promise<number | null> {
     await this.#remember(channelId);
     if (events.length) await this.publish(runId, events);
-    return this.#pump(channelId);
+    return this.#serially(() => this.#resumeOnce(channelId, runId));
+  }
+
+  /**
+   * A resume is a new start as far as spending goes: the agent works (and costs) again. So
+   * it passes the same budget check as a run leaving the queue, once, here; past a cap the
+   * run ends skipped_budget (its decision stays recorded) and the channel moves on. The
+   * pump's own re-hand-out of a queued active run (a hand-off that was lost) does not check
+   * again: that run already passed, and the Dispatcher may hold its job.
+   */
+  async #resumeOnce(channelId: string, runId: number): Promise<number | null> {
+    if ((await this.ctx.storage.get<number>("active")) === runId) {
+      const run = await this.#db.query.runs.findFirst({ where: eq(runs.id, runId), columns: { status: true } });
+      if (run?.status === "queued") {
+        const now = Date.now();
+        const check = await readStartCheck(this.env.DB, channelId, now);
+        const decision = check ? verdict(check.spend) : ({ start: true } as const);
+        if (!decision.start) {
+          await this.#skip(runId, decision.reason, check!.spend, now);
+          await this.ctx.storage.delete("active");
+        }
+      }
+    }
+    return this.#pumpOnce(channelId);
   }
 
   async #spendAfter(channelId: string) {
@@ -274,7 +297,12 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
   }
 
   #pump(channelId: string): Promise<number | null> {
-    const next = this.#queue.then(() => this.#pumpOnce(channelId));
+    return this.#serially(() => this.#pumpOnce(channelId));
+  }
+
+  /** Runs one queue move after the ones before it. */
+  #serially<T>(move: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(move);
     this.#queue = next.catch(() => undefined);
     return next;
   }

@@ -4,50 +4,28 @@
  * expiry by the sweep. Runners are played over /runner/v1; each test pins its channel to a
  * label of its own (the Dispatcher is shared by the file).
  */
-import { createScheduledController, env, SELF } from "cloudflare:test";
+import { createScheduledController, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { Job } from "../../protocol/runner.ts";
 import { runs } from "../../worker/db/schema.ts";
 import worker from "../../worker/index.ts";
 import { insertRun, mintToken, store } from "./helpers.ts";
-
-let seq = 0;
-
-async function call(method: string, path: string, token: string, body?: unknown) {
-  const res = await SELF.fetch(`http://loop.test${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-const admin = (method: string, path: string, body?: unknown) => call(method, path, env.ADMIN_TOKEN!, body);
+import { admin, api as call, ask, claim, complete, getRun, labelledSetup } from "./runner-protocol.ts";
 
 async function setup(policy?: object) {
-  const label = `ap${++seq}-${crypto.randomUUID().slice(0, 8)}`;
-  const { body: channel } = await admin("POST", "/api/channels", { dir_path: `/home/me/${label}` });
-  await admin("PATCH", `/api/channels/${channel.id}`, { runner_label: label });
-  if (policy) expect((await admin("PUT", `/api/channels/${channel.id}/policy`, policy)).status).toBe(200);
-  const { body: runner } = await admin("POST", "/api/runners", { name: `${label}-r`, labels: [label] });
-  return { channel: channel.id as string, runner: runner.token as string };
+  const { channel, runner } = await labelledSetup("ap");
+  if (policy) expect((await admin("PUT", `/api/channels/${channel}/policy`, policy)).status).toBe(200);
+  return { channel, runner };
 }
 
-const ask = async (channelId: string, prompt = "hello") => (await admin("POST", "/api/runs", { channel_id: channelId, prompt })).body;
-async function claim(token: string): Promise<Job | null> {
-  const res = await call("POST", "/runner/v1/claim", token, { wait_ms: 0 });
-  return res.status === 204 ? null : Job.parse(res.body);
-}
 const CALL = { id: "toolu_01Write", name: "Bash", input: { command: "echo approved > approved.txt", description: "write" } };
 const deferJob = (token: string, job: Job, deferred: { id: string; name: string; input: object } = CALL) =>
   call("POST", `/runner/v1/runs/${job.run_id}/complete`, token, {
     lease_id: job.lease_id, status: "deferred", session_id: "sess-a", usage: { input_tokens: 10, output_tokens: 5 }, cost_usd: 0.01, exit_code: 0, deferred_tool_use: deferred,
   });
-const succeed = (token: string, job: Job) =>
-  call("POST", `/runner/v1/runs/${job.run_id}/complete`, token, { lease_id: job.lease_id, status: "succeeded", result_text: "done", session_id: "sess-a", usage: { input_tokens: 7, output_tokens: 3 }, cost_usd: 0.02, exit_code: 0 });
+const succeed = (token: string, job: Job) => complete(token, job, { session_id: "sess-a", usage: { input_tokens: 7, output_tokens: 3 }, cost_usd: 0.02 });
 const sweepNow = () => worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env);
-const getRun = async (id: number) => (await admin("GET", `/api/runs/${id}`)).body;
 const approve = (id: number, body: object) => admin("POST", `/api/runs/${id}/approval`, body);
 
 describe("permission policy", () => {
@@ -201,6 +179,40 @@ describe("a deferred call", () => {
     const res = await admin("POST", `/api/runs/${r.id}/cancel`);
     expect(res.body.outcome).toBe("cancelled");
     expect((await claim(runner))!.run_id).toBe(next.id);
+  });
+});
+
+describe("budgets", () => {
+  it("a resume is checked like a start: past a cap the decided run ends skipped_budget and never reaches a runner", async () => {
+    const { channel, runner } = await setup({ mode: "ask" });
+    const r = await ask(channel);
+    await deferJob(runner, (await claim(runner))!);
+    const next = await ask(channel, "next");
+    // The channel went over its cap while the call waited (a cap of 0 is over at once).
+    expect((await admin("PUT", `/api/channels/${channel}/budget`, { daily_usd: 0 })).status).toBe(200);
+
+    expect((await approve(r.id, { decision: "approve" })).status).toBe(200);
+    const ended = await getRun(r.id);
+    expect(ended).toMatchObject({ status: "skipped_budget", pending_approval: null, session_id: "sess-a" });
+    expect(ended.error).toMatch(/^over budget: the channel's daily budget/);
+    // the decision stays on record, and the queue behind it is checked the same way
+    expect(ended.events.find((e: any) => e.type === "approval_decided").payload).toMatchObject({ decision: "approve", by: "admin" });
+    expect((await getRun(next.id)).status).toBe("skipped_budget");
+    expect(await claim(runner)).toBeNull();
+
+    // The channel is free again: with the cap lifted, a new run starts.
+    expect((await admin("PUT", `/api/channels/${channel}/budget`, { daily_usd: null })).status).toBe(200);
+    const later = await ask(channel, "later");
+    expect((await claim(runner))!.run_id).toBe(later.id);
+  });
+
+  it("under the cap the resume goes out as usual", async () => {
+    const { channel, runner } = await setup({ mode: "ask" });
+    const r = await ask(channel);
+    await deferJob(runner, (await claim(runner))!);
+    expect((await admin("PUT", `/api/channels/${channel}/budget`, { daily_usd: 100 })).status).toBe(200);
+    await approve(r.id, { decision: "deny", reason: "no" });
+    expect((await claim(runner))!).toMatchObject({ run_id: r.id, approval: { behavior: "deny", reason: "no" } });
   });
 });
 

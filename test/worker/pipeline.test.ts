@@ -6,56 +6,16 @@
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { Job } from "../../protocol/runner.ts";
+import { admin, api as call, ask, claim, complete, getRun as run, labelledSetup, newChannel } from "./runner-protocol.ts";
 
 const ADMIN = `Bearer ${env.ADMIN_TOKEN}`;
-let seq = 0;
-
-async function call(method: string, path: string, token: string, body?: unknown) {
-  const res = await SELF.fetch(`http://loop.test${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-const admin = (method: string, path: string, body?: unknown) => call(method, path, env.ADMIN_TOKEN!, body);
-
-/** A channel pinned to a fresh label, and a runner holding that label. */
-async function setup(runnerCount = 1) {
-  const label = `t${++seq}-${crypto.randomUUID().slice(0, 8)}`;
-  const channel = await newChannel(label);
-  const runners: string[] = [];
-  for (let i = 0; i < runnerCount; i++) {
-    const r = await admin("POST", "/api/runners", { name: `${label}-r${i}`, labels: [label] });
-    expect(r.status).toBe(201);
-    runners.push(r.body.token);
-  }
-  return { label, channel, runner: runners[0]!, runners };
-}
-
-async function newChannel(label: string) {
-  const { body } = await admin("POST", "/api/channels", { dir_path: `/home/me/${label}-${crypto.randomUUID()}` });
-  await admin("PATCH", `/api/channels/${body.id}`, { runner_label: label });
-  return body.id as string;
-}
-
-const ask = async (channelId: string, prompt = "hello") => (await admin("POST", "/api/runs", { channel_id: channelId, prompt })).body;
-
-async function claim(token: string, wait_ms = 0): Promise<Job | null> {
-  const res = await call("POST", "/runner/v1/claim", token, { wait_ms });
-  if (res.status === 204) return null;
-  expect(res.status).toBe(200);
-  return Job.parse(res.body);
-}
+/** A channel pinned to a fresh label, and runners holding that label. */
+const setup = (runnerCount = 1) => labelledSetup("t", runnerCount);
 
 const heartbeat = (token: string, job: Job) => call("POST", `/runner/v1/runs/${job.run_id}/heartbeat`, token, { lease_id: job.lease_id });
-const complete = (token: string, job: Job, extra: object = {}) =>
-  call("POST", `/runner/v1/runs/${job.run_id}/complete`, token, { lease_id: job.lease_id, status: "succeeded", result_text: "done", session_id: "sess-1", usage: { input_tokens: 10, output_tokens: 20 }, cost_usd: 0.01, exit_code: 0, model: "claude-test", ...extra });
 const postEvents = (token: string, job: Job, seqs: number[]) =>
   call("POST", `/runner/v1/runs/${job.run_id}/events`, token, { lease_id: job.lease_id, events: seqs.map((s) => ({ seq: s, at: Date.now(), data: { type: "text", text: `event ${s}` } })) });
 const abandon = (token: string, job: Job, reason = "restart", leaseId = job.lease_id) => call("POST", `/runner/v1/runs/${job.run_id}/abandon`, token, { lease_id: leaseId, reason });
-const run = async (id: number) => (await admin("GET", `/api/runs/${id}`)).body;
 
 const dispatcher = () => env.DISPATCHER.getByName("default");
 /** Makes every current lease look expired, then lets the Dispatcher's alarm handle it. */
