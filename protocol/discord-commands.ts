@@ -13,6 +13,7 @@ import type {
   RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from "discord-api-types/v10";
 import { CommandType, ContextType, IntegrationType, OptionType as Opt } from "./discord-constants.ts";
+import { MAX_USD } from "./spend.ts";
 
 export const COMMAND_NAME = "loop";
 
@@ -42,6 +43,8 @@ export const SUBCOMMANDS = [
   "memory set",
   "memory clear",
   "policy",
+  "usage",
+  "budget",
 ] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
 
@@ -69,6 +72,8 @@ export const EXAMPLES: Record<Subcommand, string> = {
   "memory set": "/loop memory set kind: persistent text: The goal is a green CI on main.",
   "memory clear": "/loop memory clear kind: working",
   policy: "/loop policy mode: ask allow: Bash(npm test:*)  (no options shows the policy; remove: takes a rule out)",
+  usage: "/loop usage period: 7d  (no period shows today, 7 days and 30 days)",
+  budget: "/loop budget daily_usd: 5 monthly_usd: 100  (no options shows the budget; clear: daily removes a cap)",
 };
 
 /** custom_id of the Stop button on a run's live message: "loop:stop:<run id>". */
@@ -222,6 +227,34 @@ export const LOOP_COMMAND = {
       { type: Opt.String, name: "remove", description: "Remove a rule from allow and deny", required: false, max_length: 500 },
       { type: Opt.String, name: "timeout", description: "How long a call waits for a decision, e.g. 24h, 90m", required: false, max_length: 20 },
       { type: Opt.Boolean, name: "members_can_approve", description: "Members (not only owners) may approve held calls", required: false },
+    ]),
+    sub("usage", "What this channel's runs cost: today, 7 and 30 days, and its top tasks", [
+      {
+        type: Opt.String,
+        name: "period",
+        description: "Only this period (default: all three)",
+        required: false,
+        choices: [
+          { name: "today (UTC)", value: "today" },
+          { name: "last 7 days", value: "7d" },
+          { name: "last 30 days", value: "30d" },
+        ],
+      },
+    ]),
+    sub("budget", "Show or set this channel's daily and monthly spending caps (USD)", [
+      { type: Opt.Number, name: "daily_usd", description: "Cap for one UTC day, in USD (runs past it are skipped)", required: false, min_value: 0, max_value: MAX_USD },
+      { type: Opt.Number, name: "monthly_usd", description: "Cap for one UTC month, in USD", required: false, min_value: 0, max_value: MAX_USD },
+      {
+        type: Opt.String,
+        name: "clear",
+        description: "Remove a cap",
+        required: false,
+        choices: [
+          { name: "daily", value: "daily" },
+          { name: "monthly", value: "monthly" },
+          { name: "both", value: "both" },
+        ],
+      },
     ]),
     {
       type: Opt.SubcommandGroup,

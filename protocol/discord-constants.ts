@@ -25,6 +25,7 @@ export const OptionType = {
   Integer: 4,
   Boolean: 5,
   User: 6,
+  Number: 10,
 } as const satisfies Record<string, ApplicationCommandOptionType>;
 
 export const CommandType = { ChatInput: 1 } as const satisfies Record<string, ApplicationCommandType>;

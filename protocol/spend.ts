@@ -62,6 +62,11 @@ export type SetRunLimits = z.infer<typeof SetRunLimits>;
 
 // ---- usage ledger ---------------------------------------------------------------------
 
+/** The windows `/loop usage` shows (UTC days: today, today and the 6 before, the 29 before). */
+export const SPEND_WINDOWS = ["today", "7d", "30d"] as const;
+export const SpendWindow = z.enum(SPEND_WINDOWS, { error: "must be today, 7d or 30d" });
+export type SpendWindow = z.infer<typeof SpendWindow>;
+
 export const UsageGroupBy = z.enum(["day", "channel", "task", "model"]);
 export type UsageGroupBy = z.infer<typeof UsageGroupBy>;
 

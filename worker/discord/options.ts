@@ -7,6 +7,7 @@ import { z } from "zod";
 import { CreateRun, CreateTask, EnsureChannel, MemoryKind, SetMemory, StartLoop, TemplateName, UpdateTask } from "../../protocol/api.ts";
 import type { Subcommand } from "../../protocol/discord-commands.ts";
 import { Duration, PermissionMode, PermissionRule } from "../../protocol/policy.ts";
+import { PutBudget, SpendWindow } from "../../protocol/spend.ts";
 import { parseWith } from "../http/validate.ts";
 
 const TaskId = z.coerce.number({ error: "task_id must be a task number, e.g. 12" }).int().positive("task_id must be a task number, e.g. 12");
@@ -49,6 +50,13 @@ const SCHEMAS = {
     remove: z.string().trim().min(1).max(500).optional(),
     timeout: Duration.optional(),
     members_can_approve: z.boolean().optional(),
+  }),
+  usage: z.object({ period: SpendWindow.optional() }),
+  // The caps' own schema (0–1e6 USD), under the REST field names, so errors name the same field.
+  budget: z.object({
+    daily_usd: PutBudget.shape.daily_usd,
+    monthly_usd: PutBudget.shape.monthly_usd,
+    clear: z.enum(["daily", "monthly", "both"], { error: "must be daily, monthly or both" }).optional(),
   }),
 } satisfies Record<Subcommand, z.ZodType>;
 

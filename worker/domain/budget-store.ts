@@ -107,11 +107,16 @@ export async function getChannelBudget(ctx: DomainContext, channelId: string): P
 }
 
 export async function setChannelBudget(ctx: DomainContext, channelId: string, patch: PutBudget): Promise<Budget> {
-  assertMayChangeBudget(ctx.actor);
   const channel = await loadChannel(ctx, channelId);
   const now = Date.now();
-  await putBudget(ctx.db, channel.id, patch, now);
+  await saveChannelBudget(ctx, channel, patch, now);
   return budgetView(ctx.db, channel.id, now);
+}
+
+/** The write alone, for a caller that has the channel already and reads the result its own way (/loop budget). */
+export async function saveChannelBudget(ctx: DomainContext, channel: { id: string }, patch: PutBudget, now = Date.now()): Promise<void> {
+  assertMayChangeBudget(ctx.actor);
+  await putBudget(ctx.db, channel.id, patch, now);
 }
 
 export async function getGlobalBudget(ctx: DomainContext): Promise<Budget> {

@@ -12,6 +12,7 @@ import { dir, ownerAdd, ownerList, ownerRemove, sessionReset, status, templateAd
 import { loop, memoryClear, memorySet, memoryShow } from "./loops.ts";
 import { policy } from "./policy.ts";
 import { ask, stop } from "./runs.ts";
+import { budget, usage } from "./spend.ts";
 import { cancel, edit, schedule, task, tasks, toggle } from "./tasks.ts";
 import type { CommandSpec, CommandTable } from "./types.ts";
 
@@ -37,6 +38,8 @@ export const COMMAND_TABLE: CommandTable = {
   "memory set": memorySet,
   "memory clear": memoryClear,
   policy,
+  usage,
+  budget,
 };
 
 /**
