@@ -6,7 +6,7 @@
  * interfaces; `worker/env.ts` types its bindings with them, which keeps the type graph free
  * of cycles. Imports nothing of the project but protocol/ and one pure type module.
  */
-import type { Run } from "../protocol/api.ts";
+import type { FiredBy, Run } from "../protocol/api.ts";
 import type { RelayHolder } from "../protocol/relay.ts";
 import type { AbandonReason, Completion, Job, WireEvent } from "../protocol/runner.ts";
 // A pure module (no bindings, no I/O): where a live message goes is the pump's own type.
@@ -25,8 +25,7 @@ export interface LiveTarget {
 
 export type CancelOutcome = { run: Run; outcome: "cancelled" | "signalled" | "already_finished" };
 
-/** Who fired a task occurrence: the channel's own alarm, or the minute sweep stepping in. */
-export type FiredBy = "alarm" | "sweep";
+export type { FiredBy };
 
 /** One occurrence fired: the run it became, and how late it was. */
 export interface FiredRun {

@@ -29,6 +29,10 @@ export const RUN_TRIGGERS = ["discord", "schedule", "mcp", "api"] as const;
 export const RunTrigger = z.enum(RUN_TRIGGERS);
 export type RunTrigger = z.infer<typeof RunTrigger>;
 
+/** Who fired a task occurrence: the channel's own alarm, or the minute sweep stepping in. */
+export const FIRED_BY = ["alarm", "sweep"] as const;
+export type FiredBy = (typeof FIRED_BY)[number];
+
 const Prompt = z.string().trim().min(1, "prompt is empty").max(MAX_PROMPT_CHARS, `prompt is longer than ${MAX_PROMPT_CHARS} characters`);
 export const ScheduleText = z.string().max(200, "schedule is longer than 200 characters");
 const TimeZone = z.string().min(1).max(64);

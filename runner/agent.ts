@@ -4,21 +4,17 @@
  * stderr is kept for the error message, and the container is stopped on a deadline or when
  * the job says so. The container is always removed before this returns.
  *
- * Stopping sends SIGINT first: the CLI then ends the turn and still prints a result with
- * usage and cost and saves the transcript, so the next --resume sees the interruption
- * (SIGTERM ends it without a result). SIGKILL follows after a grace period.
+ * This module only wires the parts together: reading the output (container-output.ts),
+ * stopping with escalation (stop-escalation.ts), and the post-exit drain.
  */
 import type { RunEventData } from "../protocol/runner.ts";
 import type { Credential } from "./config.ts";
 import type { ContainerSpec, DockerDriver, RunningContainer } from "./docker.ts";
+import { ContainerOutput } from "./container-output.ts";
 import { LineSplitter } from "./line-splitter.ts";
 import { errorText, type Logger } from "./log.ts";
+import { KILL_GRACE_MS, StopEscalation } from "./stop-escalation.ts";
 import { MAX_LINE_BYTES, StreamJsonParser, type ResultInfo } from "./stream-json.ts";
-
-export const KILL_GRACE_MS = 10_000;
-const STDERR_TAIL_BYTES = 4_096;
-/** After the container exits its output stream ends too; do not hang if Docker forgets to close it. */
-const OUTPUT_END_GRACE_MS = 5_000;
 
 export type StopKind = "cancel" | "shutdown" | "lease_lost";
 
@@ -85,100 +81,60 @@ export async function runAgent(i: AgentInput): Promise<AgentOutcome> {
   }
   i.log.debug("container started", { ...fields, id: container.id.slice(0, 12) });
 
-  let exited = false;
-  let stopping: Promise<void> | null = null;
-  const stopContainer = (hard: boolean) => {
-    stopping ??= (async () => {
-      try {
-        if (!hard) {
-          await container.kill("SIGINT");
-          const until = Date.now() + (i.killGraceMs ?? KILL_GRACE_MS);
-          while (!exited && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-        }
-        if (!exited) await container.kill("SIGKILL");
-      } catch (err) {
-        i.log.warn("could not stop container", { ...fields, error: errorText(err) });
-      }
-    })();
-  };
-  const onStop = () => stopContainer(i.stop.reason === "lease_lost");
+  const stopper = new StopEscalation(container, i.killGraceMs ?? KILL_GRACE_MS, i.log, fields);
+  const output = new ContainerOutput(container, splitter, i.waitForRoom, i.log, fields);
+  const onStop = () => stopper.stop(i.stop.reason === "lease_lost");
   if (i.stop.aborted) onStop();
   else i.stop.addEventListener("abort", onStop, { once: true });
   const timer = setTimeout(() => {
     outcome.timedOut = true;
-    stopContainer(false);
+    stopper.stop(false);
   }, Math.max(0, i.deadline - Date.now()));
-
-  const stderr: Buffer[] = [];
-  let stderrBytes = 0;
-  let lastOutputAt = Date.now();
-  // The watchdog (issue 14): `claude -p` can hang at start-up printing nothing. Only stdout
-  // (stream-json) counts as progress; time spent waiting for upload room does not count.
-  let lastStdoutAt = Date.now();
-  const stallMs = i.stallMs ?? 0;
-  const watchdog =
-    stallMs > 0
-      ? setInterval(() => {
-          if (exited || outcome.stalled || waitingForRoom || Date.now() - lastStdoutAt < stallMs) return;
-          outcome.stalled = true;
-          i.onStall?.();
-          stopContainer(false);
-        }, Math.min(1_000, Math.max(100, stallMs / 4)))
-      : null;
-  let waitingForRoom = false;
-  let readDone = false;
-  const reading = (async () => {
-    for await (const chunk of container.output) {
-      lastOutputAt = Date.now();
-      if (chunk.stream === "stdout") {
-        lastStdoutAt = Date.now();
-        splitter.push(chunk.data);
-        waitingForRoom = true;
-        await i.waitForRoom();
-        waitingForRoom = false;
-        lastOutputAt = Date.now();
-        lastStdoutAt = Date.now();
-      } else {
-        stderr.push(chunk.data);
-        stderrBytes += chunk.data.length;
-        while (stderrBytes - stderr[0]!.length > STDERR_TAIL_BYTES) stderrBytes -= stderr.shift()!.length;
-      }
-    }
-    splitter.end();
-  })()
-    .catch((err) => i.log.warn("container output ended with an error", { ...fields, error: errorText(err) }))
-    .finally(() => (readDone = true));
+  const watchdog = startWatchdog(i, output, () => {
+    outcome.stalled = true;
+    i.onStall?.();
+    stopper.stop(false);
+  });
 
   try {
     const exit = await container.wait();
-    exited = true;
+    stopper.exited();
+    watchdog?.stop(); // silence while draining is not a stall
     i.log.debug("container exited", { ...fields, exit_code: exit.exitCode, oom_killed: exit.oomKilled });
     i.flush();
     outcome.exitCode = exit.exitCode;
     outcome.oomKilled = exit.oomKilled;
-    // Read to the end. Waiting for buffer room is progress (events must not be lost);
-    // only silence with no room to wait for counts against the grace.
-    while (!readDone) {
-      await Promise.race([reading, new Promise((r) => setTimeout(r, 250))]);
-      if (!readDone && !waitingForRoom && Date.now() - lastOutputAt > OUTPUT_END_GRACE_MS) {
-        i.log.warn("container output did not end after exit; going on without the rest", fields);
-        break;
-      }
-    }
+    await output.drain();
   } finally {
-    exited = true;
+    stopper.exited();
     clearTimeout(timer);
-    if (watchdog) clearInterval(watchdog);
+    watchdog?.stop();
     i.stop.removeEventListener("abort", onStop);
-    await stopping;
+    await stopper.settled();
     await container.remove().catch((err) => i.log.warn("could not remove container", { ...fields, error: errorText(err) }));
     i.log.debug("container removed", fields);
   }
   outcome.result = parser.result;
   outcome.sessionId = parser.result?.sessionId ?? parser.sessionId;
   outcome.model = parser.model;
-  outcome.stderrTail = Buffer.concat(stderr).toString("utf8").slice(-STDERR_TAIL_BYTES).trim();
+  outcome.stderrTail = output.stderrTail();
   return outcome;
+}
+
+/**
+ * The watchdog (issue 14): `claude -p` can hang at start-up printing nothing. Only stdout
+ * (stream-json) counts as progress; time spent waiting for upload room does not count.
+ * Fires at most once.
+ */
+function startWatchdog(i: AgentInput, output: ContainerOutput, onStall: () => void): { stop(): void } | null {
+  const stallMs = i.stallMs ?? 0;
+  if (stallMs <= 0) return null;
+  const timer = setInterval(() => {
+    if (output.waitingForRoom || Date.now() - output.lastStdoutAt < stallMs) return;
+    clearInterval(timer);
+    onStall();
+  }, Math.min(1_000, Math.max(100, stallMs / 4)));
+  return { stop: () => clearInterval(timer) };
 }
 
 /**

@@ -6,7 +6,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 // TASK_TYPES: cron, interval, once, and "manual" (no schedule: runs only when someone runs it now).
-import { LOOP_END_REASONS, LOOP_STATUSES, RUN_STATUSES, RUN_TRIGGERS, TASK_TYPES } from "../../protocol/api.ts";
+import { FIRED_BY, LOOP_END_REASONS, LOOP_STATUSES, RUN_STATUSES, RUN_TRIGGERS, TASK_TYPES } from "../../protocol/api.ts";
 import type { PermissionPolicy, ToolDecision } from "../../protocol/policy.ts";
 
 /** A decision on a run's held call; kept after the run ends, so a repeated decision is recognised. */
@@ -130,7 +130,7 @@ export const runs = sqliteTable(
     lateMs: integer("late_ms"),
     missedCount: integer("missed_count").notNull().default(0),
     // "alarm" or "sweep" for scheduled runs: health reports how often the sweep rescued one.
-    firedBy: text("fired_by", { enum: ["alarm", "sweep"] }),
+    firedBy: text("fired_by", { enum: FIRED_BY }),
     attempt: integer("attempt").notNull().default(1),
     createdAt: createdAt(),
     startedAt: integer("started_at", { mode: "number" }),
