@@ -53,8 +53,9 @@ export const Overview = z.object({
   /** Runs created since 00:00 UTC, by status. */
   runs_today: z.record(RunStatus, z.number().int()),
   spend_today_usd: z.number(),
-  /** Null until spend budgets exist. */
+  /** The global daily budget and what it has counted so far in its period (admins only; null when none is set). */
   budget_today_usd: z.number().nullable(),
+  budget_spent_today_usd: z.number().nullable(),
   next_firings: z.array(Firing),
 });
 export type Overview = z.infer<typeof Overview>;

@@ -28,7 +28,11 @@ export function Overview() {
         <section class="card" aria-labelledby="spend-title">
           <h2 id="spend-title">Spend today</h2>
           <p class="figure">{usd(data.spend_today_usd)}</p>
-          <p class="muted">{data.budget_today_usd === null ? "No daily budget set." : `of ${usd(data.budget_today_usd)} budget`}</p>
+          <p class="muted">
+            {data.budget_today_usd === null
+              ? "No daily budget set."
+              : `${usd(data.budget_spent_today_usd)} of the ${usd(data.budget_today_usd)} daily budget used`}
+          </p>
         </section>
         <section class="card" aria-labelledby="today-title">
           <h2 id="today-title">Runs today</h2>

@@ -229,6 +229,20 @@ describe("overview", () => {
     });
     const o = await callOk(Overview, "/api/dashboard/overview");
     expect(o.runners!.find((r) => r.id === created.id)).toMatchObject({ name, online: true, leases: [] });
+    expect(o).toMatchObject({ budget_today_usd: null, budget_spent_today_usd: null });
+  });
+
+  it("shows admins the global daily budget and what it has counted", async () => {
+    expect((await call("/api/budget", { method: "PUT", body: { daily_usd: 123456 } })).status).toBe(200);
+    try {
+      const o = await callOk(Overview, "/api/dashboard/overview");
+      expect(o.budget_today_usd).toBe(123456);
+      expect(o.budget_spent_today_usd).toBeGreaterThanOrEqual(0);
+      const scoped = await callOk(Overview, "/api/dashboard/overview", { token: (await mintToken([own.id])).token });
+      expect(scoped).toMatchObject({ budget_today_usd: null, runners: null });
+    } finally {
+      await call("/api/budget", { method: "PUT", body: { daily_usd: null } });
+    }
   });
 });
 

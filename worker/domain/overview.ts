@@ -9,6 +9,7 @@ import type { Firing, Overview } from "../../protocol/dashboard.ts";
 import { channels, runs, tasks } from "../db/schema.ts";
 import { visibleChannels } from "./actor.ts";
 import type { DomainContext } from "./context.ts";
+import { getGlobalBudget } from "./budget-store.ts";
 import { listRunners } from "./runners.ts";
 import { previewOccurrences, storedSchedule } from "./schedule-grammar.ts";
 import { iso } from "./views.ts";
@@ -26,8 +27,10 @@ export async function overview(ctx: DomainContext, now = Date.now()): Promise<Ov
   const visible = visibleChannels(ctx.actor);
   const inScope = (col: typeof runs.channelId | typeof tasks.channelId): SQL | undefined => (visible ? inArray(col, visible) : undefined);
 
-  const [runners, byStatus, spend, due] = await Promise.all([
+  const [runners, budget, byStatus, spend, due] = await Promise.all([
     ctx.actor.kind === "admin" ? listRunners(ctx) : Promise.resolve(null),
+    // The global daily budget (issue 14) covers every channel: admins only, as GET /api/budget.
+    ctx.actor.kind === "admin" ? getGlobalBudget(ctx) : Promise.resolve(null),
     // Queued and running runs count whenever they were created; the rest only since 00:00 UTC.
     ctx.db
       .select({ status: runs.status, today: sql<number>`sum(${runs.createdAt} >= ${startOfUtcDay(now)})`, n: count() })
@@ -66,7 +69,8 @@ export async function overview(ctx: DomainContext, now = Date.now()): Promise<Ov
     running,
     runs_today: runsToday,
     spend_today_usd: Number(spend[0]?.usd ?? 0),
-    budget_today_usd: null,
+    budget_today_usd: budget?.daily?.cap_usd ?? null,
+    budget_spent_today_usd: budget?.daily?.spent_usd ?? null,
     next_firings: nextFirings(due, NEXT_FIRINGS),
   };
 }
