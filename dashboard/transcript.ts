@@ -42,8 +42,21 @@ export function applyEvent(t: Transcript, seq: number, data: RunEventData): Tran
     case "init":
       items.push({ kind: "init", seq, model: data.model, sessionId: data.session_id });
       break;
+    case "approval_requested":
+      items.push({ kind: "notice", seq, message: `Held for approval: ${data.name} (deferral ${data.deferral}).` });
+      break;
+    case "approval_decided":
+      items.push({ kind: "notice", seq, message: decisionText(data) });
+      break;
   }
   return { items, lastSeq: seq };
+}
+
+const DECIDED: Record<Extract<RunEventData, { type: "approval_decided" }>["decision"], string> = { approve: "Approved", deny: "Denied", always_allow: "Always allowed" };
+
+function decisionText(d: Extract<RunEventData, { type: "approval_decided" }>): string {
+  if (d.by === "expiry") return "Denied: nobody decided before the approval timeout.";
+  return `${DECIDED[d.decision]} by ${d.by}${d.rule ? ` (rule ${d.rule} added)` : ""}${d.reason ? `: ${d.reason}` : ""}.`;
 }
 
 /** Output longer than this many lines or characters is folded behind a summary. */

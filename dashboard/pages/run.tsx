@@ -4,16 +4,17 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import type { Channel, Run as RunData } from "../../protocol/api.ts";
-import type { WireEvent } from "../../protocol/runner.ts";
+import type { RunEventData, WireEvent } from "../../protocol/runner.ts";
 import { api, ApiError } from "../api.ts";
+import { ApprovalPanel } from "../components/approval-panel.tsx";
 import { ErrorNote, Loading, Status, When } from "../components/bits.tsx";
 import { duration, local, tokens, usd } from "../format.ts";
 import { applyEvent, emptyTranscript, fold, type Item, type Transcript } from "../transcript.ts";
 import { useApi } from "../use-api.ts";
 import { NotFound } from "./not-found.tsx";
 
-const EVENT_TYPES = ["init", "text", "tool_use", "tool_result", "notice"] as const;
-const TERMINAL = new Set(["succeeded", "failed", "cancelled", "lost"]);
+const EVENT_TYPES = ["init", "text", "tool_use", "tool_result", "notice", "approval_requested", "approval_decided"] as const satisfies readonly RunEventData["type"][];
+const TERMINAL = new Set(["succeeded", "failed", "cancelled", "lost", "skipped_budget"]);
 type Connection = "connecting" | "live" | "reconnecting" | "finished" | "stopped";
 
 export function Run({ id }: { id: number }) {
@@ -45,13 +46,14 @@ export function Run({ id }: { id: number }) {
     return () => es.close();
   }, [id]);
 
-  // The stream carries events, not status changes: while the run waits in the queue, re-read it.
-  const queued = !final && loaded.data?.status === "queued" && transcript.items.length === 0;
+  // The stream carries events, not status changes: while the run waits in the queue, or for a
+  // decision someone may give in Discord, re-read it.
+  const waiting = !final && ((loaded.data?.status === "queued" && transcript.items.length === 0) || loaded.data?.status === "waiting_approval");
   useEffect(() => {
-    if (!queued) return;
+    if (!waiting) return;
     const t = setInterval(loaded.reload, 3_000);
     return () => clearInterval(t);
-  }, [queued, loaded.reload]);
+  }, [waiting, loaded.reload]);
 
   if (loaded.error?.status === 404) return <NotFound what={`Run ${id}`} />;
   const base = loaded.data;
@@ -115,6 +117,7 @@ export function Run({ id }: { id: number }) {
           <When iso={run.created_at} /> <span class="muted">{local(run.created_at)}</span>
         </dd>
       </dl>
+      {run.status === "waiting_approval" && run.pending_approval && <ApprovalPanel key={run.pending_approval.deferral} runId={run.id} pending={run.pending_approval} onDecided={loaded.reload} />}
       <h2>Prompt</h2>
       <pre class="prompt-text">{run.prompt}</pre>
 

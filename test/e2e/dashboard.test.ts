@@ -10,7 +10,7 @@
 //   cookie.
 //
 // One browser and one Worker for the whole file. Needs Docker, root and /usr/bin/chromium.
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -164,6 +164,41 @@ describe("the dashboard in a browser", () => {
     await expect(viaProxy.locator(".t-tool").count()).resolves.toBe(1);
     await viaProxy.close();
   }, 240_000);
+
+  it("a run waiting for approval shows the held call on its page; Approve resumes it and the command runs", async () => {
+    const marker = `DASH-APPROVE-${crypto.randomUUID().slice(0, 6)}`;
+    const file = `approved-${marker}`;
+    setRules(env, [
+      { match: mainTurnWith(marker), times: 1, reply: { text: `I need to write ${file}.`, toolUses: [{ name: "Bash", input: { command: `touch ${file}`, description: "write the marker file" } }] } },
+      { match: afterToolWith(marker), times: 1, reply: { text: `Wrote ${file}.` } },
+    ]);
+    await env.api("PUT", `/api/channels/${own.id}/policy`, { mode: "ask" });
+    try {
+      const run = (await env.api("POST", "/api/runs", { channel_id: own.id, prompt: `${marker}: write the file.` })).body;
+      await waitFor("the run to wait for approval", async () => (await env.api("GET", `/api/runs/${run.id}`)).body.status === "waiting_approval", 120_000);
+
+      await page.goto(`${env.worker.url}/runs/${run.id}`);
+      const panel = page.getByRole("region", { name: "Waiting for approval" });
+      await panel.waitFor();
+      await expect(panel.textContent()).resolves.toContain("Bash");
+      await expect(panel.getByLabel("Tool input").textContent()).resolves.toContain(`touch ${file}`);
+      expect(existsSync(join(own.dir, file))).toBe(false);
+      await shoot(page, "run-approval");
+      expect(await seriousA11yViolations(page)).toEqual([]);
+
+      await panel.getByRole("button", { name: "Approve" }).click();
+      await page.getByText(`Wrote ${file}.`).first().waitFor({ timeout: 120_000 });
+      const done = await waitForRun(env, run.id);
+      expect(done.status).toBe("succeeded");
+      expect(existsSync(join(own.dir, file))).toBe(true);
+      expect(await panel.count()).toBe(0);
+      // The decision is on the record, by the dashboard's session.
+      const events = (await env.api("GET", `/api/runs/${run.id}`)).body.events as { type: string; data: unknown }[];
+      expect(JSON.stringify(events)).toMatch(/approve/i);
+    } finally {
+      await env.api("PUT", `/api/channels/${own.id}/policy`, { mode: "auto" });
+    }
+  }, 300_000);
 
   it("a channel-scoped token gets the 404 page for another channel, with none of its data", async () => {
     const scoped = await browser.newContext({ viewport: DESKTOP });

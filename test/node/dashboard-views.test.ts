@@ -33,6 +33,19 @@ describe("run transcript", () => {
     expect(again).toBe(once);
   });
 
+  it("shows a held call and the decision on it as notices, with who decided", () => {
+    const t = apply([
+      [1, { type: "approval_requested", deferral: 1, tool_use_id: "t1", name: "Bash", input: "rm -rf build" }],
+      [2, { type: "approval_decided", deferral: 1, tool_use_id: "t1", decision: "always_allow", by: "tok_1", reason: null, rule: "Bash(rm -rf build)" }],
+      [3, { type: "approval_decided", deferral: 2, tool_use_id: "t2", decision: "deny", by: "expiry", reason: "no decision", rule: null }],
+    ]);
+    expect(t.items.map((i) => (i.kind === "notice" ? i.message : i.kind))).toEqual([
+      "Held for approval: Bash (deferral 1).",
+      "Always allowed by tok_1 (rule Bash(rm -rf build) added).",
+      "Denied: nobody decided before the approval timeout.",
+    ]);
+  });
+
   it("keeps a result whose call it never saw (the call was pruned) as its own item", () => {
     const t = apply([[7, { type: "tool_result", tool_use_id: "gone", is_error: false, output: "x" }]]);
     expect(t.items).toEqual([{ kind: "result", seq: 7, toolUseId: "gone", output: "x", isError: false }]);
