@@ -1,9 +1,9 @@
 /**
- * Usage rows → stacked series per day, by channel or by model: pure, tested in Node. Each
- * series' values are cumulative (the bar is drawn from 0 to the top of its slice), so the
- * chart draws the last group first and the first on top of it.
+ * The usage ledger's day × (channel | model) groups → stacked series per day: pure, tested in
+ * Node. Each series' values are cumulative (the bar is drawn from 0 to the top of its slice),
+ * so the chart draws the last group first and the first on top of it.
  */
-import type { Usage, UsageRow } from "../protocol/dashboard.ts";
+import type { UsageGroup, UsageReport } from "../protocol/spend.ts";
 
 export type StackBy = "channel" | "model";
 export type Measure = "cost_usd" | "tokens";
@@ -13,29 +13,30 @@ export interface Stacked {
   groups: { key: string; label: string; values: number[]; cumulative: number[]; total: number }[];
 }
 
-export function dayList(from: string, days: number): string[] {
-  const start = Date.parse(from);
-  return Array.from({ length: days }, (_, i) => new Date(start + i * 86_400_000).toISOString().slice(0, 10));
+/** `days` calendar days ending with `today` (YYYY-MM-DD), oldest first. */
+export function dayList(today: string, days: number): string[] {
+  const end = Date.parse(`${today}T00:00:00Z`);
+  return Array.from({ length: days }, (_, i) => new Date(end - (days - 1 - i) * 86_400_000).toISOString().slice(0, 10));
 }
 
-const measure = (r: UsageRow, m: Measure) => (m === "cost_usd" ? r.cost_usd : r.input_tokens + r.output_tokens);
+const measure = (g: UsageGroup, m: Measure) => (m === "cost_usd" ? g.cost_usd : g.input_tokens + g.output_tokens);
 
-export function stack(usage: Usage, by: StackBy, m: Measure): Stacked {
-  const days = dayList(usage.from, usage.days);
+/** `report` is group_by=day&split_by=<by>; `names` labels channel ids. */
+export function stack(report: UsageReport, days: string[], by: StackBy, m: Measure, names: Record<string, string> = {}): Stacked {
   const index = new Map(days.map((d, i) => [d, i]));
   const byKey = new Map<string, number[]>();
-  for (const r of usage.rows) {
-    const key = by === "channel" ? r.channel_id : (r.model ?? "unknown");
-    const i = index.get(r.day);
+  for (const g of report.groups) {
+    const key = g.split ?? (by === "model" ? "unknown" : "none");
+    const i = index.get(g.key ?? "");
     if (i === undefined) continue;
     let values = byKey.get(key);
     if (!values) byKey.set(key, (values = days.map(() => 0)));
-    values[i]! += measure(r, m);
+    values[i]! += measure(g, m);
   }
   const groups = [...byKey.entries()]
     .map(([key, values]) => ({
       key,
-      label: by === "channel" ? (usage.channels[key] ?? key) : key,
+      label: by === "channel" ? (names[key] ?? key) : key,
       values,
       total: values.reduce((a, b) => a + b, 0),
       cumulative: [] as number[],

@@ -60,29 +60,3 @@ export const Overview = z.object({
 });
 export type Overview = z.infer<typeof Overview>;
 
-export const MAX_USAGE_DAYS = 90;
-export const UsageQuery = z.strictObject({
-  days: z.coerce.number().int().min(1).max(MAX_USAGE_DAYS).default(14),
-});
-
-/** One (day, channel, model) cell; the dashboard stacks by channel or by model. */
-export const UsageRow = z.object({
-  day: z.string(),
-  channel_id: z.string(),
-  model: z.string().nullable(),
-  runs: z.number().int(),
-  input_tokens: z.number().int(),
-  output_tokens: z.number().int(),
-  cost_usd: z.number(),
-});
-export type UsageRow = z.infer<typeof UsageRow>;
-
-export const Usage = z.object({
-  /** Where the figures come from: "runs" until a usage ledger exists. */
-  source: z.literal("runs"),
-  from: z.string(),
-  days: z.number().int(),
-  rows: z.array(UsageRow),
-  channels: z.record(z.string(), z.string()),
-});
-export type Usage = z.infer<typeof Usage>;

@@ -86,6 +86,8 @@ export const UsageQuery = z.strictObject({
   channel_id: ChannelId.optional(),
   task_id: z.coerce.number().int().positive().optional(),
   group_by: UsageGroupBy.optional(),
+  /** A second key inside each group (e.g. group_by=day&split_by=channel: one row per day and channel, for stacked charts). */
+  split_by: UsageGroupBy.optional(),
   /** IANA zone for day buckets and date-only bounds; default UTC. */
   tz: z.string().min(1).max(64).optional(),
 });
@@ -107,6 +109,8 @@ export type UsageFigures = z.infer<typeof UsageFigures>;
 export const UsageGroup = UsageFigures.extend({
   /** The day (YYYY-MM-DD in tz), channel id, task id (as text) or model; null: none (a run without a task or model). */
   key: z.string().nullable(),
+  /** With split_by: the second key (as `key` reads); absent otherwise. */
+  split: z.string().nullable().optional(),
 });
 export type UsageGroup = z.infer<typeof UsageGroup>;
 
@@ -115,6 +119,7 @@ export const UsageReport = z.object({
   to: z.string(),
   tz: z.string(),
   group_by: UsageGroupBy.nullable(),
+  split_by: UsageGroupBy.nullable(),
   total: UsageFigures,
   groups: z.array(UsageGroup),
 });

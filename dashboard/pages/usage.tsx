@@ -1,11 +1,12 @@
 /** Cost and tokens per day, stacked by channel or model. Loaded on demand: it brings uPlot. */
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
-import type { Usage as UsageData } from "../../protocol/dashboard.ts";
+import type { Channel } from "../../protocol/api.ts";
+import type { UsageReport } from "../../protocol/spend.ts";
 import { Empty, ErrorNote, Loading, Scroll } from "../components/bits.tsx";
 import { tokens, usd } from "../format.ts";
 import { navigate } from "../router.ts";
-import { stack, type Measure, type StackBy, type Stacked } from "../usage-series.ts";
+import { dayList, stack, type Measure, type StackBy, type Stacked } from "../usage-series.ts";
 import { useApi } from "../use-api.ts";
 
 const RANGES = [7, 14, 30, 90];
@@ -16,7 +17,13 @@ const colour = (i: number) => PALETTE[i % PALETTE.length]!;
 export default function Usage({ query }: { query: URLSearchParams }) {
   const days = RANGES.includes(Number(query.get("days"))) ? Number(query.get("days")) : 14;
   const by: StackBy = query.get("by") === "model" ? "model" : "channel";
-  const { data, error } = useApi<UsageData>(`/api/dashboard/usage?days=${days}`);
+  // The usage ledger, in the browser's own time zone: a run counts on the local day it finished.
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const today = new Intl.DateTimeFormat("en-CA", { timeZone: tz }).format(new Date());
+  const dayKeys = dayList(today, days);
+  const { data, error } = useApi<UsageReport>(`/api/usage?${new URLSearchParams({ group_by: "day", split_by: by, from: dayKeys[0]!, tz })}`);
+  const channels = useApi<{ channels: Channel[] }>(by === "channel" ? "/api/channels" : null);
+  const names = Object.fromEntries((channels.data?.channels ?? []).map((c) => [c.id, c.name ?? c.id]));
   const set = (k: string, v: string) => {
     const q = new URLSearchParams(query);
     q.set(k, v);
@@ -47,14 +54,17 @@ export default function Usage({ query }: { query: URLSearchParams }) {
       </form>
       <ErrorNote error={error} />
       {!data && !error && <Loading />}
-      {data && data.rows.length === 0 && (
+      {data && data.groups.length === 0 && (
         <Empty>No runs in the last {days} days. Costs and tokens appear here once runs finish.</Empty>
       )}
-      {data && data.rows.length > 0 && (
+      {data && data.groups.length > 0 && (
         <>
-          <p class="muted">Computed from runs (by the day each run was created, UTC).</p>
-          <Chart title="Cost per day (USD)" data={stack(data, by, "cost_usd")} measure="cost_usd" />
-          <Chart title="Tokens per day (input + output)" data={stack(data, by, "tokens")} measure="tokens" />
+          <p class="muted">
+            From the usage ledger (<code>GET /api/usage</code>): each run on the day it finished, in {tz}. Total {usd(data.total.cost_usd)} over {data.total.runs} runs
+            {data.total.skipped_budget > 0 && `; ${data.total.skipped_budget} not started over budget`}.
+          </p>
+          <Chart title="Cost per day (USD)" data={stack(data, dayKeys, by, "cost_usd", names)} measure="cost_usd" />
+          <Chart title="Tokens per day (input + output)" data={stack(data, dayKeys, by, "tokens", names)} measure="tokens" />
         </>
       )}
     </>

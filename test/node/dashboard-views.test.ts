@@ -1,10 +1,10 @@
 // The dashboard's pure view rules: the run transcript built from SSE events, and usage rows
 // stacked per day. The browser test (test/e2e/dashboard.test.ts) drives the pages themselves.
 import { describe, expect, it } from "vitest";
-import type { Usage } from "../../protocol/dashboard.ts";
 import { applyEvent, emptyTranscript, fold, FOLD_LINES, type Transcript } from "../../dashboard/transcript.ts";
 import { dayList, stack } from "../../dashboard/usage-series.ts";
 import type { RunEventData } from "../../protocol/runner.ts";
+import type { UsageReport } from "../../protocol/spend.ts";
 
 const apply = (events: [number, RunEventData][]): Transcript => events.reduce((t, [seq, d]) => applyEvent(t, seq, d), emptyTranscript);
 
@@ -63,35 +63,47 @@ describe("run transcript", () => {
 });
 
 describe("usage stacked per day", () => {
-  const usage: Usage = {
-    source: "runs",
+  const figures = { runs: 1, skipped_budget: 0, cache_read_tokens: 0, cache_write_tokens: 0 };
+  const report = (split_by: "channel" | "model", groups: [string, string | null, number, number, number][]): UsageReport => ({
     from: "2026-11-27T00:00:00.000Z",
-    days: 3,
-    channels: { a: "alpha", b: "beta" },
-    rows: [
-      { day: "2026-11-27", channel_id: "a", model: "opus", runs: 1, input_tokens: 10, output_tokens: 5, cost_usd: 1 },
-      { day: "2026-11-29", channel_id: "a", model: "haiku", runs: 2, input_tokens: 1, output_tokens: 1, cost_usd: 0.5 },
-      { day: "2026-11-29", channel_id: "b", model: "opus", runs: 1, input_tokens: 100, output_tokens: 100, cost_usd: 3 },
-    ],
-  };
+    to: "2026-11-30T00:00:00.000Z",
+    tz: "UTC",
+    group_by: "day",
+    split_by,
+    total: { ...figures, input_tokens: 0, output_tokens: 0, cost_usd: 0 },
+    groups: groups.map(([key, split, input_tokens, output_tokens, cost_usd]) => ({ ...figures, key, split, input_tokens, output_tokens, cost_usd })),
+  });
+  const days = ["2026-11-27", "2026-11-28", "2026-11-29"];
 
-  it("lists every day of the range, with the days that had no runs", () => {
-    expect(dayList(usage.from, 3)).toEqual(["2026-11-27", "2026-11-28", "2026-11-29"]);
+  it("lists every day of the range up to today, with the days that had no runs", () => {
+    expect(dayList("2026-11-29", 3)).toEqual(days);
+    expect(dayList("2026-03-01", 2)).toEqual(["2026-02-28", "2026-03-01"]);
   });
 
-  it("stacks cost by channel, biggest first, with cumulative tops", () => {
-    const s = stack(usage, "channel", "cost_usd");
+  it("stacks cost by channel, biggest first, with cumulative tops and the channels' names", () => {
+    const byChannel = report("channel", [
+      ["2026-11-27", "a", 10, 5, 1],
+      ["2026-11-29", "b", 100, 100, 3],
+      ["2026-11-29", "a", 1, 1, 0.5],
+      ["2026-11-20", "a", 1, 1, 50], // outside the days shown
+    ]);
+    const s = stack(byChannel, days, "channel", "cost_usd", { a: "alpha", b: "beta" });
     expect(s.groups.map((g) => [g.label, g.values, g.cumulative, g.total])).toEqual([
       ["beta", [0, 0, 3], [0, 0, 3], 3],
       ["alpha", [1, 0, 0.5], [1, 0, 3.5], 1.5],
     ]);
   });
 
-  it("stacks tokens by model", () => {
-    const s = stack(usage, "model", "tokens");
+  it("stacks tokens by model; runs without a model count as unknown", () => {
+    const byModel = report("model", [
+      ["2026-11-27", "opus", 10, 5, 1],
+      ["2026-11-29", "opus", 100, 100, 3],
+      ["2026-11-29", null, 1, 1, 0.5],
+    ]);
+    const s = stack(byModel, days, "model", "tokens");
     expect(s.groups.map((g) => [g.key, g.values])).toEqual([
       ["opus", [15, 0, 200]],
-      ["haiku", [0, 0, 2]],
+      ["unknown", [0, 0, 2]],
     ]);
   });
 });

@@ -5,7 +5,8 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Overview, Session, Usage } from "../../protocol/dashboard.ts";
+import { Overview, Session } from "../../protocol/dashboard.ts";
+import { UsageReport } from "../../protocol/spend.ts";
 import {
   ADMIN,
   BASE,
@@ -246,30 +247,47 @@ describe("overview", () => {
   });
 });
 
-describe("usage from runs", () => {
-  it("sums cost and tokens per day, channel and model, inside the token's scope", async () => {
+describe("usage per day and channel or model (the Usage page's query of the ledger)", () => {
+  it("splits each day by channel or by model, inside the token's scope, in the asked time zone", async () => {
     const ch = await createChannel({ name: "usage-channel" });
-    const token = (await mintToken([ch.id])).token;
-    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-    const yesterday = Date.now() - 86_400_000;
-    await insertRun({ channelId: ch.id, model: "opus", costUsd: 1, inputTokens: 10, outputTokens: 1 });
-    await insertRun({ channelId: ch.id, model: "opus", costUsd: 2, inputTokens: 20, outputTokens: 2 });
-    await insertRun({ channelId: ch.id, model: "haiku", costUsd: 0.5, inputTokens: 5, outputTokens: 5, createdAt: yesterday });
-    await insertRun({ channelId: ch.id, model: "haiku", costUsd: 9, createdAt: Date.now() - 30 * 86_400_000 });
-    await insertRun({ channelId: other.id, model: "opus", costUsd: 100 });
+    const ch2 = await createChannel({ name: "usage-channel-2" });
+    const token = (await mintToken([ch.id, ch2.id])).token;
+    // 2026-11-10 23:30 UTC is already 2026-11-11 in Berlin (UTC+1 in November).
+    const late = Date.parse("2026-11-10T23:30:00Z");
+    const noon = Date.parse("2026-11-10T12:00:00Z");
+    const done = (channelId: string, finishedAt: number, model: string, costUsd: number, inputTokens = 1, outputTokens = 1) =>
+      insertRun({ channelId, status: "succeeded", createdAt: finishedAt - 60_000, finishedAt, model, costUsd, inputTokens, outputTokens });
+    await done(ch.id, noon, "opus", 1, 10, 1);
+    await done(ch.id, noon + 1000, "opus", 2, 20, 2);
+    await done(ch2.id, noon, "haiku", 0.5);
+    await done(ch.id, late, "haiku", 4);
+    await done(other.id, noon, "opus", 100);
+    const q = "from=2026-11-09&to=2026-11-13&group_by=day";
 
-    const u = await callOk(Usage, "/api/dashboard/usage?days=7", { token });
-    expect(u.source).toBe("runs");
-    expect(u.channels).toEqual({ [ch.id]: "usage-channel" });
-    expect(u.rows).toEqual([
-      { day: day(yesterday), channel_id: ch.id, model: "haiku", runs: 1, input_tokens: 5, output_tokens: 5, cost_usd: 0.5 },
-      { day: day(Date.now()), channel_id: ch.id, model: "opus", runs: 2, input_tokens: 30, output_tokens: 3, cost_usd: 3 },
+    const byChannel = await callOk(UsageReport, `/api/usage?${q}&split_by=channel&tz=Europe/Berlin`, { token });
+    expect(byChannel.split_by).toBe("channel");
+    expect(byChannel.groups.map((g) => [g.key, g.split, g.runs, g.cost_usd])).toEqual([
+      ["2026-11-10", ch.id, 2, 3],
+      ["2026-11-10", ch2.id, 1, 0.5],
+      ["2026-11-11", ch.id, 1, 4],
+    ]);
+    expect(byChannel.total.cost_usd).toBe(7.5); // not the other channel's 100
+
+    const byModel = await callOk(UsageReport, `/api/usage?${q}&split_by=model`, { token });
+    expect(byModel.groups.map((g) => [g.key, g.split, g.input_tokens, g.cost_usd])).toEqual([
+      ["2026-11-10", "haiku", 2, 4.5],
+      ["2026-11-10", "opus", 30, 3],
     ]);
   });
 
-  it("refuses a range it will not scan, naming the field", async () => {
-    await expectError(await call("/api/dashboard/usage?days=365"), 422, { field: "days" });
-    await expectError(await call("/api/dashboard/usage?group=x"), 422, { field: "group" });
+  it("refuses a split it cannot make, naming the field", async () => {
+    await expectError(await call("/api/usage?split_by=channel"), 422, { field: "split_by" });
+    await expectError(await call("/api/usage?group_by=day&split_by=day"), 422, { field: "split_by" });
+    await expectError(await call("/api/usage?group_by=day&split_by=colour"), 422, { field: "split_by" });
+  });
+
+  it("the dashboard's own usage route is gone: the page reads the ledger", async () => {
+    expect((await call("/api/dashboard/usage?days=7")).status).toBe(404);
   });
 });
 

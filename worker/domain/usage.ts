@@ -11,7 +11,7 @@
  * 23 or 25 hours come out right.
  */
 import { sql, type SQL } from "drizzle-orm";
-import { MAX_USAGE_DAYS, type UsageFigures, type UsageGroup, type UsageQuery, type UsageReport } from "../../protocol/spend.ts";
+import { MAX_USAGE_DAYS, type UsageFigures, type UsageGroup, type UsageGroupBy, type UsageQuery, type UsageReport } from "../../protocol/spend.ts";
 import { invalid } from "../errors.ts";
 import { visibleChannels } from "./actor.ts";
 import { loadChannel } from "./channels.ts";
@@ -24,6 +24,7 @@ export const DEFAULT_USAGE_DAYS = 30;
 
 interface Row {
   k: string | number | null;
+  s: string | number | null;
   runs: number;
   skipped: number;
   input_tokens: number;
@@ -82,31 +83,63 @@ export async function usageReport(ctx: DomainContext, q: UsageQuery, now = Date.
     where.push(sql`task_id = ${task.id}`);
   }
   const groupBy = q.group_by ?? null;
-  const key: SQL =
-    groupBy === "day" ? sql`finished_at / ${QUARTER_MS}` : groupBy === "channel" ? sql`channel_id` : groupBy === "task" ? sql`task_id` : groupBy === "model" ? sql`model` : sql`NULL`;
+  const splitBy = q.split_by ?? null;
+  if (splitBy && !groupBy) throw invalid("split_by: needs group_by", "split_by");
+  if (splitBy && splitBy === groupBy) throw invalid("split_by: must differ from group_by", "split_by");
 
   const rows = await ctx.db.all<Row>(sql`
-    SELECT ${key} AS k,
+    SELECT ${keyOf(groupBy)} AS k, ${keyOf(splitBy)} AS s,
       sum(status <> 'skipped_budget') AS runs,
       sum(status = 'skipped_budget') AS skipped,
       total(input_tokens) AS input_tokens, total(output_tokens) AS output_tokens,
       total(cache_read_tokens) AS cache_read_tokens, total(cache_write_tokens) AS cache_write_tokens,
       total(cost_usd) AS cost_usd
     FROM runs WHERE ${sql.join(where, sql` AND `)}
-    ${groupBy ? sql`GROUP BY k` : sql``}`);
+    ${groupBy ? sql`GROUP BY k, s` : sql``}`);
 
   const total = zeroFigures();
-  const groups = new Map<string | null, UsageFigures>();
+  // Quarter hours fold into local days here, so one (key, split) can gather several rows.
+  const groups = new Map<string, { key: string | null; split: string | null; figures: UsageFigures }>();
   for (const r of rows) {
     if (r.runs === null) continue; // an aggregate over no rows
     add(total, r);
-    const k = groupBy === "day" ? localDay(Number(r.k) * QUARTER_MS, tz) : r.k === null ? null : String(r.k);
-    const g = groups.get(k) ?? zeroFigures();
-    add(g, r);
-    groups.set(k, g);
+    const key = readKey(groupBy, r.k, tz);
+    const split = readKey(splitBy, r.s, tz);
+    const id = JSON.stringify([key, split]);
+    const g = groups.get(id) ?? { key, split, figures: zeroFigures() };
+    add(g.figures, r);
+    groups.set(id, g);
   }
-  const list: UsageGroup[] = [...groups].map(([k, f]) => ({ key: k, ...tidy(f) }));
-  if (groupBy === "day") list.sort((a, b) => (a.key! < b.key! ? -1 : 1));
+  const list: UsageGroup[] = [...groups.values()].map((g) => ({ key: g.key, ...(splitBy ? { split: g.split } : {}), ...tidy(g.figures) }));
+  if (groupBy === "day") list.sort((a, b) => (a.key! < b.key! ? -1 : a.key! > b.key! ? 1 : b.cost_usd - a.cost_usd));
   else list.sort((a, b) => b.cost_usd - a.cost_usd || String(a.key).localeCompare(String(b.key)));
-  return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), tz, group_by: groupBy, total: tidy(total), groups: groupBy ? list : [] };
+  return {
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    tz,
+    group_by: groupBy,
+    split_by: splitBy,
+    total: tidy(total),
+    groups: groupBy ? list : [],
+  };
+}
+
+function keyOf(by: UsageGroupBy | null): SQL {
+  switch (by) {
+    case "day":
+      return sql`finished_at / ${QUARTER_MS}`;
+    case "channel":
+      return sql`channel_id`;
+    case "task":
+      return sql`task_id`;
+    case "model":
+      return sql`model`;
+    case null:
+      return sql`NULL`;
+  }
+}
+
+function readKey(by: UsageGroupBy | null, v: string | number | null, tz: string): string | null {
+  if (by === "day") return localDay(Number(v) * QUARTER_MS, tz);
+  return v === null ? null : String(v);
 }
