@@ -6,7 +6,7 @@ import type { RunEventData } from "../protocol/runner.ts";
 
 export type Item =
   | { kind: "text"; seq: number; text: string }
-  | { kind: "tool"; seq: number; id: string; name: string; input: string; result: { output: string; isError: boolean } | null }
+  | { kind: "tool"; seq: number; id: string; name: string; input: string; result: { output: string; isError: boolean } | null; held?: boolean }
   | { kind: "result"; seq: number; toolUseId: string; output: string; isError: boolean }
   | { kind: "notice"; seq: number; message: string }
   | { kind: "init"; seq: number; model: string | null; sessionId: string | null };
@@ -43,13 +43,21 @@ export function applyEvent(t: Transcript, seq: number, data: RunEventData): Tran
       items.push({ kind: "init", seq, model: data.model, sessionId: data.session_id });
       break;
     case "approval_requested":
+      markHeld(items, data.tool_use_id, true);
       items.push({ kind: "notice", seq, message: `Held for approval: ${data.name} (deferral ${data.deferral}).` });
       break;
     case "approval_decided":
+      markHeld(items, data.tool_use_id, false);
       items.push({ kind: "notice", seq, message: decisionText(data) });
       break;
   }
   return { items, lastSeq: seq };
+}
+
+/** The call a run stopped at is not running: it waits for a person. */
+function markHeld(items: Item[], toolUseId: string, held: boolean): void {
+  const i = items.findIndex((it) => it.kind === "tool" && it.id === toolUseId);
+  if (i >= 0) items[i] = { ...(items[i] as Extract<Item, { kind: "tool" }>), held };
 }
 
 const DECIDED: Record<Extract<RunEventData, { type: "approval_decided" }>["decision"], string> = { approve: "Approved", deny: "Denied", always_allow: "Always allowed" };

@@ -8,6 +8,7 @@ import { useState } from "preact/hooks";
 import type { Run } from "../../protocol/api.ts";
 import type { ApprovalChoice, PendingApproval } from "../../protocol/policy.ts";
 import { api, ApiError } from "../api.ts";
+import { local } from "../format.ts";
 import { ErrorNote, When } from "./bits.tsx";
 
 const LABEL: Record<ApprovalChoice, string> = { approve: "Approve", deny: "Deny", always_allow: "Always allow" };
@@ -35,8 +36,8 @@ export function ApprovalPanel({ runId, pending, onDecided }: { runId: number; pe
     <section class="approval" aria-labelledby="approval-title">
       <h2 id="approval-title">Waiting for approval</h2>
       <p>
-        The agent wants to run <strong>{pending.tool_name}</strong>. Asked <When iso={pending.requested_at} />; denied as "no decision" if nobody answers by{" "}
-        <When iso={pending.expires_at} />.
+        The agent wants to run <strong>{pending.tool_name}</strong>. Asked <When iso={pending.requested_at} />. If nobody decides by {local(pending.expires_at)}, the call
+        is denied with the reason "no decision".
       </p>
       <pre class="approval-input" aria-label="Tool input">
         {JSON.stringify(pending.input, null, 2)}

@@ -233,7 +233,11 @@ function TranscriptItem({ item }: { item: Item }) {
             <span aria-hidden="true">⚙</span> {item.name}
           </div>
           <Folded text={toolInput(item.input)} label="Input" />
-          {item.result ? <Folded text={item.result.output} label={item.result.isError ? "Error" : "Result"} /> : <p class="muted">running…</p>}
+          {item.result ? (
+            <Folded text={item.result.output} label={item.result.isError ? "Error" : "Result"} />
+          ) : (
+            <p class="muted">{item.held ? "held for approval" : "running…"}</p>
+          )}
         </li>
       );
   }

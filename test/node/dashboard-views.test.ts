@@ -34,6 +34,14 @@ describe("run transcript", () => {
   });
 
   it("shows a held call and the decision on it as notices, with who decided", () => {
+    const held = apply([
+      [1, { type: "tool_use", id: "t1", name: "Bash", input: "rm -rf build" }],
+      [2, { type: "approval_requested", deferral: 1, tool_use_id: "t1", name: "Bash", input: "rm -rf build" }],
+    ]);
+    expect(held.items[0]).toMatchObject({ kind: "tool", held: true, result: null });
+    const decided = applyEvent(held, 3, { type: "approval_decided", deferral: 1, tool_use_id: "t1", decision: "approve", by: "admin", reason: null, rule: null });
+    expect(decided.items[0]).toMatchObject({ kind: "tool", held: false });
+
     const t = apply([
       [1, { type: "approval_requested", deferral: 1, tool_use_id: "t1", name: "Bash", input: "rm -rf build" }],
       [2, { type: "approval_decided", deferral: 1, tool_use_id: "t1", decision: "always_allow", by: "tok_1", reason: null, rule: "Bash(rm -rf build)" }],
