@@ -134,7 +134,15 @@ export const RunEventData = z.discriminatedUnion("type", [
   /** Something the runner did on the run's behalf: a resume fallback, a retry, a cancel. */
   z.object({ type: z.literal("notice"), message: z.string() }),
   /** Written by the Worker: the run stopped at a call the policy holds for a person. */
-  z.object({ type: z.literal("approval_requested"), deferral: z.number().int(), tool_use_id: z.string(), name: z.string(), input: z.string() }),
+  z.object({
+    type: z.literal("approval_requested"),
+    deferral: z.number().int(),
+    tool_use_id: z.string(),
+    name: z.string(),
+    input: z.string(),
+    /** When the call is denied with "no decision" unless someone decides (ISO 8601); absent in events stored before it was added. */
+    expires_at: z.string().optional(),
+  }),
   /** Written by the Worker: who decided on a held call, and what (by: "expiry" when nobody did). */
   z.object({
     type: z.literal("approval_decided"),

@@ -15,7 +15,7 @@ import {
   type LiveRecord,
   type Target,
 } from "../../worker/discord/live-state.ts";
-import { renderFinal, renderLive } from "../../worker/discord/render.ts";
+import { renderFinal, renderHandoff, renderLive } from "../../worker/discord/render.ts";
 import type { RestResult } from "../../worker/discord/rest.ts";
 
 const T0 = 1_800_000_000_000;
@@ -154,6 +154,25 @@ describe("the 15-minute interaction token", () => {
     expect(rec).toMatchObject({ onOriginal: false, messageId: null, channelId: "2" });
     // The live view is posted again, as a channel message.
     expect(plan(rec, handoff + 10, true)).toMatchObject({ step: { kind: "show", part: "live" } });
+  });
+
+  it("a run waiting for approval says so, with since and expiry, and its hand-off does not claim it is working", () => {
+    const rec = record();
+    const expires = new Date(T0 + 86_400_000).toISOString();
+    applyEvents(rec, [{ seq: 1, at: T0 + 3_000, data: { type: "approval_requested", deferral: 1, tool_use_id: "toolu_1", name: "Bash", input: '{"command":"make deploy"}', expires_at: expires } }], T0 + 3_000);
+    const live = renderLive(rec, T0 + 60_000).content;
+    expect(live).toContain(`✋ Waiting for approval of \`Bash\` since <t:${(T0 + 3_000) / 1000}:R>, expires <t:${(T0 + 86_400_000) / 1000}:R>`);
+    expect(live).not.toMatch(/Working|runner/);
+    const handoff = renderHandoff(rec, T0 + 14 * 60_000);
+    expect(handoff.content).toContain("Still waiting after 14 minutes; the buttons moved to a new message below.");
+    expect(handoff.content).not.toContain("Still working");
+    expect(handoff.components).toEqual([]);
+    // a record stored before the times were kept still reads right
+    rec.waiting = { deferral: 1, name: "Bash", input: "{}" };
+    expect(renderLive(rec, T0).content).toContain("✋ Waiting for approval of `Bash` · no container is held meanwhile");
+    // decided: back to the working view
+    applyEvents(rec, [{ seq: 2, at: T0 + 9_000, data: { type: "approval_decided", deferral: 1, tool_use_id: "toolu_1", decision: "approve", by: "admin", reason: null, rule: null } }], T0 + 9_000);
+    expect(renderHandoff(rec, T0 + 14 * 60_000).content).toContain("Still working after 14 minutes");
   });
 
   it("switches at once when Discord says the token is invalid", () => {

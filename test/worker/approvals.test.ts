@@ -83,7 +83,8 @@ describe("a deferred call", () => {
     const parked = await getRun(first.id);
     expect(parked).toMatchObject({ status: "waiting_approval", finished_at: null, session_id: "sess-a", pending_approval: { deferral: 1, tool_use_id: "toolu_01Write", tool_name: "Bash", input: CALL.input } });
     expect(Date.parse(parked.pending_approval.expires_at) - Date.parse(parked.pending_approval.requested_at)).toBe(24 * 3_600_000);
-    expect(parked.events.map((e: any) => e.type)).toContain("approval_requested");
+    const requested = parked.events.find((e: any) => e.type === "approval_requested");
+    expect(requested.payload).toMatchObject({ deferral: 1, name: "Bash", expires_at: parked.pending_approval.expires_at });
 
     // Same conversation: a second run in the channel waits behind the parked one.
     const second = await ask(channel, "next");
@@ -145,6 +146,20 @@ describe("a deferred call", () => {
     expect((await approve(r.id, { decision: "always_allow", deferral: 2 })).status).toBe(200);
     expect((await admin("GET", `/api/channels/${channel}/policy`)).body.allow).toEqual(["Read", "Bash(npm run build)"]);
     expect((await claim(runner))!.approval).toMatchObject({ tool_use_id: "toolu_02", behavior: "allow" });
+  });
+
+  it("always allow on a call no exact rule covers is a 422 naming rule, and changes nothing; with a rule given it goes through", async () => {
+    const { channel, runner } = await setup({ mode: "ask" });
+    const r = await ask(channel);
+    await deferJob(runner, (await claim(runner))!); // echo approved > approved.txt: a redirection
+    const refused = await approve(r.id, { decision: "always_allow" });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error).toMatchObject({ code: "no_narrow_rule", field: "rule" });
+    expect((await getRun(r.id)).status).toBe("waiting_approval");
+    expect((await admin("GET", `/api/channels/${channel}/policy`)).body.allow).toEqual([]);
+
+    expect((await approve(r.id, { decision: "always_allow", rule: "Bash(echo:*)" })).status).toBe(200);
+    expect((await admin("GET", `/api/channels/${channel}/policy`)).body.allow).toEqual(["Bash(echo:*)"]);
   });
 
   it("a decision on a run that is not waiting is a 409 with its status; bad input is a 422", async () => {

@@ -49,7 +49,7 @@ describe("a waiting run's message", { timeout: 30_000 }, () => {
     const { owner, member, job, token, runner } = await parked();
     const calls = await waitForCalls(webhookPath(token), (c) => c.some((x) => x.body?.content?.includes("wants to run")));
     const shown = calls.find((x) => x.body?.content?.includes("wants to run"))!.body;
-    expect(shown.content).toContain("✋ Waiting for approval");
+    expect(shown.content).toMatch(/✋ Waiting for approval of `Bash` since <t:\d+:R>, expires <t:\d+:R>/);
     // the command's own ``` cannot close the block early
     expect(shown.content).toContain("```\nrm -rf build && echo `\u200b``done`\u200b``\n```");
     expect(shown.components[0].components.map((b: any) => [b.label, b.custom_id])).toEqual([
@@ -59,7 +59,7 @@ describe("a waiting run's message", { timeout: 30_000 }, () => {
     ]);
 
     const status = await run("status", {}, member);
-    expect(status.content).toContain(`#${job.run_id} waits for approval of \`Bash\``);
+    expect(status.content).toMatch(new RegExp(`#${job.run_id} waiting for approval of \`Bash\` since <t:\\d+:R>, expires <t:\\d+:R>`));
 
     const refused = (await click(job.run_id, 1, "approve", member)).body;
     expect(refused.data).toMatchObject({ flags: 64 });
@@ -83,6 +83,15 @@ describe("a waiting run's message", { timeout: 30_000 }, () => {
     await runner.complete(resumed, { status: "deferred", result_text: null, deferred_tool_use: { ...HELD, id: "toolu_02" } });
     const old = (await click(job.run_id, 1, "approve", member)).body;
     expect(old.data.content).toContain("belongs to an earlier request");
-    expect((await click(job.run_id, 2, "always", member)).body.data.content).toContain("Always allowed and the rule was added");
+    // A compound command has no exact rule: Always allow would mean all of Bash, so it is refused.
+    const wide = (await click(job.run_id, 2, "always", member)).body;
+    expect(wide.data).toMatchObject({ flags: 64 });
+    expect(wide.data.content).toContain("No rule allows exactly this Bash call");
+    expect(wide.data.content).toContain("`/loop policy allow:`");
+    expect((await admin("GET", `/api/runs/${job.run_id}`)).body.status).toBe("waiting_approval");
+    expect((await click(job.run_id, 2, "approve", member)).body.data.content).toContain("Approved");
+    await runner.complete(await runner.claim(), { status: "deferred", result_text: null, deferred_tool_use: { id: "toolu_03", name: "Bash", input: { command: "npm test" } } });
+    expect((await click(job.run_id, 3, "always", member)).body.data.content).toContain("Always allowed and the rule was added");
+    expect((await admin("GET", `/api/channels/${member.channelId}/policy`)).body.allow).toEqual(["Bash(npm test)"]);
   });
 });

@@ -48,6 +48,9 @@ async function approvalClick(access: Access, runId: number, deferral: number, de
       return ephemeral(`⌛ That button belongs to an earlier request of run #${runId}; use the buttons on its latest request.`);
     }
     if (err instanceof AppError && err.code === "not_waiting") return ephemeral(`⌛ ${err.message}`);
+    if (err instanceof AppError && err.code === "no_narrow_rule") {
+      return ephemeral(`♾️ ${err.message.replace(", or give the rule to add", "")} \`/loop policy allow:\` adds a rule of your choosing.`);
+    }
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 /** Small text helpers for Discord messages: durations, numbers, timestamps, escaping, run marks. */
 import type { RunStatus } from "../../protocol/api.ts";
+import { cutLine } from "../text.ts";
 
 /** The mark each run status wears in Discord messages (footers, run lists). */
 export const RUN_MARKS: Record<RunStatus, string> = { queued: "🕐", running: "⏳", waiting_approval: "✋", succeeded: "✅", failed: "❌", cancelled: "⏹️", lost: "⚠️", skipped_budget: "💸" };
@@ -24,6 +25,18 @@ export function formatCost(usd: number): string {
 export function discordTime(iso: string | null, style: "R" | "f" | "F" = "R"): string {
   if (!iso) return "—";
   return `<t:${Math.floor(Date.parse(iso) / 1000)}:${style}>`;
+}
+
+/**
+ * "waiting for approval of `Bash` since <time>, expires <time>": how a held call is described
+ * everywhere (the live message, /loop status). Times render in each reader's zone; unknown
+ * ones are left out rather than shown as a dash.
+ */
+export function waitingForApproval(tool: string, since: string | null, expires: string | null): string {
+  const parts = [`waiting for approval of ${inlineCode(cutLine(tool, 80))}`];
+  if (since) parts.push(` since ${discordTime(since)}`);
+  if (expires) parts.push(`${since ? "," : ""} expires ${discordTime(expires)}`);
+  return parts.join("");
 }
 
 /** Text safe inside inline code: backticks would end it early. */

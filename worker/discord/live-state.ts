@@ -71,7 +71,7 @@ export interface LiveRecord {
    * A call held for a person (approval_requested), until a decision event clears it. Absent
    * in records stored before approvals existed.
    */
-  waiting?: { deferral: number; name: string; input: string } | null;
+  waiting?: HeldCall | null;
   /** Events that arrived while the stored backlog was being read; null once merged. */
   pending: WireEvent[] | null;
 
@@ -86,6 +86,17 @@ export interface LiveRecord {
   failures: number;
   /** When the pump should next look at this record; null when there is nothing to do. */
   wakeAt: number | null;
+}
+
+/** The call a waiting run holds, as its message shows it. */
+export interface HeldCall {
+  deferral: number;
+  name: string;
+  input: string;
+  /** When it was held (the event's time); absent in records stored before it was kept. */
+  since?: number;
+  /** When it will be denied with "no decision" (ISO 8601), if known. */
+  expiresAt?: string | null;
 }
 
 export function newRecord(runId: number, target: Target, opts: { userId: string | null; prompt: string; now: number }): LiveRecord {
@@ -151,7 +162,7 @@ export function applyEvents(rec: LiveRecord, events: WireEvent[], now: number): 
         rec.notice = d.message.slice(0, 300);
         break;
       case "approval_requested":
-        rec.waiting = { deferral: d.deferral, name: d.name, input: d.input };
+        rec.waiting = { deferral: d.deferral, name: d.name, input: d.input, since: e.at, expiresAt: d.expires_at ?? null };
         break;
       case "approval_decided": {
         if (rec.waiting?.deferral === d.deferral) rec.waiting = null;

@@ -9,7 +9,7 @@ import { APPROVAL_BUTTON_PREFIX, STOP_BUTTON_PREFIX } from "../../protocol/disco
 import type { RunRow } from "../db/schema.ts";
 import type { CapFigure } from "../domain/budget-rule.ts";
 import { chunkMessage, withFooter } from "./chunk.ts";
-import { codeBlock, formatCost, formatDuration, formatInt, inlineCode, RUN_MARKS } from "./format.ts";
+import { codeBlock, formatCost, formatDuration, formatInt, inlineCode, RUN_MARKS, waitingForApproval } from "./format.ts";
 import type { LiveRecord } from "./live-state.ts";
 import { cut, cutLine } from "../text.ts";
 
@@ -36,10 +36,13 @@ const body = (content: string, components: MessageBody["components"] = []): Mess
   allowed_mentions: { parse: [] },
 });
 
+const capitalised = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+
 function liveText(rec: LiveRecord, now: number): string {
   const lines: string[] = [];
-  const status = rec.waiting
-    ? "✋ Waiting for approval (no container is held meanwhile)"
+  const w = rec.waiting;
+  const status = w
+    ? `✋ ${capitalised(waitingForApproval(w.name, w.since ? new Date(w.since).toISOString() : null, w.expiresAt ?? null))} · no container is held meanwhile`
     : rec.running
       ? `⏳ Working… ${formatDuration(now - (rec.startedAt ?? rec.attachedAt))}`
       : "🕐 Waiting for a runner…";
@@ -94,9 +97,13 @@ export function renderLive(rec: LiveRecord, now: number): MessageBody {
   return body(liveText(rec, now), [stopButton(rec.runId)]);
 }
 
-/** The original response's last words before the run moves to a channel message. */
+/**
+ * The original response's last words before the run moves to a channel message (its token
+ * ends at 15 minutes). A waiting run is not working: it says where its buttons went.
+ */
 export function renderHandoff(rec: LiveRecord, now: number): MessageBody {
-  return body(`${liveText(rec, now)}\n-# ⏩ Still working after 14 minutes; continued in a new message below.`);
+  const note = rec.waiting ? "⏩ Still waiting after 14 minutes; the buttons moved to a new message below." : "⏩ Still working after 14 minutes; continued in a new message below.";
+  return body(`${liveText(rec, now)}\n-# ${note}`);
 }
 
 const HEADS: Partial<Record<RunRow["status"], string>> = {

@@ -42,7 +42,8 @@ export async function parkDeferred(db: Db, d1: D1Database, runId: number, c: Com
   const parked = await parkRun(db, runId, c, approvalTimeoutMs(policy), now);
   if (!parked?.pendingApproval) return null;
   const p = parked.pendingApproval;
-  const data: RunEventData = { type: "approval_requested", deferral: p.deferral, tool_use_id: p.toolUseId, name: p.toolName, input: inputText(p.input) };
+  const expiresAt = parked.approvalExpiresAt === null ? {} : { expires_at: new Date(parked.approvalExpiresAt).toISOString() };
+  const data: RunEventData = { type: "approval_requested", deferral: p.deferral, tool_use_id: p.toolUseId, name: p.toolName, input: inputText(p.input), ...expiresAt };
   log.info("approvals: run waits for a decision", { runId, deferral: p.deferral, tool: p.toolName, expiresAt: parked.approvalExpiresAt });
   return appendEvent(d1, runId, data, now);
 }
@@ -79,6 +80,14 @@ async function recordDecision(db: Db, env: Env, run: RunRow, req: ApprovalReques
   if (current === null || (req.deferral !== undefined && req.deferral !== current)) return settled(run, req);
 
   const rule = req.decision === "always_allow" ? (req.rule ?? narrowestRule(pending!.toolName, pending!.input)) : null;
+  if (req.decision === "always_allow" && rule === null) {
+    throw new AppError(
+      422,
+      "no_narrow_rule",
+      `No rule allows exactly this ${pending!.toolName} call without allowing more (a compound command, a glob, a relative path): approve it once, or give the rule to add.`,
+      "rule",
+    );
+  }
   const behavior = req.decision === "deny" ? "deny" : "allow";
   const reason = behavior === "deny" ? (req.reason ?? `denied by ${decider.label}`) : null;
   const decision: ApprovalDecisionRow = {

@@ -28,33 +28,44 @@ export function assertMayGovern(actor: Actor, action: string): void {
 }
 
 /**
- * The narrowest rule that allows this very call again: the exact command, the exact file, the
- * host of a URL, or the tool itself when it has no content rules.
+ * What the permission hook (runner/permission-hook.ts) never lets an allow rule match in a
+ * Bash command: a compound command, a substitution, a redirection. A rule built from such a
+ * command would be stored and never used; and `*` would turn the exact command into a glob.
  */
-export function narrowestRule(toolName: string, input: Record<string, unknown>): string {
+const BASH_NOT_EXACT = /[;&|`$<>()*\n\r]/;
+
+/**
+ * The narrowest rule that allows this very call again: the exact command, the exact file, the
+ * host of a URL, or the tool itself when it takes no content rules (an MCP tool, WebSearch).
+ * Null when no rule short of the whole tool would do: "Always allow" must never widen a
+ * one-off call into allowing every Bash command.
+ */
+export function narrowestRule(toolName: string, input: Record<string, unknown>): string | null {
   const s = (k: string) => (typeof input[k] === "string" ? (input[k] as string) : null);
-  // Claude Code's rule content cannot hold an unbalanced ")" safely: fall back to the tool.
-  const wrap = (content: string | null) => (content && !content.includes(")") && !content.includes("\n") ? `${toolName}(${content})` : toolName);
+  // Claude Code's rule content cannot hold an unbalanced ")" or a line break safely.
+  const exact = (rule: string, content: string | null) => (content && !content.includes(")") && !content.includes("\n") ? `${rule}(${content})` : null);
   switch (toolName) {
-    case "Bash":
-      return wrap(s("command"));
+    case "Bash": {
+      const command = s("command")?.trim() ?? null;
+      return command && !BASH_NOT_EXACT.test(command) ? exact("Bash", command) : null;
+    }
     case "Edit":
     case "Write":
     case "MultiEdit":
     case "Read": {
       const p = s("file_path");
-      return wrap(p && p.startsWith("/") ? `/${p}` : null);
+      return p && p.startsWith("/") && !p.includes("*") ? exact(toolName, `/${p}`) : null;
     }
     case "NotebookEdit": {
       const p = s("notebook_path");
-      return p && p.startsWith("/") ? `Edit(/${p})` : toolName;
+      return p && p.startsWith("/") && !p.includes("*") ? exact("Edit", `/${p}`) : null;
     }
     case "WebFetch": {
       const url = s("url");
       try {
-        return url ? `WebFetch(domain:${new URL(url).hostname})` : toolName;
+        return url ? `WebFetch(domain:${new URL(url).hostname})` : null;
       } catch {
-        return toolName;
+        return null;
       }
     }
     default:

@@ -8,7 +8,7 @@ import { listRuns } from "../../domain/runs.ts";
 import { listTasks } from "../../domain/tasks.ts";
 import { policyOf } from "../../domain/policy.ts";
 import { addTemplateToChannel, listTemplates } from "../../domain/templates.ts";
-import { discordTime, inlineCode, mention } from "../format.ts";
+import { discordTime, inlineCode, mention, waitingForApproval } from "../format.ts";
 import { ephemeral, message } from "../reply.ts";
 import { listMessage, scheduleText } from "./tasks.ts";
 import type { CommandSpec } from "./types.ts";
@@ -36,7 +36,7 @@ export const status: CommandSpec<"status"> = {
       `🧠 Session: ${channel.sessionId ? `continuing ${inlineCode(channel.sessionId.slice(0, 8))}… (\`/loop session reset\` starts over)` : "none — the next ask starts a fresh conversation"}`,
       `👑 Owners: ${access.bootstrap ? BOOTSTRAP_NOTE : access.owners.map(mention).join(", ")}`,
       waiting
-        ? `✋ Runs: #${waiting.id} waits for approval of ${inlineCode(waiting.pending_approval?.tool_name ?? "a tool call")} (expires ${discordTime(waiting.pending_approval?.expires_at ?? null)})${queued.length ? ` · ${queued.length} queued behind it` : ""}`
+        ? `✋ Runs: #${waiting.id} ${waitingForApproval(waiting.pending_approval?.tool_name ?? "a tool call", waiting.pending_approval?.requested_at ?? null, waiting.pending_approval?.expires_at ?? null)}; no container is held${queued.length ? ` · ${queued.length} queued behind it` : ""}`
         : `▶️ Runs: ${running[0] ? `#${running[0].id} running since ${discordTime(running[0].started_at)}` : "none running"}${queued.length ? ` · ${queued.length} waiting` : ""}`,
       `🛡️ Policy: ${policyOf(channel.permissionPolicy).mode} (\`/loop policy\` shows it)`,
       `⏰ Tasks: ${enabled} on, ${tasks.length - enabled} paused`,
