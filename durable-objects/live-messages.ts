@@ -24,6 +24,7 @@ import { applyEvents, applyResult, newRecord, plan, wakeTime, type LiveRecord, t
 import { finalBody, renderFinal, renderHandoff, renderLive, type FooterSpend } from "../worker/discord/render.ts";
 import { discordRest, type DiscordRest, type RestResult } from "../worker/discord/rest.ts";
 import { cutLine } from "../worker/text.ts";
+import { WakePump } from "./wake-pump.ts";
 
 const PREFIX = "discord:live:";
 const key = (runId: number) => `${PREFIX}${runId}`;
@@ -40,7 +41,7 @@ export class LiveMessages {
   readonly #rest: DiscordRest;
   /** Makes sure the object's alarm fires no later than `at`. */
   readonly #wakeBy: (at: number) => Promise<void>;
-  #waking: Promise<void> = Promise.resolve();
+  readonly #pump: WakePump<number>;
   /** run id → wakeAt of every stored record; read from storage once per isolate. */
   #index: Promise<Map<number, number | null>> | null = null;
 
@@ -49,6 +50,11 @@ export class LiveMessages {
     this.#db = db;
     this.#rest = discordRest(cfg);
     this.#wakeBy = wakeBy;
+    this.#pump = new WakePump(
+      async () => (await this.#wakes()).entries(),
+      (runId) => this.#drive(runId),
+      (runId, err) => log.error("discord: live message step failed", { runId, error: String(err) }),
+    );
   }
 
   /** Starts a live message for a run. Events stored before this call are read back from D1. */
@@ -118,37 +124,17 @@ export class LiveMessages {
     await this.#put(fresh);
   }
 
-  /** The earliest time any record wants the pump, or null. */
-  async nextWake(): Promise<number | null> {
-    let min: number | null = null;
-    for (const at of (await this.#wakes()).values()) if (at !== null && (min === null || at < min)) min = at;
-    return min;
+  nextWake(): Promise<number | null> {
+    return this.#pump.nextWake();
   }
 
-  /** Whether any record wants the pump now. */
-  async isDue(now = Date.now()): Promise<boolean> {
-    for (const at of (await this.#wakes()).values()) if (at !== null && at <= now) return true;
-    return false;
+  isDue(now = Date.now()): Promise<boolean> {
+    return this.#pump.isDue(now);
   }
 
-  /** Runs every record that is due; the caller re-arms the alarm afterwards. */
+  /** Drives every record that is due; the caller re-arms the alarm afterwards. */
   wake(): Promise<void> {
-    const next = this.#waking.then(() => this.#wakeOnce());
-    this.#waking = next.catch(() => undefined);
-    return next;
-  }
-
-  async #wakeOnce(): Promise<void> {
-    const now = Date.now();
-    const due = [...(await this.#wakes()).entries()].filter(([, at]) => at !== null && at <= now).map(([runId]) => runId);
-    for (const runId of due) {
-      try {
-        await this.#drive(runId);
-      } catch (err) {
-        // One message failing must not stop the others, nor the task alarm behind it.
-        log.error("discord: live message step failed", { runId, error: String(err) });
-      }
-    }
+    return this.#pump.wake();
   }
 
   async #drive(runId: number): Promise<void> {

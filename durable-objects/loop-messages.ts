@@ -12,6 +12,7 @@ import { log } from "../worker/log.ts";
 import { applyLoopResult, loopWakeTime, newLoopRecord, planLoop, touch, type LoopLiveRecord } from "../worker/discord/loop-live-state.ts";
 import { renderLoop } from "../worker/discord/loop-render.ts";
 import { discordRest, type DiscordRest } from "../worker/discord/rest.ts";
+import { WakePump } from "./wake-pump.ts";
 
 const PREFIX = "discord:loop:";
 const key = (loopId: number) => `${PREFIX}${loopId}`;
@@ -22,13 +23,18 @@ export class LoopMessages {
   readonly #db: Db;
   readonly #rest: DiscordRest;
   readonly #wakeBy: (at: number) => Promise<void>;
-  #waking: Promise<void> = Promise.resolve();
+  readonly #pump: WakePump<number>;
 
   constructor(storage: DurableObjectStorage, db: Db, cfg: Config, wakeBy: (at: number) => Promise<void>) {
     this.#storage = storage;
     this.#db = db;
     this.#rest = discordRest(cfg);
     this.#wakeBy = wakeBy;
+    this.#pump = new WakePump(
+      async () => [...(await this.#all()).values()].map((rec): [number, number | null] => [rec.loopId, rec.wakeAt]),
+      (loopId) => this.#drive(loopId),
+      (loopId, err) => log.error("discord: loop message step failed", { loopId, error: String(err) }),
+    );
   }
 
   /** A loop started in a channel bound to Discord: its message is posted there (needs the bot token). */
@@ -60,33 +66,16 @@ export class LoopMessages {
     }
   }
 
-  async nextWake(): Promise<number | null> {
-    let min: number | null = null;
-    for (const rec of (await this.#all()).values()) if (rec.wakeAt !== null && (min === null || rec.wakeAt < min)) min = rec.wakeAt;
-    return min;
+  nextWake(): Promise<number | null> {
+    return this.#pump.nextWake();
   }
 
-  async isDue(now = Date.now()): Promise<boolean> {
-    for (const rec of (await this.#all()).values()) if (rec.wakeAt !== null && rec.wakeAt <= now) return true;
-    return false;
+  isDue(now = Date.now()): Promise<boolean> {
+    return this.#pump.isDue(now);
   }
 
   wake(): Promise<void> {
-    const next = this.#waking.then(() => this.#wakeOnce());
-    this.#waking = next.catch(() => undefined);
-    return next;
-  }
-
-  async #wakeOnce(): Promise<void> {
-    const now = Date.now();
-    for (const rec of (await this.#all()).values()) {
-      if (rec.wakeAt === null || rec.wakeAt > now) continue;
-      try {
-        await this.#drive(rec.loopId);
-      } catch (err) {
-        log.error("discord: loop message step failed", { loopId: rec.loopId, error: String(err) });
-      }
-    }
+    return this.#pump.wake();
   }
 
   async #drive(loopId: number): Promise<void> {
