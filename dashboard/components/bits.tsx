@@ -31,6 +31,29 @@ export function Scroll({ label, children }: { label: string; children: Component
   );
 }
 
+/**
+ * A table of records that scrolls sideways on a phone: column headers (falsy ones left out,
+ * for columns shown only sometimes) and the rows the caller renders.
+ */
+export function DataTable({ label, columns, children }: { label: string; columns: (string | false | undefined)[]; children: ComponentChildren }) {
+  return (
+    <Scroll label={label}>
+      <table>
+        <thead>
+          <tr>
+            {columns.filter(Boolean).map((c) => (
+              <th scope="col" key={c}>
+                {c}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </Scroll>
+  );
+}
+
 export function When({ iso }: { iso: string | null }) {
   if (!iso) return <span>—</span>;
   return (

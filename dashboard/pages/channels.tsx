@@ -1,5 +1,5 @@
 import type { Channel } from "../../protocol/api.ts";
-import { Empty, ErrorNote, Loading, Scroll } from "../components/bits.tsx";
+import { DataTable, Empty, ErrorNote, Loading } from "../components/bits.tsx";
 import { useApi } from "../use-api.ts";
 
 export const discordLink = (c: Channel): string | null =>
@@ -17,37 +17,24 @@ export function Channels() {
           <code>POST /api/channels</code> with a <code>dir_path</code>.
         </Empty>
       ) : (
-        <Scroll label="Channels">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Channel</th>
-                <th scope="col">Directory</th>
-                <th scope="col">Discord</th>
-                <th scope="col">Session</th>
-                <th scope="col">Runner label</th>
+        <DataTable label="Channels" columns={["Channel", "Directory", "Discord", "Session", "Runner label"]}>
+          {data.channels.map((c) => {
+            const discord = discordLink(c);
+            return (
+              <tr key={c.id}>
+                <td>
+                  <a href={`/channels/${encodeURIComponent(c.id)}`}>{c.name}</a>
+                </td>
+                <td>
+                  <code>{c.dir_path ?? "—"}</code>
+                </td>
+                <td>{discord ? <a href={discord}>open in Discord</a> : <span class="muted">none</span>}</td>
+                <td>{c.session_id ? <code title={c.session_id}>{c.session_id.slice(0, 8)}</code> : <span class="muted">fresh</span>}</td>
+                <td>{c.runner_label ?? <span class="muted">any runner</span>}</td>
               </tr>
-            </thead>
-            <tbody>
-              {data.channels.map((c) => {
-                const discord = discordLink(c);
-                return (
-                  <tr key={c.id}>
-                    <td>
-                      <a href={`/channels/${encodeURIComponent(c.id)}`}>{c.name}</a>
-                    </td>
-                    <td>
-                      <code>{c.dir_path ?? "—"}</code>
-                    </td>
-                    <td>{discord ? <a href={discord}>open in Discord</a> : <span class="muted">none</span>}</td>
-                    <td>{c.session_id ? <code title={c.session_id}>{c.session_id.slice(0, 8)}</code> : <span class="muted">fresh</span>}</td>
-                    <td>{c.runner_label ?? <span class="muted">any runner</span>}</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </Scroll>
+            );
+          })}
+        </DataTable>
       )}
     </>
   );

@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { LoopWithIterations } from "../../protocol/api.ts";
 import { api, ApiError } from "../api.ts";
-import { Empty, ErrorNote, Loading, Scroll, Status, When } from "../components/bits.tsx";
+import { DataTable, Empty, ErrorNote, Loading, Status, When } from "../components/bits.tsx";
 import { duration, truncate, usd } from "../format.ts";
 import { useApi } from "../use-api.ts";
 import { NotFound } from "./not-found.tsx";
@@ -104,40 +104,25 @@ export function Loop({ id }: { id: number }) {
       {l.iterations.length === 0 ? (
         <Empty>No iteration has started yet.</Empty>
       ) : (
-        <Scroll label="Iterations">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">#</th>
-                <th scope="col">Run</th>
-                <th scope="col">Status</th>
-                <th scope="col">Answer</th>
-                <th scope="col">Started</th>
-                <th scope="col">Duration</th>
-                <th scope="col">Cost</th>
-              </tr>
-            </thead>
-            <tbody>
-              {l.iterations.map((it) => (
-                <tr key={it.run_id}>
-                  <td>{it.iteration}</td>
-                  <td>
-                    <a href={`/runs/${it.run_id}`}>#{it.run_id}</a>
-                  </td>
-                  <td>
-                    <Status status={it.status} />
-                  </td>
-                  <td class="prompt">{truncate(it.result_text ?? it.error ?? "—", 80)}</td>
-                  <td>
-                    <When iso={it.started_at} />
-                  </td>
-                  <td>{duration(it.started_at, it.finished_at)}</td>
-                  <td>{usd(it.cost_usd)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </Scroll>
+        <DataTable label="Iterations" columns={["#", "Run", "Status", "Answer", "Started", "Duration", "Cost"]}>
+          {l.iterations.map((it) => (
+            <tr key={it.run_id}>
+              <td>{it.iteration}</td>
+              <td>
+                <a href={`/runs/${it.run_id}`}>#{it.run_id}</a>
+              </td>
+              <td>
+                <Status status={it.status} />
+              </td>
+              <td class="prompt">{truncate(it.result_text ?? it.error ?? "—", 80)}</td>
+              <td>
+                <When iso={it.started_at} />
+              </td>
+              <td>{duration(it.started_at, it.finished_at)}</td>
+              <td>{usd(it.cost_usd)}</td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </>
   );

@@ -1,6 +1,6 @@
 import type { RunStatus } from "../../protocol/api.ts";
 import type { Overview as OverviewData } from "../../protocol/dashboard.ts";
-import { Empty, ErrorNote, Loading, Scroll, Status, When } from "../components/bits.tsx";
+import { DataTable, Empty, ErrorNote, Loading, Status, When } from "../components/bits.tsx";
 import { local, truncate, usd } from "../format.ts";
 import { useApi } from "../use-api.ts";
 
@@ -61,44 +61,31 @@ export function Overview() {
           </Empty>
         ) : null}
         {data.runners && data.runners.length > 0 && (
-          <Scroll label="Runners">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Runner</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Labels</th>
-                  <th scope="col">Last seen</th>
-                  <th scope="col">Leases</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.runners.map((r) => (
-                  <tr key={r.id}>
-                    <td>{r.name}</td>
-                    <td>
-                      <span class={r.online ? "dot on" : "dot off"} aria-hidden="true" /> {r.online ? "online" : "offline"}
-                    </td>
-                    <td>{r.labels.length ? r.labels.join(", ") : <span class="muted">any</span>}</td>
-                    <td>
-                      <When iso={r.last_seen_at} />
-                    </td>
-                    <td>
-                      {r.leases.length === 0 ? (
-                        <span class="muted">idle</span>
-                      ) : (
-                        r.leases.map((l) => (
-                          <a key={l.run_id} href={`/runs/${l.run_id}`} class="chip">
-                            run {l.run_id}
-                          </a>
-                        ))
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </Scroll>
+          <DataTable label="Runners" columns={["Runner", "State", "Labels", "Last seen", "Leases"]}>
+            {data.runners.map((r) => (
+              <tr key={r.id}>
+                <td>{r.name}</td>
+                <td>
+                  <span class={r.online ? "dot on" : "dot off"} aria-hidden="true" /> {r.online ? "online" : "offline"}
+                </td>
+                <td>{r.labels.length ? r.labels.join(", ") : <span class="muted">any</span>}</td>
+                <td>
+                  <When iso={r.last_seen_at} />
+                </td>
+                <td>
+                  {r.leases.length === 0 ? (
+                    <span class="muted">idle</span>
+                  ) : (
+                    r.leases.map((l) => (
+                      <a key={l.run_id} href={`/runs/${l.run_id}`} class="chip">
+                        run {l.run_id}
+                      </a>
+                    ))
+                  )}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </section>
 
@@ -110,32 +97,21 @@ export function Overview() {
             <code>POST /api/tasks</code>.
           </Empty>
         ) : (
-          <Scroll label="Next scheduled firings">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Channel</th>
-                  <th scope="col">Task</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.next_firings.map((f) => (
-                  <tr key={`${f.task_id}-${f.at}`}>
-                    <td>
-                      <When iso={f.at} /> <span class="muted">{local(f.at)}</span>
-                    </td>
-                    <td>
-                      <a href={`/channels/${encodeURIComponent(f.channel_id)}`}>{f.channel_name}</a>
-                    </td>
-                    <td>
-                      #{f.task_id} {truncate(f.prompt, 80)}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </Scroll>
+          <DataTable label="Next scheduled firings" columns={["When", "Channel", "Task"]}>
+            {data.next_firings.map((f) => (
+              <tr key={`${f.task_id}-${f.at}`}>
+                <td>
+                  <When iso={f.at} /> <span class="muted">{local(f.at)}</span>
+                </td>
+                <td>
+                  <a href={`/channels/${encodeURIComponent(f.channel_id)}`}>{f.channel_name}</a>
+                </td>
+                <td>
+                  #{f.task_id} {truncate(f.prompt, 80)}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </section>
     </>
