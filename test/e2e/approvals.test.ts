@@ -15,19 +15,16 @@
 // One Worker, one fake and one in-process runner serve the whole file; the SIGKILL case has
 // its own runner process with a label of its own. Needs Docker, root (chown to the container
 // user) and the test agent image (built on first use).
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasToolResult, isMainTurn, lastUserText, type RecordedRequest } from "../fakes/anthropic.ts";
-import { agentDir, configFile, containersOf, createRun, docker, getRun, labelledRunner, runnerConfig, setRules, setupEnv, startTestRunner, waitFor, waitForRun, type Env, type TestRunner } from "../runner/helpers.ts";
+import { agentDir, configFile, containersOf, createRun, docker, getRun, labelledRunner, runnerConfig, setRules, setupEnv, startTestRunner, waitFor, waitForRun, type Env, type TestRunner, killRunnerProcesses, spawnRunnerProcess } from "../runner/helpers.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const LABEL = "e2e-approvals";
 let env: Env;
 let runner: TestRunner;
 let newChannel: (dir: string) => Promise<string>;
-const children: ChildProcess[] = [];
 const runIds: number[] = [];
 
 beforeAll(async () => {
@@ -45,7 +42,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  killRunnerProcesses();
   await runner?.stop().catch(() => {});
   for (const id of runIds) for (const c of await containersOf(id).catch(() => [])) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
   await env?.close();
@@ -203,7 +200,7 @@ describe("approvals with the real CLI", () => {
     const config = configFile(env, own.token, { concurrency: 1, log_level: "info" });
     writeFileSync(configPath, JSON.stringify(config));
 
-    const first = spawnRunner(configPath);
+    const first = spawnRunnerProcess(configPath);
     await waitFor("the runner to wait for jobs", () => first.out.stderr.includes("waiting for jobs (long-poll)"), 60_000);
     const file = join(dir, "after-kill.txt");
     const command = `touch ${file}`;
@@ -230,13 +227,3 @@ describe("approvals with the real CLI", () => {
   }, 300_000);
 });
 
-function spawnRunner(configPath: string) {
-  const { ANTHROPIC_API_KEY: _a, CLAUDE_CODE_OAUTH_TOKEN: _b, ANTHROPIC_BASE_URL: _c, ...parentEnv } = process.env;
-  const child = spawn(join(ROOT, "node_modules/.bin/node"), [join(ROOT, "runner/bin/loop.js"), "runner", "--config", configPath], { cwd: ROOT, env: parentEnv, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  const out = { stdout: "", stderr: "" };
-  child.stdout!.on("data", (d) => (out.stdout += d));
-  child.stderr!.on("data", (d) => (out.stderr += d));
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  return { child, out, exited };
-}

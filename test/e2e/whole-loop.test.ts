@@ -13,7 +13,7 @@
 //      do two containers of the run exist.
 //
 // Needs Docker, root (chown to the container user) and the test agent image (built on first use).
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomUUID, webcrypto } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -23,7 +23,7 @@ import { LOOP_COMMAND } from "../../protocol/discord-commands.ts";
 import { runnerKeyFor } from "../../runner/runner.ts";
 import { conversationText, hasToolResult, isMainTurn, lastUserText, type RecordedRequest } from "../fakes/anthropic.ts";
 import { startFakeDiscord, type FakeDiscord, type RecordedCall } from "../fakes/discord.ts";
-import { agentDir, API_KEY, configFile, docker, getRun, runnerConfig, setRules, setupEnv, sleepMs, startTestRunner, waitFor, waitForRun, type Env, type TestRunner } from "../runner/helpers.ts";
+import { agentDir, API_KEY, configFile, docker, getRun, runnerConfig, setRules, setupEnv, sleepMs, startTestRunner, waitFor, waitForRun, type Env, type TestRunner, killRunnerProcesses, spawnRunnerProcess } from "../runner/helpers.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const NODE = join(ROOT, "node_modules/.bin/node");
@@ -36,7 +36,6 @@ let env: Env;
 let discord: FakeDiscord;
 let signingKey: webcrypto.CryptoKey;
 let runner: TestRunner | undefined;
-const children: ChildProcess[] = [];
 /** Discord channel ids this file created: their containers are removed in afterAll. */
 const channels: string[] = [];
 
@@ -61,7 +60,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  killRunnerProcesses();
   await runner?.stop().catch(() => {});
   for (const channelId of channels) {
     const left = await docker.listContainers({ all: true, filters: { label: [`loop.channel=${channelId}`] } }).catch(() => []);
@@ -342,7 +341,7 @@ describe("the whole loop", () => {
       { match: mainTurnWith(marker), reply: { text: `Recovered: ${marker}.` } },
     ]);
 
-    const first = spawnRunner(configPath);
+    const first = spawnRunnerProcess(configPath, "bundle");
     await waitFor("the first runner to wait for jobs", () => first.out.stderr.includes("waiting for jobs (long-poll)"), 60_000);
     const ask = await interact(place, "ask", { prompt: `${marker}: take your time.` });
     expect(ask.type).toBe(5); // deferred: the answer comes as the live message
@@ -377,7 +376,7 @@ describe("the whole loop", () => {
       await first.exited;
       expect((await docker.getContainer(orphan.Id).inspect()).State.Running).toBe(true); // orphaned, still working
 
-      const second = spawnRunner(configPath);
+      const second = spawnRunnerProcess(configPath, "bundle");
       await waitFor("the orphan's removal", () => second.out.stderr.includes("left over from an earlier run"), 60_000);
       await expect(docker.getContainer(orphan.Id).inspect()).rejects.toMatchObject({ statusCode: 404 });
 
@@ -424,14 +423,3 @@ describe("the whole loop", () => {
   }, 150_000);
 });
 
-/** `loop runner` from the production bundle, as a child process with a clean environment. */
-function spawnRunner(configPath: string) {
-  const { ANTHROPIC_API_KEY: _a, CLAUDE_CODE_OAUTH_TOKEN: _b, ANTHROPIC_BASE_URL: _c, ...parentEnv } = process.env;
-  const child = spawn(NODE, [join(ROOT, "dist/loop.mjs"), "runner", "--config", configPath], { cwd: ROOT, env: parentEnv, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  const out = { stdout: "", stderr: "" };
-  child.stdout!.on("data", (d) => (out.stdout += d));
-  child.stderr!.on("data", (d) => (out.stderr += d));
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  return { child, out, exited };
-}

@@ -1,9 +1,10 @@
 // Shared by the runner's integration tests: a real Worker (wrangler dev), a real Docker
 // engine with the test agent image, the fake Anthropic API, and the runner itself.
 import Docker from "dockerode";
+import { spawn, type ChildProcess } from "node:child_process";
 import { chownSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { startFakeAnthropic, type FakeAnthropic, type Rule } from "../fakes/anthropic.ts";
 import { AGENT_GID, AGENT_UID, ensureTestAgentImage } from "../support/agent-image.ts";
 import { startWorker, type TestWorker } from "../support/worker.ts";
@@ -214,4 +215,35 @@ export async function labelledRunner(env: Env, label: string): Promise<{ token: 
       return id;
     },
   };
+}
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const processes: ChildProcess[] = [];
+
+export interface RunnerProcess {
+  child: ChildProcess;
+  out: { stdout: string; stderr: string };
+  exited: Promise<number | null>;
+}
+
+/**
+ * `loop runner` as a child process, so a test can SIGKILL or SIGTERM it for real. Its
+ * environment is the parent's without Anthropic credentials: the runner must take them from
+ * its config. `entry`: the CLI from source, or the production bundle (dist/loop.mjs).
+ */
+export function spawnRunnerProcess(configPath: string, entry: "source" | "bundle" = "source"): RunnerProcess {
+  const { ANTHROPIC_API_KEY: _a, CLAUDE_CODE_OAUTH_TOKEN: _b, ANTHROPIC_BASE_URL: _c, ...parentEnv } = process.env;
+  const script = entry === "bundle" ? join(ROOT, "dist/loop.mjs") : join(ROOT, "runner/bin/loop.js");
+  const child = spawn(join(ROOT, "node_modules/.bin/node"), [script, "runner", "--config", configPath], { cwd: ROOT, env: parentEnv, stdio: ["ignore", "pipe", "pipe"] });
+  processes.push(child);
+  const out = { stdout: "", stderr: "" };
+  child.stdout!.on("data", (d) => (out.stdout += d));
+  child.stderr!.on("data", (d) => (out.stderr += d));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return { child, out, exited };
+}
+
+/** For afterAll: every runner process still alive is killed. */
+export function killRunnerProcesses(): void {
+  for (const c of processes) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 }

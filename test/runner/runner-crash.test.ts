@@ -4,36 +4,23 @@
 // The lease TTL is 10 minutes, longer than this test may take: the run can only come back
 // through the hand-back, never by its lease running out. Then SIGTERM stops it cleanly.
 // Logs never carry secrets.
-import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isMainTurn } from "../fakes/anthropic.ts";
-import { agentDir, API_KEY, configFile, containersOf, createRun, docker, labelledRunner, setRules, setupEnv, waitFor, waitForRun, type Env } from "./helpers.ts";
+import { agentDir, API_KEY, configFile, containersOf, createRun, docker, labelledRunner, setRules, setupEnv, waitFor, waitForRun, type Env, killRunnerProcesses, spawnRunnerProcess } from "./helpers.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 let env: Env;
-const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   env = await setupEnv({ vars: { LEASE_TTL_SECONDS: "600" } });
 }, 300_000);
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  killRunnerProcesses();
   await env?.close();
 });
 
-function spawnRunner(configPath: string) {
-  const { ANTHROPIC_API_KEY: _a, CLAUDE_CODE_OAUTH_TOKEN: _b, ANTHROPIC_BASE_URL: _c, ...parentEnv } = process.env;
-  const child = spawn(join(ROOT, "node_modules/.bin/node"), [join(ROOT, "runner/bin/loop.js"), "runner", "--config", configPath], { cwd: ROOT, env: parentEnv, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  const out = { stdout: "", stderr: "" };
-  child.stdout!.on("data", (d) => (out.stdout += d));
-  child.stderr!.on("data", (d) => (out.stderr += d));
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  return { child, out, exited };
-}
 
 describe("loop runner as a process", () => {
   it("SIGKILL mid-run: the restarted runner removes the orphan, hands its lease back, and finishes the run on attempt 2 without waiting out the lease; SIGTERM then exits 0", async () => {
@@ -45,7 +32,7 @@ describe("loop runner as a process", () => {
       { match: isMainTurn, reply: { text: "Recovered." } },
     ]);
 
-    const first = spawnRunner(configPath);
+    const first = spawnRunnerProcess(configPath);
     await waitFor("the first runner to wait for jobs", () => first.out.stderr.includes("waiting for jobs (long-poll)"), 60_000);
     const id = await createRun(env, await channel(agentDir(env, "crash")), "Take your time");
     const [orphan] = await waitFor("the agent container", async () => {
@@ -58,7 +45,7 @@ describe("loop runner as a process", () => {
     expect(orphaned.State.Running).toBe(true); // orphaned, still working
     expect(orphaned.Config.Labels).toMatchObject({ "loop.run": String(id), "loop.attempt": "1", "loop.lease": expect.stringMatching(/^lease_/) });
 
-    const second = spawnRunner(configPath);
+    const second = spawnRunnerProcess(configPath);
     await waitFor("the orphan's removal", () => second.out.stderr.includes("left over from an earlier run"), 60_000);
     await expect(docker.getContainer(orphan!.Id).inspect()).rejects.toMatchObject({ statusCode: 404 });
 
