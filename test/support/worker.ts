@@ -43,15 +43,22 @@ const baseEnv = (): NodeJS.ProcessEnv => ({
   NO_COLOR: "1",
 });
 
-/** `config`: another wrangler configuration (the benchmarks' metered build); default wrangler.toml. */
-export async function startWorker(opts: { vars?: Record<string, string>; port?: number; config?: string } = {}): Promise<TestWorker> {
+/**
+ * `config`: another wrangler configuration (the benchmarks' metered build); default wrangler.toml.
+ * `script`: serve this already-built Worker file as is (`--no-bundle`), e.g. the output of
+ * `wrangler deploy --dry-run --outdir`; `inspectorPort`: where DevTools (bench/cpu) can attach.
+ */
+export async function startWorker(
+  opts: { vars?: Record<string, string>; port?: number; config?: string; script?: string; inspectorPort?: number } = {},
+): Promise<TestWorker> {
   const persistDir = await mkdtemp(join(tmpdir(), "loop-worker-"));
   const configArgs = opts.config ? ["--config", opts.config] : [];
   await run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir, ...configArgs], { cwd: ROOT, env: baseEnv() });
   const port = opts.port ?? (await freePort());
   const adminToken = `test-admin-${crypto.randomUUID()}`;
   const vars = { ADMIN_TOKEN: adminToken, LOG_LEVEL: "warn", ...opts.vars };
-  const args = ["dev", ...configArgs, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--show-interactive-dev-session=false", "--inspector-port", String(await freePort())];
+  const scriptArgs = opts.script ? [opts.script, "--no-bundle"] : [];
+  const args = ["dev", ...scriptArgs, ...configArgs, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--show-interactive-dev-session=false", "--inspector-port", String(opts.inspectorPort ?? (await freePort()))];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const child: ChildProcess = spawn(WRANGLER, args, { cwd: ROOT, env: baseEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
   let out = "";
