@@ -266,8 +266,8 @@ function moduleMapper(profiler: Profiler): { load(p: CpuProfile): Promise<void>;
         if (marks.has(scriptId) || url !== "index.js") continue;
         const found: { line: number; module: string }[] = [];
         (await profiler.source(scriptId)).split("\n").forEach((l, i) => {
-          const m = /^\/\/ ((?:node_modules|worker|durable-objects|protocol)\/\S+)$/.exec(l);
-          if (m) found.push({ line: i, module: m[1]!.replace(/^node_modules\//, "") });
+          const m = /^\/\/ (\S+\.[cm]?[jt]sx?)$/.exec(l);
+          if (m) found.push({ line: i, module: m[1]!.replace(/^.*node_modules\//, "") });
         });
         marks.set(scriptId, found);
       }

@@ -24,11 +24,11 @@ export function toolError(err: AppError): CallToolResult {
   return { content: [{ type: "text", text: `${err.code}: ${err.message}` }], isError: true };
 }
 
-export function guard<A>(tool: string, fn: (args: A) => Promise<CallToolResult>): (args: A) => Promise<CallToolResult> {
-  return async function guarded(args: A): Promise<CallToolResult> {
+export function guard<A extends unknown[]>(tool: string, fn: (...args: A) => Promise<CallToolResult>): (...args: A) => Promise<CallToolResult> {
+  return async function guarded(...args: A): Promise<CallToolResult> {
     const started = Date.now();
     try {
-      const result = await fn(args);
+      const result = await fn(...args);
       log.debug("mcp: tool call", { tool, ms: Date.now() - started });
       return result;
     } catch (err) {

@@ -2,19 +2,29 @@
  * Loop's MCP server: the tools Claude uses to manage a channel's tasks and runs. It knows
  * nothing of HTTP; worker/routes/mcp.ts builds one per request (stateless) for the caller's
  * DomainContext, and every tool calls the same domain functions as REST.
+ *
+ * The tool table (TOOLS) and its tools/list answer are built once per isolate; a request
+ * builds only a low-level Server whose two tool handlers close over its DomainContext and
+ * McpScope. The handlers do what McpServer's do (same schemas, same validation and messages):
+ * see tool.ts for why McpServer itself is not used. To add a tool, define it with defineTool
+ * in tools/ and list its array below.
  */
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { getParseErrorMessage, safeParseAsync } from "@modelcontextprotocol/sdk/server/zod-compat.js";
+import { toJsonSchemaCompat } from "@modelcontextprotocol/sdk/server/zod-json-schema-compat.js";
+import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { VERSION } from "../env.ts";
 import type { DomainContext } from "../domain/context.ts";
 import type { McpScope } from "./scope.ts";
-import { registerLoopTools } from "./tools/loops.ts";
-import { registerMemoryTools } from "./tools/memory.ts";
-import { registerApprovalTools } from "./tools/approvals.ts";
-import { registerMessageTools } from "./tools/messages.ts";
-import { registerRunTools } from "./tools/runs.ts";
-import { registerSpendTools } from "./tools/spend.ts";
-import { registerTaskTools } from "./tools/tasks.ts";
-import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
+import type { LoopTool, ToolCall } from "./tool.ts";
+import { approvalTools } from "./tools/approvals.ts";
+import { loopTools } from "./tools/loops.ts";
+import { memoryTools } from "./tools/memory.ts";
+import { messageTools } from "./tools/messages.ts";
+import { runTools } from "./tools/runs.ts";
+import { spendTools } from "./tools/spend.ts";
+import { taskTools } from "./tools/tasks.ts";
 
 const INSTRUCTIONS = `Loop runs Claude agents on channels (a project directory, usually with a Discord channel) and schedules tasks for them.
 Inside a Loop run, every tool acts on the run's own channel. With a token that can see several channels, pass channel_id or dir_path.
@@ -22,18 +32,67 @@ Schedules: cron (5 fields, optional IANA tz), interval ("30m", "1h30m"), once (R
 Loops repeat a prompt as runs until done: inside a loop iteration, call loop_done when the work is finished; memory_* tools keep notes across iterations.
 Spend: get_usage reports tokens and cost (per day, channel, task or model); get_budget and set_budget read and set a channel's daily and monthly USD caps.`;
 
-export function buildMcpServer(ctx: DomainContext, scope: McpScope = {}): McpServer {
-  const server = new McpServer(
+/** Every tool, in the order tools/list shows them. */
+export const TOOLS: readonly LoopTool[] = [...taskTools, ...runTools, ...messageTools, ...loopTools, ...memoryTools, ...approvalTools, ...spendTools];
+
+const byName = new Map(TOOLS.map((t) => [t.name, t]));
+if (byName.size !== TOOLS.length) throw new Error("MCP tool names must be unique");
+
+/** McpServer registers every tool with this execution hint; tools/list shows it. */
+const EXECUTION = { taskSupport: "forbidden" } as const;
+
+let listed: Tool[] | undefined;
+
+/** The tools/list answer, converted from zod once per isolate (the conversion is the costly part). */
+function listTools(): Tool[] {
+  listed ??= TOOLS.map((t) => ({
+    name: t.name,
+    title: t.title,
+    description: t.description,
+    inputSchema: toJsonSchemaCompat(t.input, { strictUnions: true, pipeStrategy: "input" }) as Tool["inputSchema"],
+    annotations: t.annotations,
+    execution: EXECUTION,
+    ...(t.output ? { outputSchema: toJsonSchemaCompat(t.output, { strictUnions: true, pipeStrategy: "output" }) as Tool["outputSchema"] } : {}),
+  }));
+  return listed;
+}
+
+/** A call as McpServer runs one: validate the arguments, run, validate structured output. */
+async function callTool(call: ToolCall, name: string, args: unknown): Promise<CallToolResult> {
+  const tool = byName.get(name);
+  if (!tool) throw new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
+  const input = await safeParseAsync(tool.input, args ?? {});
+  if (!input.success) {
+    throw new McpError(ErrorCode.InvalidParams, `Input validation error: Invalid arguments for tool ${name}: ${getParseErrorMessage(input.error)}`);
+  }
+  const result = await tool.run(call, input.data);
+  if (tool.output && !result.isError) {
+    if (!result.structuredContent) {
+      throw new McpError(ErrorCode.InvalidParams, `Output validation error: Tool ${name} has an output schema but no structured content was provided`);
+    }
+    const output = await safeParseAsync(tool.output, result.structuredContent);
+    if (!output.success) {
+      throw new McpError(ErrorCode.InvalidParams, `Output validation error: Invalid structured content for tool ${name}: ${getParseErrorMessage(output.error)}`);
+    }
+  }
+  return result;
+}
+
+export function buildMcpServer(ctx: DomainContext, scope: McpScope = {}): Server {
+  const server = new Server(
     { name: "loop", version: VERSION },
     // Workers forbid eval, which the SDK's default (Ajv) validator needs.
-    { jsonSchemaValidator: new CfWorkerJsonSchemaValidator(), instructions: INSTRUCTIONS },
+    { capabilities: { tools: { listChanged: true } }, jsonSchemaValidator: new CfWorkerJsonSchemaValidator(), instructions: INSTRUCTIONS },
   );
-  registerTaskTools(server, ctx, scope);
-  registerRunTools(server, ctx, scope);
-  registerMessageTools(server, ctx, scope);
-  registerLoopTools(server, ctx, scope);
-  registerMemoryTools(server, ctx, scope);
-  registerApprovalTools(server, ctx, scope);
-  registerSpendTools(server, ctx, scope);
+  const call: ToolCall = { ctx, scope };
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listTools() }));
+  server.setRequestHandler(CallToolRequestSchema, async (request) => {
+    try {
+      return await callTool(call, request.params.name, request.params.arguments);
+    } catch (err) {
+      // As McpServer: a failed call is a tool error the model can read, not a JSON-RPC error.
+      return { content: [{ type: "text", text: err instanceof Error ? err.message : String(err) }], isError: true };
+    }
+  });
   return server;
 }

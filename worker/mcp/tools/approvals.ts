@@ -3,18 +3,17 @@
  * domain functions as PUT /api/channels/:id/policy and POST /api/runs/:id/approval. An agent's
  * own run token is refused by both: it may not lift its limits or approve its own calls.
  */
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { Run } from "../../../protocol/api.ts";
 import { ApprovalRequest, PermissionPolicy, SetPolicy } from "../../../protocol/policy.ts";
 import { choiceWord, decideApproval } from "../../domain/approvals.ts";
-import type { DomainContext } from "../../domain/context.ts";
 import { setChannelPolicy } from "../../domain/policy-store.ts";
-import { guard, structured } from "../result.ts";
-import { ChannelArgs, targetChannel, type McpScope } from "../scope.ts";
+import { structured } from "../result.ts";
+import { ChannelArgs, targetChannel } from "../scope.ts";
+import { defineTool, type LoopTool } from "../tool.ts";
 
-export function registerApprovalTools(server: McpServer, ctx: DomainContext, scope: McpScope): void {
-  server.registerTool(
+export const approvalTools: LoopTool[] = [
+  defineTool(
     "set_policy",
     {
       title: "Set the permission policy",
@@ -23,15 +22,15 @@ export function registerApprovalTools(server: McpServer, ctx: DomainContext, sco
       inputSchema: { ...SetPolicy.shape, ...ChannelArgs },
       outputSchema: PermissionPolicy.shape,
     },
-    guard("set_policy", async (args) => {
+    async ({ ctx, scope }, args) => {
       const { channel_id, dir_path, ...policy } = args;
       const channel = await targetChannel(ctx, scope, { channel_id, dir_path });
       const saved = (await setChannelPolicy(ctx, channel, SetPolicy.parse(policy))).permission_policy;
       return structured(`Channel ${channel} is now in ${saved.mode} mode (${saved.allow.length} allow, ${saved.deny.length} deny rules).`, saved);
-    }),
-  );
+    },
+  ),
 
-  server.registerTool(
+  defineTool(
     "decide_approval",
     {
       title: "Decide on a held tool call",
@@ -40,10 +39,10 @@ export function registerApprovalTools(server: McpServer, ctx: DomainContext, sco
       inputSchema: { run_id: z.number().int().positive().describe("The waiting run's id."), ...ApprovalRequest.shape },
       outputSchema: { run: Run, duplicate: z.boolean() },
     },
-    guard("decide_approval", async ({ run_id, ...req }) => {
+    async ({ ctx }, { run_id, ...req }) => {
       const result = await decideApproval(ctx, run_id, ApprovalRequest.parse(req));
       const what = result.duplicate ? `already ${choiceWord(req.decision)}` : `${choiceWord(req.decision)}; it resumes`;
       return structured(`Run ${run_id}'s held call: ${what}.`, { ...result });
-    }),
-  );
-}
+    },
+  ),
+];

@@ -1,12 +1,11 @@
 /** Loop tools (docs/loops.md): start and stop a loop, read it, and the agent's loop_done. Same domain functions as /api/loops. */
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { Loop, LoopWithIterations, MAX_LOOP_ITERATIONS, StartLoop, type LoopWithIterations as LoopWithIterationsT } from "../../../protocol/api.ts";
-import type { DomainContext } from "../../domain/context.ts";
 import { getLoop, loopDone, runningLoop, startLoop, stopLoop } from "../../domain/loops.ts";
 import { invalid } from "../../errors.ts";
-import { guard, structured } from "../result.ts";
-import { ChannelArgs, targetChannel, type McpScope } from "../scope.ts";
+import { structured } from "../result.ts";
+import { ChannelArgs, targetChannel } from "../scope.ts";
+import { defineTool, type LoopTool } from "../tool.ts";
 
 const LoopId = z.number().int().positive().describe("The loop's id.");
 /** Iterations get_loop shows in full; older ones are only counted. */
@@ -15,9 +14,10 @@ const ITERATIONS_SHOWN = 20;
 const loopLine = (l: Loop): string =>
   `Loop #${l.id} ${l.status}${l.end_reason ? ` (${l.end_reason})` : ""}, iteration ${l.iteration}${l.max_iterations ? `/${l.max_iterations}` : ""}: ${l.prompt.slice(0, 80)}`;
 
-export function registerLoopTools(server: McpServer, ctx: DomainContext, scope: McpScope): void {
-  const s = StartLoop.shape;
-  server.registerTool(
+const s = StartLoop.shape;
+
+export const loopTools: LoopTool[] = [
+  defineTool(
     "start_loop",
     {
       title: "Start a loop",
@@ -37,14 +37,14 @@ export function registerLoopTools(server: McpServer, ctx: DomainContext, scope: 
       },
       outputSchema: Loop.shape,
     },
-    guard("start_loop", async (args) => {
+    async ({ ctx, scope }, args) => {
       const { channel_id: _c, dir_path: _d, ...settings } = args;
       const loop = await startLoop(ctx, { ...settings, channel_id: await targetChannel(ctx, scope, args) }, "mcp");
       return structured(`Loop ${loop.id} started on channel ${loop.channel_id}; iteration 1 is queued.`, loop);
-    }),
-  );
+    },
+  ),
 
-  server.registerTool(
+  defineTool(
     "loop_done",
     {
       title: "Finish this loop",
@@ -52,13 +52,13 @@ export function registerLoopTools(server: McpServer, ctx: DomainContext, scope: 
       inputSchema: { summary: z.string().trim().min(1).max(2_000).describe("What was achieved, in a sentence or two.") },
       outputSchema: Loop.shape,
     },
-    guard("loop_done", async ({ summary }) => {
+    async ({ ctx }, { summary }) => {
       const loop = await loopDone(ctx, summary);
       return structured(`Loop ${loop.id} will stop when this iteration ends.`, loop);
-    }),
-  );
+    },
+  ),
 
-  server.registerTool(
+  defineTool(
     "stop_loop",
     {
       title: "Stop a loop",
@@ -66,7 +66,7 @@ export function registerLoopTools(server: McpServer, ctx: DomainContext, scope: 
       inputSchema: { loop_id: LoopId.optional(), ...ChannelArgs },
       outputSchema: Loop.shape,
     },
-    guard("stop_loop", async (args) => {
+    async ({ ctx, scope }, args) => {
       let id = args.loop_id;
       if (id === undefined) {
         const running = await runningLoop(ctx, await targetChannel(ctx, scope, args));
@@ -75,10 +75,10 @@ export function registerLoopTools(server: McpServer, ctx: DomainContext, scope: 
       }
       const { loop, stopped } = await stopLoop(ctx, id);
       return structured(stopped ? `Loop ${loop.id} stopped.` : `Loop ${loop.id} had already ended (${loop.status}).`, loop);
-    }),
-  );
+    },
+  ),
 
-  server.registerTool(
+  defineTool(
     "get_loop",
     {
       title: "Get a loop",
@@ -87,9 +87,9 @@ export function registerLoopTools(server: McpServer, ctx: DomainContext, scope: 
       outputSchema: LoopWithIterations.shape,
       annotations: { readOnlyHint: true },
     },
-    guard("get_loop", async ({ loop_id }) => {
+    async ({ ctx }, { loop_id }) => {
       const loop: LoopWithIterationsT = await getLoop(ctx, loop_id);
       return structured(loopLine(loop), { ...loop, iterations: loop.iterations.slice(-ITERATIONS_SHOWN) });
-    }),
-  );
-}
+    },
+  ),
+];

@@ -1,17 +1,16 @@
 /** Memory tools (docs/loops.md): the agent keeps its own notes in the channel's memory. Same domain functions as /api/channels/:id/memory. */
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { AppendMemory, Memory, MemoryKind, SetMemory } from "../../../protocol/api.ts";
-import type { DomainContext } from "../../domain/context.ts";
 import { appendMemory, getMemory, setMemory } from "../../domain/memory.ts";
-import { guard, structured } from "../result.ts";
-import { ChannelArgs, targetChannel, type McpScope } from "../scope.ts";
+import { structured } from "../result.ts";
+import { ChannelArgs, targetChannel } from "../scope.ts";
+import { defineTool, type LoopTool } from "../tool.ts";
 
 const Kind = MemoryKind.describe("persistent: kept across iterations and loops; working: cleared when a loop iteration ends.");
 
 const show = (m: Memory): string => `persistent memory:\n${m.persistent || "(empty)"}\n\nworking memory:\n${m.working || "(empty)"}`;
 
-export function registerMemoryTools(server: McpServer, ctx: DomainContext, scope: McpScope): void {
-  server.registerTool(
+export const memoryTools: LoopTool[] = [
+  defineTool(
     "memory_get",
     {
       title: "Read memory",
@@ -20,13 +19,13 @@ export function registerMemoryTools(server: McpServer, ctx: DomainContext, scope
       outputSchema: Memory.shape,
       annotations: { readOnlyHint: true },
     },
-    guard("memory_get", async (args) => {
+    async ({ ctx, scope }, args) => {
       const memory = await getMemory(ctx, await targetChannel(ctx, scope, args));
       return structured(show(memory), memory);
-    }),
-  );
+    },
+  ),
 
-  server.registerTool(
+  defineTool(
     "memory_set",
     {
       title: "Replace memory",
@@ -34,13 +33,13 @@ export function registerMemoryTools(server: McpServer, ctx: DomainContext, scope
       inputSchema: { kind: Kind, text: SetMemory.shape.text, ...ChannelArgs },
       outputSchema: Memory.shape,
     },
-    guard("memory_set", async (args) => {
+    async ({ ctx, scope }, args) => {
       const memory = await setMemory(ctx, await targetChannel(ctx, scope, args), args.kind, args.text);
       return structured(`${args.kind} memory set (${memory[args.kind].length} characters).`, memory);
-    }),
-  );
+    },
+  ),
 
-  server.registerTool(
+  defineTool(
     "memory_append",
     {
       title: "Add to memory",
@@ -48,9 +47,9 @@ export function registerMemoryTools(server: McpServer, ctx: DomainContext, scope
       inputSchema: { kind: Kind, text: AppendMemory.shape.text, ...ChannelArgs },
       outputSchema: Memory.shape,
     },
-    guard("memory_append", async (args) => {
+    async ({ ctx, scope }, args) => {
       const memory = await appendMemory(ctx, await targetChannel(ctx, scope, args), args.kind, args.text);
       return structured(`Added to ${args.kind} memory (${memory[args.kind].length} characters).`, memory);
-    }),
-  );
-}
+    },
+  ),
+];

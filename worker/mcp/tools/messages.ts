@@ -1,14 +1,13 @@
 /** send_message: post into the channel's Discord channel (the original's send_message; content, optional channel_id). */
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import type { DomainContext } from "../../domain/context.ts";
 import { postToChannel } from "../../domain/messages.ts";
-import { guard, structured } from "../result.ts";
-import { ChannelArgs, targetChannel, type McpScope } from "../scope.ts";
+import { structured } from "../result.ts";
+import { ChannelArgs, targetChannel } from "../scope.ts";
+import { defineTool, type LoopTool } from "../tool.ts";
 import { MESSAGE_CONTENT_LIMIT } from "../../../protocol/discord-constants.ts";
 
-export function registerMessageTools(server: McpServer, ctx: DomainContext, scope: McpScope): void {
-  server.registerTool(
+export const messageTools: LoopTool[] = [
+  defineTool(
     "send_message",
     {
       title: "Send a Discord message",
@@ -25,9 +24,9 @@ export function registerMessageTools(server: McpServer, ctx: DomainContext, scop
       },
       outputSchema: { message_id: z.string() },
     },
-    guard("send_message", async (args) => {
+    async ({ ctx, scope }, args) => {
       const sent = await postToChannel(ctx, await targetChannel(ctx, scope, args), args.content);
       return structured(`Message ${sent.message_id} sent.`, sent);
-    }),
-  );
-}
+    },
+  ),
+];

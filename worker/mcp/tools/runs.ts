@@ -1,13 +1,12 @@
 /** Run tools: run a task (or a prompt) now, and read run history. Same domain functions as /api/runs. */
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { CreateRun, Run, RunEvent, RunStatus } from "../../../protocol/api.ts";
-import type { DomainContext } from "../../domain/context.ts";
 import { createRun, getRunWithEvents, listRuns, loadRun, runTaskNow } from "../../domain/runs.ts";
 import { runView } from "../../domain/views.ts";
 import { invalid } from "../../errors.ts";
-import { guard, structured } from "../result.ts";
-import { ChannelArgs, targetChannel, type McpScope } from "../scope.ts";
+import { structured } from "../result.ts";
+import { ChannelArgs, targetChannel } from "../scope.ts";
+import { defineTool, type LoopTool } from "../tool.ts";
 import { TaskId } from "./tasks.ts";
 import { cut } from "../../text.ts";
 
@@ -21,8 +20,8 @@ const runLine = (r: Run): string =>
 const trimmed = (r: Run): Run =>
   r.result_text ? { ...r, result_text: cut(r.result_text, LIST_RESULT_CHARS + 1) } : r;
 
-export function registerRunTools(server: McpServer, ctx: DomainContext, scope: McpScope): void {
-  server.registerTool(
+export const runTools: LoopTool[] = [
+  defineTool(
     "run_task",
     {
       title: "Run now",
@@ -35,7 +34,7 @@ export function registerRunTools(server: McpServer, ctx: DomainContext, scope: M
       },
       outputSchema: Run.shape,
     },
-    guard("run_task", async (args) => {
+    async ({ ctx, scope }, args) => {
       let run: Run;
       if (args.task_id !== undefined) {
         if (args.prompt !== undefined) throw invalid("give task_id (run that task now) or prompt (run this prompt now), not both.", "task_id");
@@ -47,10 +46,10 @@ export function registerRunTools(server: McpServer, ctx: DomainContext, scope: M
         throw invalid("give task_id (run that task now) or prompt (run this prompt now).", "task_id");
       }
       return structured(`Run ${run.id} queued on channel ${run.channel_id}.`, run);
-    }),
-  );
+    },
+  ),
 
-  server.registerTool(
+  defineTool(
     "list_runs",
     {
       title: "List runs",
@@ -65,14 +64,14 @@ export function registerRunTools(server: McpServer, ctx: DomainContext, scope: M
       outputSchema: { runs: z.array(Run) },
       annotations: { readOnlyHint: true },
     },
-    guard("list_runs", async (args) => {
+    async ({ ctx, scope }, args) => {
       const channel_id = await targetChannel(ctx, scope, args);
       const runs = (await listRuns(ctx, { channel_id, task_id: args.task_id, status: args.status, limit: args.limit, before: args.before })).map(trimmed);
       return structured(runs.length ? runs.map(runLine).join("\n") : "No runs.", { runs });
-    }),
-  );
+    },
+  ),
 
-  server.registerTool(
+  defineTool(
     "get_run",
     {
       title: "Get a run",
@@ -84,13 +83,13 @@ export function registerRunTools(server: McpServer, ctx: DomainContext, scope: M
       outputSchema: Run.extend({ events: z.array(RunEvent).optional() }).shape,
       annotations: { readOnlyHint: true },
     },
-    guard("get_run", async ({ run_id, events }) => {
+    async ({ ctx }, { run_id, events }) => {
       if (events === 0) {
         const run = runView(await loadRun(ctx, run_id));
         return structured(runLine(run), run);
       }
       const run = await getRunWithEvents(ctx, run_id);
       return structured(runLine(run), { ...run, events: run.events.slice(-events) });
-    }),
-  );
-}
+    },
+  ),
+];

@@ -4,17 +4,16 @@
  * range and "null removes a cap" hold the same way. The global budget is an admin's; an
  * agent's own run token may read its channel's budget but never change it.
  */
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { Budget, PutBudget, UsageQuery, UsageReport, type CapStatus, type UsageFigures } from "../../../protocol/spend.ts";
 import { money } from "../../domain/budget-rule.ts";
 import { getChannelBudget, getGlobalBudget, setChannelBudget, setGlobalBudget } from "../../domain/budget-store.ts";
-import type { DomainContext } from "../../domain/context.ts";
 import { usageReport } from "../../domain/usage.ts";
 import { invalid } from "../../errors.ts";
 import { parseWith } from "../../http/validate.ts";
-import { guard, structured } from "../result.ts";
-import { ChannelArgs, targetChannel, type McpScope } from "../scope.ts";
+import { structured } from "../result.ts";
+import { ChannelArgs, targetChannel } from "../scope.ts";
+import { defineTool, type LoopTool } from "../tool.ts";
 import { TaskId } from "./tasks.ts";
 
 /** The summary line lists at most this many groups; structuredContent has them all. */
@@ -39,8 +38,8 @@ const capText = (what: string, cap: number | null, status: CapStatus | null): st
 const budgetText = (b: Budget): string =>
   `${b.scope === "global" ? "Global budget" : `Budget of channel ${b.scope}`} (UTC periods): ${capText("today", b.daily_usd, b.daily)}; ${capText("this month", b.monthly_usd, b.monthly)}.`;
 
-export function registerSpendTools(server: McpServer, ctx: DomainContext, scope: McpScope): void {
-  server.registerTool(
+export const spendTools: LoopTool[] = [
+  defineTool(
     "get_usage",
     {
       title: "Usage and cost",
@@ -57,17 +56,17 @@ export function registerSpendTools(server: McpServer, ctx: DomainContext, scope:
       outputSchema: UsageReport.shape,
       annotations: { readOnlyHint: true },
     },
-    guard("get_usage", async ({ channel_id, dir_path, ...query }) => {
+    async ({ ctx, scope }, { channel_id, dir_path, ...query }) => {
       // The usual channel resolution, except that naming none means every visible channel
       // rather than an error; a task names its channel itself.
       const channel =
         channel_id || dir_path ? await targetChannel(ctx, scope, { channel_id, dir_path }) : query.task_id === undefined ? scope.defaultChannelId : undefined;
       const report = await usageReport(ctx, parseWith(UsageQuery, { ...query, ...(channel ? { channel_id: channel } : {}) }, "arguments"));
       return structured(usageText(report), report);
-    }),
-  );
+    },
+  ),
 
-  server.registerTool(
+  defineTool(
     "get_budget",
     {
       title: "Get the budget",
@@ -76,14 +75,14 @@ export function registerSpendTools(server: McpServer, ctx: DomainContext, scope:
       outputSchema: Budget.shape,
       annotations: { readOnlyHint: true },
     },
-    guard("get_budget", async ({ global, ...args }) => {
+    async ({ ctx, scope }, { global, ...args }) => {
       if (global && (args.channel_id || args.dir_path)) throw invalid("give global: true or a channel, not both.", "global");
       const budget = global ? await getGlobalBudget(ctx) : await getChannelBudget(ctx, await targetChannel(ctx, scope, args));
       return structured(budgetText(budget), budget);
-    }),
-  );
+    },
+  ),
 
-  server.registerTool(
+  defineTool(
     "set_budget",
     {
       title: "Set the budget",
@@ -92,11 +91,11 @@ export function registerSpendTools(server: McpServer, ctx: DomainContext, scope:
       inputSchema: { ...ChannelArgs, global: Global, daily_usd: PutBudget.shape.daily_usd, monthly_usd: PutBudget.shape.monthly_usd },
       outputSchema: Budget.shape,
     },
-    guard("set_budget", async ({ global, channel_id, dir_path, ...caps }) => {
+    async ({ ctx, scope }, { global, channel_id, dir_path, ...caps }) => {
       if (global && (channel_id || dir_path)) throw invalid("give global: true or a channel, not both.", "global");
       const patch = parseWith(PutBudget, caps, "arguments");
       const budget = global ? await setGlobalBudget(ctx, patch) : await setChannelBudget(ctx, await targetChannel(ctx, scope, { channel_id, dir_path }), patch);
       return structured(`Saved. ${budgetText(budget)}`, budget);
-    }),
-  );
-}
+    },
+  ),
+];

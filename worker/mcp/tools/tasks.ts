@@ -4,14 +4,13 @@
  * update_before_run), plus tz for cron. Each calls the same domain function as the
  * REST route, so a rule (schedule grammar, minimum interval, visibility) lives in one place.
  */
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { CreateTask, ScheduleText, Task, TaskWithPreview, UpdateTask } from "../../../protocol/api.ts";
-import type { DomainContext } from "../../domain/context.ts";
 import { createTask, deleteTask, getTask, listTasks, updateTask } from "../../domain/tasks.ts";
 import { invalid } from "../../errors.ts";
-import { guard, structured, text } from "../result.ts";
-import { ChannelArgs, targetChannel, type McpScope } from "../scope.ts";
+import { structured, text } from "../result.ts";
+import { ChannelArgs, targetChannel } from "../scope.ts";
+import { defineTool, type LoopTool } from "../tool.ts";
 import { cut } from "../../text.ts";
 
 export const TaskId = z.number().int().positive().describe("The task's id, as list_tasks shows it.");
@@ -45,8 +44,8 @@ const optionsText = (t: Task): string =>
 const taskLine = (t: Task): string =>
   `#${t.id} ${t.enabled ? "enabled" : "disabled"} ${t.type}${t.type === "manual" ? "" : ` "${t.schedule}"`}${t.tz ? ` ${t.tz}` : ""}${optionsText(t)} next ${t.next_run_at ?? (t.type === "manual" ? "on demand (run_task)" : "never")}: ${t.prompt.slice(0, 80)}`;
 
-export function registerTaskTools(server: McpServer, ctx: DomainContext, scope: McpScope): void {
-  server.registerTool(
+export const taskTools: LoopTool[] = [
+  defineTool(
     "schedule_task",
     {
       title: "Schedule a task",
@@ -63,16 +62,16 @@ export function registerTaskTools(server: McpServer, ctx: DomainContext, scope: 
       },
       outputSchema: TaskWithPreview.shape,
     },
-    guard("schedule_task", async (args) => {
+    async ({ ctx, scope }, args) => {
       const channel_id = await targetChannel(ctx, scope, args);
       const { channel_id: _c, dir_path: _d, ...rest } = args;
       const task = await createTask(ctx, { ...rest, schedule: rest.schedule ?? "", channel_id });
       const when = task.type === "manual" ? "it runs only when triggered (run_task)" : `next runs: ${task.preview.join(", ") || "none"}`;
       return structured(`Task scheduled (ID: ${task.id}); ${when}.`, task);
-    }),
-  );
+    },
+  ),
 
-  server.registerTool(
+  defineTool(
     "list_tasks",
     {
       title: "List tasks",
@@ -81,14 +80,14 @@ export function registerTaskTools(server: McpServer, ctx: DomainContext, scope: 
       outputSchema: { tasks: z.array(Task) },
       annotations: { readOnlyHint: true },
     },
-    guard("list_tasks", async (args) => {
+    async ({ ctx, scope }, args) => {
       const tasks = (await listTasks(ctx, await targetChannel(ctx, scope, args))).map(trimmed);
       const summary = tasks.length ? tasks.map(taskLine).join("\n") : "No scheduled tasks.";
       return structured(summary, { tasks });
-    }),
-  );
+    },
+  ),
 
-  server.registerTool(
+  defineTool(
     "show_task",
     {
       title: "Show a task",
@@ -97,13 +96,13 @@ export function registerTaskTools(server: McpServer, ctx: DomainContext, scope: 
       outputSchema: TaskWithPreview.shape,
       annotations: { readOnlyHint: true },
     },
-    guard("show_task", async ({ task_id }) => {
+    async ({ ctx }, { task_id }) => {
       const task = await getTask(ctx, task_id);
       return structured(taskLine(task), task);
-    }),
-  );
+    },
+  ),
 
-  server.registerTool(
+  defineTool(
     "cancel_task",
     {
       title: "Cancel a task",
@@ -111,13 +110,13 @@ export function registerTaskTools(server: McpServer, ctx: DomainContext, scope: 
       inputSchema: { task_id: TaskId },
       annotations: { destructiveHint: true, idempotentHint: true },
     },
-    guard("cancel_task", async ({ task_id }) => {
+    async ({ ctx }, { task_id }) => {
       await deleteTask(ctx, task_id);
       return text(`Task ${task_id} cancelled.`);
-    }),
-  );
+    },
+  ),
 
-  server.registerTool(
+  defineTool(
     "toggle_task",
     {
       title: "Enable or disable a task",
@@ -126,13 +125,13 @@ export function registerTaskTools(server: McpServer, ctx: DomainContext, scope: 
       outputSchema: TaskWithPreview.shape,
       annotations: { idempotentHint: true },
     },
-    guard("toggle_task", async ({ task_id, enabled }) => {
+    async ({ ctx }, { task_id, enabled }) => {
       const task = await updateTask(ctx, task_id, { enabled });
       return structured(`Task ${task_id} ${enabled ? "enabled" : "disabled"}.`, task);
-    }),
-  );
+    },
+  ),
 
-  server.registerTool(
+  defineTool(
     "edit_task",
     {
       title: "Edit a task",
@@ -147,12 +146,12 @@ export function registerTaskTools(server: McpServer, ctx: DomainContext, scope: 
       },
       outputSchema: TaskWithPreview.shape,
     },
-    guard("edit_task", async ({ task_id, ...changes }) => {
+    async ({ ctx }, { task_id, ...changes }) => {
       const patch = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
       if (!Object.keys(patch).length) throw invalid("nothing to change: give schedule, type, prompt, tz, auto_delete_sec, worktree, origin_branch or update_before_run.");
       // Each field was checked against the REST schema's own parts; updateTask owns the rest.
       const task = await updateTask(ctx, task_id, patch);
       return structured(`Task ${task_id} updated.`, task);
-    }),
-  );
-}
+    },
+  ),
+];
