@@ -164,13 +164,22 @@ export function formatInterval(ms: number): string {
   return parts.join("") || "0s";
 }
 
+/**
+ * Zones already found valid in this isolate. Building an Intl.DateTimeFormat to test a name is
+ * the costliest step of checking a cron task (bench/cpu); the set holds only real IANA names,
+ * so it stays small (a few hundred at most).
+ */
+const knownZones = new Set<string>();
+
 function isTimeZone(tz: string): boolean {
+  if (knownZones.has(tz)) return true;
   try {
     new Intl.DateTimeFormat("en", { timeZone: tz });
-    return true;
   } catch {
     return false;
   }
+  knownZones.add(tz);
+  return true;
 }
 
 /** The stored form of a schedule: once-times become absolute UTC so re-reading is stable. */
