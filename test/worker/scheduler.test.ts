@@ -1,6 +1,7 @@
 import { createScheduledController, env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../worker/index.ts";
+import { SWEEP_CHANNEL_BATCH } from "../../worker/domain/sweep.ts";
 
 const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" };
 let dirs = 0;
@@ -191,6 +192,22 @@ describe("sweep (Cron Trigger)", () => {
     await runSweep();
     expect(await runsOf(g.id)).toHaveLength(1);
   });
+
+  it("repairs at most SWEEP_CHANNEL_BATCH channels per sweep; the next sweep takes the rest, each once", async () => {
+    const overdue = [];
+    for (let i = 0; i < SWEEP_CHANNEL_BATCH + 3; i++) {
+      const t = await task(await channel(), "10m");
+      await makeDue(t.id, 5 * 60_000);
+      overdue.push(t.id);
+    }
+    const fired = async () => (await Promise.all(overdue.map(runsOf))).map((r) => r.length);
+    await runSweep();
+    const first = await fired();
+    expect(first.filter((n) => n === 1).length).toBeLessThanOrEqual(SWEEP_CHANNEL_BATCH);
+    expect(first.filter((n) => n === 0).length).toBeGreaterThan(0);
+    await runSweep();
+    expect(await fired()).toEqual(overdue.map(() => 1));
+  }, 120_000);
 
   it("prunes run events older than the retention", async () => {
     const ch = await channel();

@@ -17,6 +17,13 @@ import { expireApprovals } from "./approvals.ts";
 export const SWEEP_GRACE_MS = 60_000;
 
 const PRUNE_BATCH = 10_000;
+/**
+ * At most this many channels per kind of repair (overdue tasks, stuck queues, stalled loops)
+ * per sweep: each is a Durable Object call, and the Cron invocation has the same CPU limit as
+ * a request (10 ms on the Free plan). After an outage the rest follow a minute later (the
+ * repaired ones no longer match); alarms, not the sweep, do the normal work.
+ */
+export const SWEEP_CHANNEL_BATCH = 50;
 
 export interface SweepReport {
   channels: number;
@@ -33,7 +40,8 @@ export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise
   const overdue = await db
     .selectDistinct({ channelId: tasks.channelId })
     .from(tasks)
-    .where(and(eq(tasks.enabled, true), lt(tasks.nextRunAt, now - SWEEP_GRACE_MS)));
+    .where(and(eq(tasks.enabled, true), lt(tasks.nextRunAt, now - SWEEP_GRACE_MS)))
+    .limit(SWEEP_CHANNEL_BATCH);
 
   // One channel failing (or gone) never stops the others.
   const results = await Promise.allSettled(
@@ -54,7 +62,8 @@ export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise
   const stuck = await db
     .selectDistinct({ channelId: runs.channelId })
     .from(runs)
-    .where(and(eq(runs.status, "queued"), lt(runs.createdAt, now - SWEEP_GRACE_MS)));
+    .where(and(eq(runs.status, "queued"), lt(runs.createdAt, now - SWEEP_GRACE_MS)))
+    .limit(SWEEP_CHANNEL_BATCH);
   await Promise.allSettled(stuck.map(({ channelId }) => sessionOf(env, channelId).enqueue(channelId)));
 
   // Running loops whose newest iteration ended a while ago with nothing queued after it (the
@@ -71,7 +80,8 @@ export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise
         lt(runs.finishedAt, now - SWEEP_GRACE_MS),
         or(isNull(loops.nextAt), lt(loops.nextAt, now - SWEEP_GRACE_MS)),
       ),
-    );
+    )
+    .limit(SWEEP_CHANNEL_BATCH);
   await Promise.allSettled(stalled.map(({ channelId, runId }) => sessionOf(env, channelId).finished(channelId, runId)));
   // Held calls nobody decided on in time: denied with "no decision", and the run resumes.
   const expired = await expireApprovals(db, env, now);
