@@ -5,7 +5,10 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { verifyInteraction } from "../../worker/discord/verify.ts";
 import { command, newPlace, nowSeconds, postRaw, send, signWith } from "./discord-helpers.ts";
+
+const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 const PING = { id: "900000000000000100", application_id: "900000000000000001", type: 1, token: "ping-token", version: 1 };
 
@@ -56,6 +59,32 @@ describe("signature", () => {
     const body = JSON.stringify(PING);
     const headers = await signed(body, String(Number(nowSeconds()) - 10));
     await expect401(await postRaw(body, { ...headers, "x-signature-timestamp": nowSeconds() }));
+  });
+
+  it("with the key imported once per isolate, a forgery right after a valid request is still refused (issue 19)", async () => {
+    const body = JSON.stringify(PING);
+    for (let i = 0; i < 3; i++) {
+      const good = await signed(body);
+      expect((await postRaw(body, good)).status).toBe(200);
+      await expect401(await postRaw(body, await signed(body, nowSeconds(), await otherKey())));
+      // The valid signature with one bit flipped.
+      const flipped = good["x-signature-ed25519"].replace(/^./, (c) => (c === "0" ? "1" : "0"));
+      await expect401(await postRaw(body, { ...good, "x-signature-ed25519": flipped }));
+    }
+  });
+
+  it("the key cache is per public key: a signature valid for one key is refused under another", async () => {
+    const pair = async () => {
+      const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+      return { keys, hex: hex(new Uint8Array((await crypto.subtle.exportKey("raw", keys.publicKey)) as ArrayBuffer)) };
+    };
+    const [one, two] = [await pair(), await pair()];
+    const body = JSON.stringify(PING);
+    const timestamp = nowSeconds();
+    const sig = await signWith(one.keys.privateKey, timestamp, body);
+    expect(await verifyInteraction(one.hex, body, sig, timestamp)).toBeNull();
+    expect(await verifyInteraction(two.hex, body, sig, timestamp)).toBe("bad_signature");
+    expect(await verifyInteraction(one.hex, body, sig, timestamp)).toBeNull();
   });
 
   it("refuses missing headers", async () => {

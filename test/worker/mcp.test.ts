@@ -340,6 +340,51 @@ describe("scoping", () => {
   });
 });
 
+describe("the tool table is built once per isolate; each request keeps its own scope (issue 19)", () => {
+  /** One stateless JSON-RPC tools/call, as a bare POST. */
+  async function callRaw(token: string, name: string, args: object, headers: Record<string, string> = {}) {
+    const res = await SELF.fetch(`${BASE}/mcp`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: args } }),
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { result: CallToolResult }).result;
+  }
+
+  it("interleaved requests with different channel tokens each list only their own channel's tasks", async () => {
+    const a = await newChannel();
+    const b = await newChannel();
+    const taskA = await restTask(a.id, "only in a");
+    const taskB = await restTask(b.id, "only in b");
+    const [tokenA, tokenB] = [await channelToken(a.id), await channelToken(b.id)];
+    // tools/list first, so the calls below run after the cached table and its JSON exist.
+    expect((await (await connect()).listTools()).tools.map((t) => t.name)).toEqual(TOOLS);
+
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? callRaw(tokenB, "list_tasks", {}) : callRaw(tokenA, "list_tasks", {}))));
+    results.forEach((r, i) => {
+      const { tasks } = z.object({ tasks: z.array(Task) }).parse(r.structuredContent);
+      expect(tasks.map((t) => t.id)).toEqual([i % 2 ? taskB.id : taskA.id]);
+    });
+    // And neither token reaches the other's channel by naming it, right after the other used it.
+    for (const [token, other] of [[tokenA, b], [tokenB, a]] as const) {
+      const r = await callRaw(token, "list_tasks", { channel_id: other.id });
+      expect(r.isError).toBe(true);
+      expect((r.content[0] as { text: string }).text).toMatch(NOT_FOUND);
+    }
+  });
+
+  it("a Loop-Channel header is the default of its own request only", async () => {
+    const channel = await newChannel();
+    const task = await restTask(channel.id);
+    const withHeader = await callRaw(ADMIN, "list_tasks", {}, { "loop-channel": channel.id });
+    expect(z.object({ tasks: z.array(Task) }).parse(withHeader.structuredContent).tasks.map((t) => t.id)).toEqual([task.id]);
+    const without = await callRaw(ADMIN, "list_tasks", {});
+    expect(without.isError).toBe(true);
+    expect((without.content[0] as { text: string }).text).toMatch(/^invalid_request: channel_id is required/);
+  });
+});
+
 describe("bad arguments are tool errors with a clear message", () => {
   it("wrong types and missing arguments", async () => {
     const client = await connect();
