@@ -194,7 +194,7 @@ describe("sweep (Cron Trigger)", () => {
   });
 
   it("repairs at most SWEEP_CHANNEL_BATCH channels per sweep; the next sweep takes the rest, each once", async () => {
-    const overdue = [];
+    const overdue: number[] = [];
     for (let i = 0; i < SWEEP_CHANNEL_BATCH + 3; i++) {
       const t = await task(await channel(), "10m");
       await makeDue(t.id, 5 * 60_000);
