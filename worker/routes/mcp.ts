@@ -1,7 +1,8 @@
 /**
  * /mcp: the remote MCP endpoint (Streamable HTTP), stateless. Each POST gets a fresh
- * McpServer and transport: no session lives between requests, so any isolate can answer
- * any request and nothing needs cleaning up. Responses are plain JSON (enableJsonResponse):
+ * Server and transport (cheap: the tool table is built once per isolate, mcp/server.ts): no
+ * session lives between requests, so any isolate can answer any request and nothing needs
+ * cleaning up. Responses are plain JSON (enableJsonResponse):
  * every tool answers in one D1 round trip or a few, so there is nothing to stream.
  *
  * Auth is the REST API's: admin, channel-scoped or run-scoped bearer tokens (a 401 carries
