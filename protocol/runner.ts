@@ -6,7 +6,7 @@
  *   claim      POST /runner/v1/claim                 → 200 Job | 204 (nothing within wait_ms)
  *   heartbeat  POST /runner/v1/runs/:id/heartbeat    → HeartbeatResponse (extends the lease)
  *   events     POST /runner/v1/runs/:id/events       → EventBatchResponse (dupes ignored)
- *   complete   POST /runner/v1/runs/:id/complete     → CompleteResponse (idempotent)
+ *   complete   POST /runner/v1/runs/:id/complete     → CompleteResponse (idempotent; may carry the last events)
  *   abandon    POST /runner/v1/runs/:id/abandon      → AbandonResponse (hands the lease back)
  *   monitor    POST /runner/v1/runs/:id/monitor      → MonitorResponse (a loop iteration's
  *              monitor output; the answer is the iteration's prompt, built with it)
@@ -201,6 +201,8 @@ export const Completion = z.strictObject({
   error: z.string().max(10_000).nullable().default(null),
   model: z.string().max(200).nullable().default(null),
   duration_ms: z.number().int().min(0).nullable().default(null),
+  /** The run's last events, stored before the completion: one request instead of two. */
+  events: z.array(WireEvent).max(MAX_EVENTS_PER_BATCH).default([]),
   deferred_tool_use: DeferredToolUse.nullable().default(null),
 }).refine((c) => (c.status === "deferred") === (c.deferred_tool_use !== null), {
   message: "deferred_tool_use is given exactly when status is deferred",

@@ -34,8 +34,6 @@ export interface AgentInput {
   onEvent: (data: RunEventData) => void;
   /** Resolves when the event buffer has room; output is not read meanwhile. */
   waitForRoom: () => Promise<void>;
-  /** The end is near (the result line arrived, or the container exited): send events now. */
-  flush: () => void;
   log: Logger;
   killGraceMs?: number;
 }
@@ -67,7 +65,6 @@ export async function runAgent(i: AgentInput): Promise<AgentOutcome> {
     MAX_LINE_BYTES,
     (line) => {
       for (const e of parser.line(line)) i.onEvent(e);
-      if (parser.result) i.flush(); // the result is the last line: no point batching further
     },
     (bytes) => i.onEvent({ type: "notice", message: `skipped an output line of ${bytes} bytes (longer than ${MAX_LINE_BYTES} bytes)` }),
   );
@@ -101,7 +98,6 @@ export async function runAgent(i: AgentInput): Promise<AgentOutcome> {
     stopper.exited();
     watchdog?.stop(); // silence while draining is not a stall
     i.log.debug("container exited", { ...fields, exit_code: exit.exitCode, oom_killed: exit.oomKilled });
-    i.flush();
     outcome.exitCode = exit.exitCode;
     outcome.oomKilled = exit.oomKilled;
     await output.drain();

@@ -1,8 +1,11 @@
 /**
  * A job's events on their way to the Worker. Each event gets its seq when it is produced
  * (from job.first_seq on), so a batch retried after a timeout is harmless: the Worker
- * ignores seqs it already stored. Batches go out every FLUSH_MS or at MAX_BATCH events,
- * one request at a time so order holds. While the Worker is unreachable events wait here,
+ * ignores seqs it already stored. The first batch goes out at once (the run shows as
+ * working, and the lease is acknowledged); after it at most one batch per FLUSH_MS, or
+ * sooner at MAX_BATCH events, one request at a time so order holds. What is left when the
+ * run ends rides on the completion (takeRest). Every request counts against the Worker's
+ * daily free requests, so a 20-event run costs a handful, not twenty (issue 15). While the Worker is unreachable events wait here,
  * bounded: past MAX_BUFFERED the producer is told to wait (waitForRoom), which stops the
  * runner reading the container's output, which stalls the agent, and nothing is dropped.
  */
@@ -11,7 +14,13 @@ import { Backoff, sleep } from "./backoff.ts";
 import { errorText, type Logger } from "./log.ts";
 import { WorkerError, type WorkerClient } from "./worker-client.ts";
 
-export const FLUSH_MS = 250;
+/**
+ * Shortest time between two batches. Just under the longest heartbeat interval (5 s): while
+ * a run produces events its batches keep the lease and carry the cancel flag, so it sends
+ * no heartbeats. Watchers see events at most this late; the live Discord message is edited
+ * at most every second or so anyway.
+ */
+export const FLUSH_MS = 4_000;
 export const MAX_BATCH = 50;
 /** The Worker caps requests at MAX_RUNNER_BODY_BYTES; stay well below it. */
 export const MAX_BATCH_BYTES = MAX_RUNNER_BODY_BYTES / 4;
@@ -42,6 +51,8 @@ export class EventUploader {
   #wake: (() => void) | null = null;
   #roomWaiters: (() => void)[] = [];
   #delivered = 0;
+  #lastSentAt = 0;
+  #holding = false;
 
   constructor(o: UploaderOptions) {
     this.#o = o;
@@ -56,6 +67,11 @@ export class EventUploader {
 
   get pending(): number {
     return this.#queue.length;
+  }
+
+  /** When the Worker last acknowledged a batch (0: never): a heartbeat before then is redundant. */
+  get lastContactAt(): number {
+    return this.#lastSentAt;
   }
 
   push(data: RunEventData): void {
@@ -91,6 +107,28 @@ export class EventUploader {
     return this.#queue.length === 0;
   }
 
+  /**
+   * The run is over: stop sending batches and hand back what is left for the completion to
+   * carry, when it fits in one request. Otherwise (a long outage left many behind) the
+   * events are delivered the usual way first; null when that did not finish in time.
+   * The events stay buffered until markDelivered(), so nothing is lost if completing fails.
+   */
+  async takeRest(signal?: AbortSignal): Promise<WireEvent[] | null> {
+    this.#holding = true;
+    this.#wakeUp();
+    if (this.#pumping) await (signal ? Promise.race([this.#pumping, new Promise<void>((r) => signal.addEventListener("abort", () => r(), { once: true }))]) : this.#pumping);
+    const rest = this.#takeBatch();
+    if (rest.length === this.#queue.length) return rest;
+    this.#holding = false;
+    return (await this.drain(signal)) ? [] : null;
+  }
+
+  /** The completion carrying takeRest()'s events was accepted. */
+  markDelivered(events: WireEvent[]): void {
+    this.#queue.splice(0, events.length).forEach((q) => (this.#bytes -= q.bytes));
+    this.#delivered += events.length;
+  }
+
   /** Stops sending (lease lost or job over); buffered events are dropped. */
   close(): void {
     this.#halt.abort();
@@ -116,19 +154,19 @@ export class EventUploader {
     const halt = this.#halt.signal;
     let outage = false;
     try {
-      while (this.#queue.length && !halt.aborted) {
-        if (!this.#draining && this.#queue.length < MAX_BATCH) {
-          // Let a burst gather into one request.
-          const waited = Date.now() - this.#queue[0]!.event.at;
-          const rest = (this.#o.flushMs ?? FLUSH_MS) - waited;
+      while (this.#queue.length && !halt.aborted && !this.#holding) {
+        if (!this.#draining && this.#queue.length < MAX_BATCH && this.#lastSentAt) {
+          // Let what comes until FLUSH_MS after the last batch gather into one request.
+          const rest = (this.#o.flushMs ?? FLUSH_MS) - (Date.now() - this.#lastSentAt);
           if (rest > 0) await Promise.race([sleep(rest, halt), new Promise<void>((r) => (this.#wake = r))]);
-          if (halt.aborted) return;
+          if (halt.aborted || this.#holding) return;
         }
         const batch = this.#takeBatch();
         try {
           const res = await this.#o.client.events(this.#o.job.run_id, this.#o.job.lease_id, batch, halt);
           this.#queue.splice(0, batch.length).forEach((q) => (this.#bytes -= q.bytes));
           this.#delivered += batch.length;
+          this.#lastSentAt = Date.now();
           this.#releaseRoom();
           if (outage) this.#o.log.info("events delivered again after a Worker outage", { run_id: this.#o.job.run_id, pending: this.#queue.length });
           outage = false;

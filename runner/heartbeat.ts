@@ -1,8 +1,11 @@
 /**
- * Keeps a job's lease alive: one heartbeat at once (it acknowledges the lease, so a runner
- * that dies right after claiming does not use up an attempt), then every interval. The
- * answer carries the cancel flag; a 409 means the lease is gone. A failed beat is tried
- * again every second until one gets through: a third of the TTL leaves room for that.
+ * Keeps a job's lease alive: a heartbeat every interval in which nothing else reached the
+ * Worker. An event batch extends the lease and carries the cancel flag too, so while a run
+ * streams events it sends no heartbeats: each is a Worker request against the free tier's
+ * daily budget (issue 15). The first contact, batch or beat, acknowledges the lease, so a
+ * runner that dies right after claiming does not use up an attempt. The answer carries the
+ * cancel flag; a 409 means the lease is gone. A failed beat is tried again every second
+ * until one gets through: a third of the TTL leaves room for that.
  */
 import type { Job } from "../protocol/runner.ts";
 import { sleep } from "./backoff.ts";
@@ -20,6 +23,8 @@ export interface HeartbeatOptions {
   client: Pick<WorkerClient, "heartbeat">;
   job: Pick<Job, "run_id" | "lease_id" | "lease_ttl_ms">;
   log: Logger;
+  /** When something else (an event batch) last reached the Worker for this lease; 0: never. */
+  lastContact?: () => number;
   onCancel: () => void;
   onLeaseLost: (err: WorkerError) => void;
 }
@@ -29,9 +34,17 @@ export function startHeartbeats(o: HeartbeatOptions): { stop(): void } {
   const interval = heartbeatInterval(o.job.lease_ttl_ms);
   void (async function beat() {
     let misses = 0;
+    let lastBeat = Date.now(); // the claim itself just reached the Worker
+    await sleep(interval, halt.signal);
     while (!halt.signal.aborted) {
+      const contact = Math.max(lastBeat, o.lastContact?.() ?? 0);
+      if (!misses && Date.now() - contact < interval) {
+        await sleep(interval - (Date.now() - contact), halt.signal);
+        continue;
+      }
       try {
         const res = await o.client.heartbeat(o.job.run_id, o.job.lease_id, halt.signal);
+        lastBeat = Date.now();
         if (misses) o.log.info("heartbeat delivered again", { run_id: o.job.run_id, missed: misses });
         misses = 0;
         if (res.cancel) o.onCancel();

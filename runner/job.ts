@@ -6,7 +6,7 @@
  * job without reporting, since the run now belongs to another attempt. Setup problems the user
  * can fix (missing workdir, bad .loop/config.json) fail the run with that message.
  */
-import type { Job } from "../protocol/runner.ts";
+import type { Job, WireEvent } from "../protocol/runner.ts";
 import { runAgent, sessionWasMissing, type AgentOutcome, type StopKind } from "./agent.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import type { RunnerConfig } from "./config.ts";
@@ -70,7 +70,7 @@ export async function runJob(job: Job, ctx: JobContext): Promise<JobEnd> {
     halt.abort(kind);
   };
   const uploader = new EventUploader({ client: ctx.client, job, log, onCancel: () => stop("cancel"), onLeaseLost: (e) => stop("lease_lost", e) });
-  const beats = startHeartbeats({ client: ctx.client, job, log, onCancel: () => stop("cancel"), onLeaseLost: (e) => stop("lease_lost", e) });
+  const beats = startHeartbeats({ client: ctx.client, job, log, lastContact: () => uploader.lastContactAt, onCancel: () => stop("cancel"), onLeaseLost: (e) => stop("lease_lost", e) });
   const onShutdown = () => stop("shutdown");
   ctx.shutdown.addEventListener("abort", onShutdown, { once: true });
   if (ctx.shutdown.aborted) onShutdown();
@@ -92,12 +92,14 @@ export async function runJob(job: Job, ctx: JobContext): Promise<JobEnd> {
       return { status: "lease_lost" };
     }
     if (stoppedBy === "shutdown") return await giveBack(job, ctx, uploader);
-    const delivered = await uploader.drain(AbortSignal.timeout(reportWindowMs(job)));
-    if (!delivered && !leaseLost) log.error("could not deliver all events before completing", { ...fields, pending: uploader.pending });
+    // The last events ride on the completion: one request fewer per run.
+    const rest = await uploader.takeRest(AbortSignal.timeout(reportWindowMs(job)));
+    if (rest === null && !leaseLost) log.error("could not deliver all events before completing", { ...fields, pending: uploader.pending });
     if (leaseLost) return { status: "lease_lost" };
     completing = true;
-    log.debug("events delivered; completing", { ...fields, events: uploader.delivered });
-    const reported = await complete(job, decision, ctx);
+    log.debug("completing", { ...fields, events_before: uploader.delivered, events_with_completion: rest?.length ?? 0 });
+    const reported = await complete(job, decision, rest ?? [], ctx);
+    if (reported) uploader.markDelivered(rest ?? []);
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     const usage = decision.usage ? `, ${decision.usage.input_tokens} in / ${decision.usage.output_tokens} out tokens` : "";
     const cost = decision.cost_usd != null ? `, $${decision.cost_usd.toFixed(4)}` : "";
@@ -211,7 +213,6 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
         stop: s.halt,
         onEvent: (e) => s.uploader.push(e),
         waitForRoom: () => s.uploader.waitForRoom(),
-        flush: () => s.uploader.flushNow(),
         log,
         ...(ctx.killGraceMs !== undefined ? { killGraceMs: ctx.killGraceMs } : {}),
       });
@@ -267,13 +268,13 @@ async function monitorThenPrompt(job: Job, ctx: JobContext, s: ExecState, place:
 }
 
 /** Reports the end, retrying while the Worker is unreachable; a 409 means someone else owns it now. */
-async function complete(job: Job, decision: Decision, ctx: JobContext): Promise<boolean> {
+async function complete(job: Job, decision: Decision, events: WireEvent[], ctx: JobContext): Promise<boolean> {
   const window = AbortSignal.timeout(reportWindowMs(job));
   const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
   const fields = { run_id: job.run_id, status: decision.status };
   for (;;) {
     try {
-      const res = await ctx.client.complete(job.run_id, { lease_id: job.lease_id, ...decision });
+      const res = await ctx.client.complete(job.run_id, { lease_id: job.lease_id, ...decision, events });
       if (backoff.failures) ctx.log.info("completion delivered after retries", { ...fields, retries: backoff.failures });
       if (res.duplicate) ctx.log.debug("completion was a duplicate", fields);
       return true;

@@ -254,6 +254,26 @@ describe("completion", () => {
     await complete(runner, fresh);
   });
 
+  it("carries the run's last events: stored in order before the run ends, once, and only for the lease holder", async () => {
+    const { channel, runners } = await setup(2);
+    const r = await ask(channel);
+    const job = (await claim(runners[0]!))!;
+    await postEvents(runners[0]!, job, [1, 2]);
+    const last = [3, 4].map((s) => ({ seq: s, at: Date.now(), data: { type: "text", text: `event ${s}` } }));
+    // Another runner's completion with events stores nothing.
+    expect((await complete(runners[1]!, job, { events: last })).status).toBe(409);
+    expect((await run(r.id)).events.map((e: any) => e.seq)).toEqual([1, 2]);
+
+    expect((await complete(runners[0]!, job, { events: last })).body).toEqual({ ok: true, duplicate: false });
+    expect((await complete(runners[0]!, job, { events: last })).body).toEqual({ ok: true, duplicate: true });
+    const done = await run(r.id);
+    expect(done).toMatchObject({ status: "succeeded" });
+    expect(done.events.map((e: any) => [e.seq, e.payload.text])).toEqual([1, 2, 3, 4].map((s) => [s, `event ${s}`]));
+    // A finished run's stream replays all four, then the completion.
+    const text = await (await SELF.fetch(`http://loop.test/api/runs/${r.id}/stream`, { headers: { authorization: ADMIN } })).text();
+    expect(text.indexOf("event 4")).toBeLessThan(text.indexOf("event: complete"));
+  });
+
   it("the run token works for its own channel until the run ends", async () => {
     const { label, channel, runner } = await setup();
     const other = await newChannel(label);
