@@ -48,7 +48,9 @@ writeFileSync(
   meterConfig,
   readFileSync(join(ROOT, "wrangler.toml"), "utf8")
     .replace(/^main = .*$/m, `main = "${join(ROOT, "bench/meter/entry.ts")}"`)
-    .replace(/^migrations_dir = .*$/m, `migrations_dir = "${join(ROOT, "migrations")}"`),
+    .replace(/^migrations_dir = .*$/m, `migrations_dir = "${join(ROOT, "migrations")}"`)
+    // Paths in a wrangler config are relative to the config's own directory.
+    .replace(/^directory = "dist\/dashboard"$/m, `directory = "${join(ROOT, "dist/dashboard")}"`),
 );
 
 const signer = await discordSigner();

@@ -122,9 +122,16 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
 
   /** Ends or re-queues every lease that ran out. The alarm calls it; so does the sweep. */
   async reap(now = Date.now()): Promise<ReapResult> {
+    return this.#reap(now, true);
+  }
+
+  /** `retireUnacked`: a lease never acknowledged also ends its runner's other parked claims. */
+  async #reap(now: number, retireUnacked: boolean): Promise<ReapResult> {
     const requeued: number[] = [];
     const ended: number[] = [];
     for (const release of this.#leases.expire(now)) {
+      // Never acknowledged: the claim was most likely answered after its runner died (leases.ts, LEASE_ACK_MS).
+      if (retireUnacked && !release.acked && release.runnerId) this.#parked.abandonRunner(release.runnerId);
       await this.#applyRelease(release, now);
       (release.outcome === "requeued" ? requeued : ended).push(release.runId);
     }
@@ -203,7 +210,7 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
       async (job) => {
         // Its claim timed out during the lease's D1 writes: unacknowledged, so it goes back free.
         this.#leases.expireNow(job.run_id, Date.now());
-        await this.reap();
+        await this.#reap(Date.now(), false);
       },
     );
   }
@@ -217,7 +224,8 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
       await requeueRun(this.#db, release.runId, release.nextAttempt);
     }
     const { runId, runnerId, attempt, acked, cause, outcome } = release;
-    if (cause === "expired") log.warn("dispatcher: lease expired", { runId, runnerId, attempt, acked, cause, outcome });
+    if (cause === "expired" && !acked) log.warn("dispatcher: lease never acknowledged; the run goes back on the same attempt", { runId, runnerId, attempt, cause, outcome });
+    else if (cause === "expired") log.warn("dispatcher: lease expired", { runId, runnerId, attempt, acked, cause, outcome });
     else log.info("dispatcher: lease handed back", { runId, runnerId, attempt, acked, cause, outcome });
   }
 

@@ -7,14 +7,25 @@
  * A lease that runs out puts the run back once (attempt 2) and then ends it as "lost". A
  * lease that was never acknowledged (the claimer vanished before its first heartbeat) goes
  * back without using up an attempt. A runner may also hand a lease back at once (it restarted
- * or is stopping, issue 15): that ends the lease exactly as expiry would. Every step is synchronous SQL, so two claims can never
- * take one job (the object's input gate stays closed between the select and the update).
+ * or is stopping, issue 15): that ends the lease exactly as expiry would. A fresh lease runs
+ * only LEASE_ACK_MS until its runner's first heartbeat: a claim can be answered after its
+ * runner died (nothing tells the Worker a long poll's client is gone, reliably: `wrangler
+ * dev` never aborts request.signal, and a host that loses power sends no FIN), and such a
+ * job must go back in seconds, not after a whole lease TTL. Every step is synchronous SQL,
+ * so two claims can never take one job (the object's input gate stays closed between the
+ * select and the update).
  */
 import { randomId } from "../worker/domain/secrets.ts";
 import type { AbandonReason } from "../protocol/runner.ts";
 import type { DispatcherCancel, LeaseCheck, LeaseInfo } from "./contracts.ts";
 
 export const MAX_ATTEMPTS = 2;
+/**
+ * How long a runner has to acknowledge a lease it was handed (its first heartbeat, sent the
+ * moment the claim's answer arrives). An unacknowledged lease goes back without using up an
+ * attempt, so this only bounds how long a job handed to a dead claim waits.
+ */
+export const LEASE_ACK_MS = 10_000;
 /** Remembered completions, so a retried complete is answered as a duplicate. */
 const DONE_RETENTION_MS = 86_400_000;
 /** Events of lease n are numbered from (n-1)·SEQ_STRIDE + 1, so attempts never collide. */
@@ -108,7 +119,8 @@ export class Leases {
       .toArray()[0];
     if (!row) return null;
     const leaseId = randomId("lease_");
-    const expiresAt = now + this.ttlMs;
+    // Until the first heartbeat, the lease runs only the acknowledgement window.
+    const expiresAt = now + Math.min(LEASE_ACK_MS, this.ttlMs);
     const leaseCount = row.lease_count + 1;
     this.#sql.exec(
       `UPDATE jobs SET state = 'leased', lease_id = ?, runner_id = ?, lease_expires_at = ?, lease_count = ?, acked = 0 WHERE run_id = ?`,

@@ -55,6 +55,18 @@ export class ParkedClaims {
   }
 
   /**
+   * Every parked claim of this runner ends now (answered null). Used when the runner did not
+   * acknowledge a job it was handed: its process is most likely gone, and its other parked
+   * claims would each take a job and stall it for the acknowledgement window. Were it alive
+   * after all, it just claims again.
+   */
+  abandonRunner(runnerId: string): number {
+    const gone = this.#parked.filter((p) => p.runner.id === runnerId && !p.settled);
+    for (const p of gone) this.abandon(p.id);
+    return gone.length;
+  }
+
+  /**
    * Offers jobs to the waiting claims, oldest first. A claim whose wait ran out while its job
    * was being leased cannot take it: `late` gets that job back to undo the lease.
    */

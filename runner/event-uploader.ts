@@ -1,16 +1,18 @@
 /**
  * A job's events on their way to the Worker. Each event gets its seq when it is produced
  * (from job.first_seq on), so a batch retried after a timeout is harmless: the Worker
- * ignores seqs it already stored. The first batch goes out at once (the run shows as
- * working, and the lease is acknowledged); after it at most one batch per FLUSH_MS, or
- * sooner at MAX_BATCH events, one request at a time so order holds. What is left when the
- * run ends rides on the completion (takeRest). Every request counts against the Worker's
- * daily free requests, so a 20-event run costs a handful, not twenty (issue 15). While the Worker is unreachable events wait here,
- * bounded: past MAX_BUFFERED the producer is told to wait (waitForRoom), which stops the
- * runner reading the container's output, which stalls the agent, and nothing is dropped.
+ * ignores seqs it already stored. Batches are paced: at most one per FLUSH_MS after the last
+ * contact with the Worker under this lease (a batch or a heartbeat, LeaseContact), sooner at
+ * MAX_BATCH events, one request at a time so order holds. What is left when the run ends
+ * rides on the completion (takeRest). Every request counts against the Worker's daily free
+ * requests, so a 20-event run costs a handful, not twenty (issue 15). While the Worker is
+ * unreachable events wait here, bounded: past MAX_BUFFERED the producer is told to wait
+ * (waitForRoom), which stops the runner reading the container's output, which stalls the
+ * agent, and nothing is dropped.
  */
 import { MAX_EVENTS_PER_BATCH, MAX_RUNNER_BODY_BYTES, type Job, type RunEventData, type WireEvent } from "../protocol/runner.ts";
 import { Backoff, sleep } from "./backoff.ts";
+import { LeaseContact } from "./lease-contact.ts";
 import { errorText, type Logger } from "./log.ts";
 import { WorkerError, type WorkerClient } from "./worker-client.ts";
 
@@ -37,6 +39,8 @@ export interface UploaderOptions {
   onLeaseLost: (err: WorkerError) => void;
   flushMs?: number;
   backoff?: Backoff;
+  /** Shared with the job's heartbeats: batches are paced from the last contact of either. */
+  contact?: LeaseContact;
 }
 
 export class EventUploader {
@@ -51,12 +55,13 @@ export class EventUploader {
   #wake: (() => void) | null = null;
   #roomWaiters: (() => void)[] = [];
   #delivered = 0;
-  #lastSentAt = 0;
+  readonly #contact: LeaseContact;
   #holding = false;
 
   constructor(o: UploaderOptions) {
     this.#o = o;
     this.#nextSeq = o.job.first_seq;
+    this.#contact = o.contact ?? new LeaseContact();
     this.#backoff = o.backoff ?? new Backoff({ initialMs: 500, maxMs: 10_000 });
   }
 
@@ -67,11 +72,6 @@ export class EventUploader {
 
   get pending(): number {
     return this.#queue.length;
-  }
-
-  /** When the Worker last acknowledged a batch (0: never): a heartbeat before then is redundant. */
-  get lastContactAt(): number {
-    return this.#lastSentAt;
   }
 
   push(data: RunEventData): void {
@@ -155,9 +155,9 @@ export class EventUploader {
     let outage = false;
     try {
       while (this.#queue.length && !halt.aborted && !this.#holding) {
-        if (!this.#draining && this.#queue.length < MAX_BATCH && this.#lastSentAt) {
-          // Let what comes until FLUSH_MS after the last batch gather into one request.
-          const rest = (this.#o.flushMs ?? FLUSH_MS) - (Date.now() - this.#lastSentAt);
+        if (!this.#draining && this.#queue.length < MAX_BATCH && this.#contact.at) {
+          // Let what comes until FLUSH_MS after the last contact gather into one request.
+          const rest = (this.#o.flushMs ?? FLUSH_MS) - (Date.now() - this.#contact.at);
           if (rest > 0) await Promise.race([sleep(rest, halt), new Promise<void>((r) => (this.#wake = r))]);
           if (halt.aborted || this.#holding) return;
         }
@@ -166,7 +166,7 @@ export class EventUploader {
           const res = await this.#o.client.events(this.#o.job.run_id, this.#o.job.lease_id, batch, halt);
           this.#queue.splice(0, batch.length).forEach((q) => (this.#bytes -= q.bytes));
           this.#delivered += batch.length;
-          this.#lastSentAt = Date.now();
+          this.#contact.touch();
           this.#releaseRoom();
           if (outage) this.#o.log.info("events delivered again after a Worker outage", { run_id: this.#o.job.run_id, pending: this.#queue.length });
           outage = false;

@@ -1,14 +1,16 @@
 /**
- * Keeps a job's lease alive: a heartbeat every interval in which nothing else reached the
- * Worker. An event batch extends the lease and carries the cancel flag too, so while a run
- * streams events it sends no heartbeats: each is a Worker request against the free tier's
- * daily budget (issue 15). The first contact, batch or beat, acknowledges the lease, so a
- * runner that dies right after claiming does not use up an attempt. The answer carries the
- * cancel flag; a 409 means the lease is gone. A failed beat is tried again every second
- * until one gets through: a third of the TTL leaves room for that.
+ * Keeps a job's lease alive. The first heartbeat goes out at once: it acknowledges the lease,
+ * and the Worker takes back a lease not acknowledged within seconds (a claim answered after
+ * its runner died must not hold a job for a whole TTL). After it, a heartbeat every interval
+ * in which nothing else reached the Worker: an event batch extends the lease and carries the
+ * cancel flag too, so while a run streams events it sends no heartbeats, each being a Worker
+ * request against the free tier's daily budget (issue 15). The answer carries the cancel
+ * flag; a 409 means the lease is gone. A failed beat is tried again every second until one
+ * gets through: a third of the TTL leaves room for that.
  */
 import type { Job } from "../protocol/runner.ts";
 import { sleep } from "./backoff.ts";
+import { LeaseContact } from "./lease-contact.ts";
 import { errorText, type Logger } from "./log.ts";
 import { WorkerError, type WorkerClient } from "./worker-client.ts";
 
@@ -23,8 +25,8 @@ export interface HeartbeatOptions {
   client: Pick<WorkerClient, "heartbeat">;
   job: Pick<Job, "run_id" | "lease_id" | "lease_ttl_ms">;
   log: Logger;
-  /** When something else (an event batch) last reached the Worker for this lease; 0: never. */
-  lastContact?: () => number;
+  /** Shared with the job's event uploader: when anything last reached the Worker for this lease. */
+  contact?: LeaseContact;
   onCancel: () => void;
   onLeaseLost: (err: WorkerError) => void;
 }
@@ -34,17 +36,19 @@ export function startHeartbeats(o: HeartbeatOptions): { stop(): void } {
   const interval = heartbeatInterval(o.job.lease_ttl_ms);
   void (async function beat() {
     let misses = 0;
-    let lastBeat = Date.now(); // the claim itself just reached the Worker
-    await sleep(interval, halt.signal);
+    let failedAt = 0;
+    const contact = o.contact ?? new LeaseContact();
     while (!halt.signal.aborted) {
-      const contact = Math.max(lastBeat, o.lastContact?.() ?? 0);
-      if (!misses && Date.now() - contact < interval) {
-        await sleep(interval - (Date.now() - contact), halt.signal);
+      // An event batch got through since the last miss: the lease is extended already.
+      if (misses && contact.at > failedAt) misses = 0;
+      const since = Date.now() - contact.at;
+      if (!misses && contact.at && since < interval) {
+        await sleep(interval - since, halt.signal);
         continue;
       }
       try {
         const res = await o.client.heartbeat(o.job.run_id, o.job.lease_id, halt.signal);
-        lastBeat = Date.now();
+        contact.touch();
         if (misses) o.log.info("heartbeat delivered again", { run_id: o.job.run_id, missed: misses });
         misses = 0;
         if (res.cancel) o.onCancel();
@@ -52,10 +56,11 @@ export function startHeartbeats(o: HeartbeatOptions): { stop(): void } {
         if (halt.signal.aborted) return;
         if (err instanceof WorkerError && err.kind === "lease_lost") return o.onLeaseLost(err);
         misses++;
+        failedAt = Date.now();
         o.log[misses === 1 ? "warn" : "debug"]("heartbeat failed", { run_id: o.job.run_id, misses, error: errorText(err) });
       }
       // After a miss, try again soon: the lease keeps running out meanwhile.
-      await sleep(misses ? Math.min(interval, RETRY_AFTER_MISS_MS) : interval, halt.signal);
+      if (misses) await sleep(Math.min(interval, RETRY_AFTER_MISS_MS), halt.signal);
     }
   })();
   return { stop: () => halt.abort() };

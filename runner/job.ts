@@ -16,6 +16,7 @@ import type { DockerDriver } from "./docker.ts";
 import { EventUploader } from "./event-uploader.ts";
 import { HAND_BACK_WINDOW_MS, handBack } from "./hand-back.ts";
 import { startHeartbeats } from "./heartbeat.ts";
+import { LeaseContact } from "./lease-contact.ts";
 import { errorText, type Logger } from "./log.ts";
 import { effectiveLimits } from "./limits.ts";
 import { decide, type Decision } from "./outcome.ts";
@@ -69,8 +70,10 @@ export async function runJob(job: Job, ctx: JobContext): Promise<JobEnd> {
     if (kind !== "lease_lost") log.info(kind === "cancel" ? "cancel requested: stopping the container" : "runner shutting down: stopping the container", fields);
     halt.abort(kind);
   };
-  const uploader = new EventUploader({ client: ctx.client, job, log, onCancel: () => stop("cancel"), onLeaseLost: (e) => stop("lease_lost", e) });
-  const beats = startHeartbeats({ client: ctx.client, job, log, lastContact: () => uploader.lastContactAt, onCancel: () => stop("cancel"), onLeaseLost: (e) => stop("lease_lost", e) });
+  // Batches and heartbeats both extend the lease: neither is sent when the other just was.
+  const contact = new LeaseContact();
+  const uploader = new EventUploader({ client: ctx.client, job, log, contact, onCancel: () => stop("cancel"), onLeaseLost: (e) => stop("lease_lost", e) });
+  const beats = startHeartbeats({ client: ctx.client, job, log, contact, onCancel: () => stop("cancel"), onLeaseLost: (e) => stop("lease_lost", e) });
   const onShutdown = () => stop("shutdown");
   ctx.shutdown.addEventListener("abort", onShutdown, { once: true });
   if (ctx.shutdown.aborted) onShutdown();

@@ -6,6 +6,8 @@ import { Completion, type EventBatchResponse, type WireEvent } from "../../proto
 import type { AgentOutcome } from "../../runner/agent.ts";
 import { Backoff } from "../../runner/backoff.ts";
 import { EventUploader, MAX_BATCH, MAX_BUFFERED } from "../../runner/event-uploader.ts";
+import { startHeartbeats } from "../../runner/heartbeat.ts";
+import { LeaseContact } from "../../runner/lease-contact.ts";
 import { memoryLogger } from "../../runner/log.ts";
 import { decide } from "../../runner/outcome.ts";
 import { WorkerError } from "../../runner/worker-client.ts";
@@ -86,6 +88,70 @@ describe("event uploader", () => {
     expect(client.calls).toHaveLength(2);
   });
 });
+
+describe("requests per run (issue 15)", () => {
+  const slow = 60_000; // longer than any test: a batch that waits for the pace never goes out
+
+  it("the first batch goes at once; later events wait for the pace; what is left rides on the completion", async () => {
+    const client = scriptedClient(() => ({ accepted: 1, cancel: false }));
+    const contact = new LeaseContact();
+    const up = new EventUploader({ client, job, log: memoryLogger(), onCancel: () => {}, onLeaseLost: () => {}, flushMs: slow, backoff: fastBackoff(), contact });
+    up.push({ type: "init", session_id: "s", model: "m", tools: [] });
+    await waitUntil(() => up.delivered === 1);
+    expect(contact.at).toBeGreaterThan(0);
+    for (let i = 0; i < 5; i++) up.push({ type: "text", text: `e${i}` });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(client.calls).toHaveLength(1);
+
+    const rest = await up.takeRest();
+    expect(rest?.map((e) => e.seq)).toEqual([1_000_002, 1_000_003, 1_000_004, 1_000_005, 1_000_006]);
+    expect(client.calls).toHaveLength(1); // no batch of its own: the completion carries them
+    expect(up.pending).toBe(5); // kept until the completion is accepted
+    up.markDelivered(rest!);
+    expect(up.pending).toBe(0);
+    expect(up.delivered).toBe(6);
+  });
+
+  it("a burst of MAX_BATCH events does not wait for the pace", async () => {
+    const client = scriptedClient(() => ({ accepted: 1, cancel: false }));
+    const contact = new LeaseContact();
+    contact.touch(); // a heartbeat just went out
+    const up = new EventUploader({ client, job, log: memoryLogger(), onCancel: () => {}, onLeaseLost: () => {}, flushMs: slow, backoff: fastBackoff(), contact });
+    for (let i = 0; i < MAX_BATCH; i++) up.push({ type: "text", text: `e${i}` });
+    await waitUntil(() => client.calls.length === 1);
+    expect(client.calls[0]).toHaveLength(MAX_BATCH);
+    up.close();
+  });
+
+  it("heartbeats: the first at once (it acknowledges the lease), then none while batches keep reaching the Worker", async () => {
+    const beats: number[] = [];
+    const contact = new LeaseContact();
+    const client = { heartbeat: async () => (beats.push(Date.now()), { cancel: false, lease_expires_at: 0 }) };
+    // A 1.5 s lease: a heartbeat every 500 ms of silence.
+    const hb = startHeartbeats({ client, job: { run_id: 1, lease_id: "l", lease_ttl_ms: 1_500 }, log: memoryLogger(), contact, onCancel: () => {}, onLeaseLost: () => {} });
+    try {
+      await waitUntil(() => beats.length === 1);
+      // Event batches every 100 ms for a second: the lease is kept by them alone.
+      for (let i = 0; i < 10; i++) {
+        contact.touch();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(beats).toHaveLength(1);
+      // Silence: the heartbeat resumes.
+      await waitUntil(() => beats.length === 2);
+    } finally {
+      hb.stop();
+    }
+  });
+});
+
+async function waitUntil(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 describe("outcome → completion", () => {
   const outcome = (o: Partial<AgentOutcome>): AgentOutcome => ({ exitCode: 0, oomKilled: false, timedOut: false, stalled: false, result: null, sessionId: "s1", model: "m", stderrTail: "", startError: null, ...o });

@@ -5,6 +5,7 @@
  */
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { LEASE_ACK_MS } from "../../durable-objects/leases.ts";
 import { Job } from "../../protocol/runner.ts";
 import { admin, api as call, ask, claim, complete, getRun as run, labelledSetup, newChannel } from "./runner-protocol.ts";
 
@@ -325,6 +326,37 @@ describe("leases", () => {
     expect(again.attempt).toBe(1);
     expect(again.first_seq).toBe(1_000_001);
     await complete(runner, again);
+  });
+});
+
+describe("a claim answered after its runner died", () => {
+  it("goes back after the acknowledgement window, on the same attempt; the silent runner's other parked claims are let go", async () => {
+    const { label, channel, runners } = await setup(2);
+    const [dead, alive] = runners as [string, string];
+    const other = await newChannel(label);
+    const unacked = await ask(channel);
+    const acked = await ask(other);
+    // The dead runner's claim takes a job and never says a word; the live one acknowledges its own.
+    const j1 = (await claim(dead))!;
+    const j2 = (await claim(alive))!;
+    expect(j1.run_id).toBe(unacked.id);
+    expect((await heartbeat(alive, j2)).status).toBe(200);
+    // A second claim of the dead runner is still parked (nothing tells the Worker its client left).
+    const parked = claim(dead, 20_000);
+    await new Promise((r) => setTimeout(r, 100));
+
+    await runInDurableObject(dispatcher(), (o) => o.reap(Date.now() + LEASE_ACK_MS + 1));
+    // The parked claim is let go (204), so the job cannot go to the dead runner again.
+    expect(await parked).toBeNull();
+    expect(await run(unacked.id)).toMatchObject({ status: "queued", attempt: 1 });
+    // An acknowledged lease runs its whole TTL.
+    expect((await heartbeat(alive, j2)).status).toBe(200);
+
+    const again = (await claim(alive))!;
+    expect(again).toMatchObject({ run_id: unacked.id, attempt: 1, first_seq: 1_000_001 });
+    expect((await heartbeat(dead, j1)).status).toBe(409);
+    await complete(alive, again);
+    await complete(alive, j2);
   });
 });
 
