@@ -30,7 +30,7 @@ export const OverviewRunner = z.object({
   name: z.string(),
   labels: z.array(z.string()),
   last_seen_at: z.string().nullable(),
-  /** Seen within RUNNER_ONLINE_WINDOW_MS (a runner long-polls every 25 s at most). */
+  /** Seen within RUNNER_ONLINE_WINDOW_MS (an idle runner claims at least every MAX_CLAIM_WAIT_MS). */
   online: z.boolean(),
   leases: z.array(Lease),
 });

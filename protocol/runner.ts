@@ -25,8 +25,26 @@ export const RUNNER_PATH = `/runner/${PROTOCOL_VERSION}`;
 /** Largest request body the Worker accepts here; the runner keeps its event batches well below it. */
 export const MAX_RUNNER_BODY_BYTES = 1024 * 1024;
 
-/** Longest a claim may wait before the Worker answers 204. */
-export const MAX_CLAIM_WAIT_MS = 25_000;
+/**
+ * Longest a claim may wait before the Worker answers 204. An idle runner sends one claim
+ * per wait, so this sets its idle cost: 86,400 s / 90 s = 960 requests a day (issue 15's
+ * goal: ≤ 1,000). A parked claim is answered the moment a job arrives, so a longer wait
+ * costs no dispatch latency. What bounds it: a Worker may run as long as its client stays
+ * connected (https://developers.cloudflare.com/workers/platform/limits/#duration), and
+ * Cloudflare's proxy gives up on a request with no response byte after 100 s (Proxy Read
+ * Timeout, 524; the client's own connection may idle 400 s:
+ * https://developers.cloudflare.com/fundamentals/reference/connection-limits/). 90 s keeps
+ * 10 s of margin under the 100 s. A claim whose runner died meanwhile costs at most
+ * LEASE_ACK_MS of a job's time (durable-objects/leases.ts).
+ */
+export const MAX_CLAIM_WAIT_MS = 90_000;
+
+/**
+ * Set ("1") on a claim's 204 when the Worker holds worktree removals for this runner (a task
+ * that ran in a worktree here was deleted): the runner then asks `POST /worktrees/removals`.
+ * So an idle runner learns of them within one claim wait, with no polling of its own.
+ */
+export const WORKTREE_REMOVALS_HEADER = "loop-worktree-removals";
 
 export const ClaimRequest = z.strictObject({
   wait_ms: z.number().int().min(0).max(MAX_CLAIM_WAIT_MS).default(MAX_CLAIM_WAIT_MS),

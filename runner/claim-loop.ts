@@ -1,6 +1,7 @@
 /**
  * Asks the Worker for work while a slot is free: a long-poll claim (the Worker parks it up
- * to 25 s and answers the moment a job is ready), at most `concurrency` jobs at once.
+ * to MAX_CLAIM_WAIT_MS, 90 s, and answers the moment a job is ready; no pause between claims,
+ * since a job arriving during a pause would wait for it), at most `concurrency` jobs at once.
  * Errors back off exponentially with jitter; a rejected runner token ends the loop, since
  * no retry can fix it. Returns when the signal aborts; running jobs are the caller's.
  */

@@ -16,6 +16,8 @@ const https: typeof Https = require("node:https");
 export interface HttpResponse {
   status: number;
   body: string;
+  /** Response headers, lower-cased names (node:http's own). */
+  headers?: Record<string, string | string[] | undefined>;
 }
 
 export type PostJson = (url: string, headers: Record<string, string>, body: string, signal: AbortSignal) => Promise<HttpResponse>;
@@ -44,7 +46,7 @@ export const postJson: PostJson = (url, headers, body, signal) =>
           if (size > MAX_RESPONSE_BYTES) return void req.destroy(new Error(`answer larger than ${MAX_RESPONSE_BYTES} bytes`));
           chunks.push(chunk);
         });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), headers: res.headers }));
         res.on("error", reject);
       },
     );

@@ -22,7 +22,7 @@ import type { RelayHandle } from "./relay/relay.ts";
 import { WorkerClient } from "./worker-client.ts";
 import { containerIdentity, runsDir } from "./workspace.ts";
 import { hostGit } from "./worktree.ts";
-import { worktreeRemovalLoop } from "./worktree-removals.ts";
+import { Nudge, worktreeRemovalLoop } from "./worktree-removals.ts";
 
 export const RUNNER_VERSION: string = pkg.version;
 
@@ -84,7 +84,15 @@ export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): 
   }
   await ensureImage(docker, config.image, log, deps.imageContextDir);
 
-  const client = new WorkerClient({ url: config.workerUrl, token: config.runnerToken, runnerVersion: RUNNER_VERSION, labels: config.labels, ...(deps.post ? { post: deps.post } : {}) });
+  const removalNudge = new Nudge();
+  const client = new WorkerClient({
+    url: config.workerUrl,
+    token: config.runnerToken,
+    runnerVersion: RUNNER_VERSION,
+    labels: config.labels,
+    onWorktreeRemovals: () => removalNudge.poke(),
+    ...(deps.post ? { post: deps.post } : {}),
+  });
   // A crashed predecessor's runs: stop their containers, then give their leases back so
   // the Worker re-queues them now rather than after the lease TTL.
   await recoverOrphans({ docker, client, runnerKey, log });
@@ -138,6 +146,7 @@ export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): 
     git: hostGit(identity),
     log,
     signal: claiming.signal,
+    nudge: removalNudge,
     ...(deps.worktreeRemovalPollMs !== undefined ? { intervalMs: deps.worktreeRemovalPollMs } : {}),
   });
 

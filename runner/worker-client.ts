@@ -16,6 +16,7 @@ import {
   HeartbeatResponse,
   Job,
   MAX_CLAIM_WAIT_MS,
+  WORKTREE_REMOVALS_HEADER,
   MonitorReport,
   MonitorResponse,
   RUNNER_PATH,
@@ -68,6 +69,8 @@ export interface WorkerClientOptions {
   requestTimeoutMs?: number;
   /** The config's labels: narrow which registered labels this runner serves. */
   labels?: string[];
+  /** A claim's answer said worktrees of deleted tasks wait to be removed (WORKTREE_REMOVALS_HEADER). */
+  onWorktreeRemovals?: () => void;
 }
 
 export class WorkerClient {
@@ -77,6 +80,7 @@ export class WorkerClient {
   readonly #post: PostJson;
   readonly #timeoutMs: number;
   readonly #labels: string[] | undefined;
+  readonly #onWorktreeRemovals: (() => void) | undefined;
 
   constructor(opts: WorkerClientOptions) {
     this.#url = opts.url.replace(/\/+$/, "");
@@ -85,12 +89,14 @@ export class WorkerClient {
     this.#post = opts.post ?? postJson;
     this.#timeoutMs = opts.requestTimeoutMs ?? 20_000;
     this.#labels = opts.labels?.length ? opts.labels : undefined;
+    this.#onWorktreeRemovals = opts.onWorktreeRemovals;
   }
 
   /** Long-polls for a job: null when none arrived within waitMs. */
   async claim(waitMs: number = MAX_CLAIM_WAIT_MS, signal?: AbortSignal): Promise<Job | null> {
     const body = ClaimRequest.parse({ wait_ms: waitMs, runner_version: this.#version, labels: this.#labels });
     const res = await this.#send("/claim", body, signal, waitMs + this.#timeoutMs);
+    if (res.headers?.[WORKTREE_REMOVALS_HEADER]) this.#onWorktreeRemovals?.();
     if (res.status === 204) return null;
     return this.#parse(res, Job, "claim");
   }

@@ -340,6 +340,7 @@ describe("a claim answered after its runner died", () => {
     const j1 = (await claim(dead))!;
     const j2 = (await claim(alive))!;
     expect(j1.run_id).toBe(unacked.id);
+    expect(j2.run_id).toBe(acked.id);
     expect((await heartbeat(alive, j2)).status).toBe(200);
     // A second claim of the dead runner is still parked (nothing tells the Worker its client left).
     const parked = claim(dead, 20_000);

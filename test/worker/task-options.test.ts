@@ -10,7 +10,7 @@ import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validatio
 import { env, runDurableObjectAlarm, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { Run, Template } from "../../protocol/api.ts";
-import { Job, WorktreeRemovals, WorktreesRemovedResponse } from "../../protocol/runner.ts";
+import { Job, WORKTREE_REMOVALS_HEADER, WorktreeRemovals, WorktreesRemovedResponse } from "../../protocol/runner.ts";
 import { call, callOk, createChannel, createTask, expectError, getTask, insertDiscordChannel, snapshotStore, taskRow, TaskWithPreview } from "./helpers.ts";
 
 let seq = 0;
@@ -131,8 +131,17 @@ describe("worktree tasks on the runner protocol", () => {
     await complete(ran, (await claim(ran))!);
 
     const removals = (token: string) => callOk(WorktreeRemovals, "/runner/v1/worktrees/removals", { body: {}, token });
+    // An idle claim's 204 says whether removals wait, so runners need not poll for them.
+    const idleClaimSays = async (token: string) => {
+      const res = await call("/runner/v1/claim", { body: { wait_ms: 0 }, token });
+      expect(res.status).toBe(204);
+      return res.headers.get(WORKTREE_REMOVALS_HEADER);
+    };
     expect((await removals(ran)).removals).toEqual([]);
+    expect(await idleClaimSays(ran)).toBeNull();
     expect((await call(`/api/tasks/${task.id}`, { method: "DELETE" })).status).toBe(204);
+    expect(await idleClaimSays(ran)).toBe("1");
+    expect(await idleClaimSays(idle)).toBeNull();
     expect((await removals(ran)).removals).toEqual([{ task_id: task.id, dir_path: channel.dir_path }]);
     expect((await removals(idle)).removals).toEqual([]);
     // Asking again (a runner restarted before acknowledging) gives the same answer.
@@ -141,6 +150,7 @@ describe("worktree tasks on the runner protocol", () => {
     const ack = await callOk(WorktreesRemovedResponse, "/runner/v1/worktrees/removed", { body: { task_ids: [task.id] }, token: ran });
     expect(ack.forgotten).toBe(1);
     expect((await removals(ran)).removals).toEqual([]);
+    expect(await idleClaimSays(ran)).toBeNull();
     await expectError(await call("/runner/v1/worktrees/removed", { body: { task_ids: [] }, token: ran }), 422, { field: "task_ids" });
     expect((await call("/runner/v1/worktrees/removals", { body: {} })).status).toBe(401);
   });

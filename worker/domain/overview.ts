@@ -6,6 +6,7 @@
 import { and, count, eq, gte, inArray, isNotNull, sql, sum, type SQL } from "drizzle-orm";
 import { RunStatus } from "../../protocol/api.ts";
 import type { Firing, Overview } from "../../protocol/dashboard.ts";
+import { MAX_CLAIM_WAIT_MS } from "../../protocol/runner.ts";
 import { channels, runs, tasks } from "../db/schema.ts";
 import { visibleChannels } from "./actor.ts";
 import type { DomainContext } from "./context.ts";
@@ -15,8 +16,8 @@ import { previewOccurrences, storedSchedule } from "./schedule-grammar.ts";
 import { iso } from "./views.ts";
 import { cut } from "../text.ts";
 
-/** A runner long-polls at least every 25 s (MAX_CLAIM_WAIT_MS): unseen for a minute is offline. */
-export const RUNNER_ONLINE_WINDOW_MS = 60_000;
+/** An idle runner claims at least every MAX_CLAIM_WAIT_MS: unseen for 30 s past that is offline. */
+export const RUNNER_ONLINE_WINDOW_MS = MAX_CLAIM_WAIT_MS + 30_000;
 export const NEXT_FIRINGS = 10;
 /** Enough of a prompt to recognise the task in a list. */
 const PROMPT_PREVIEW_CHARS = 120;

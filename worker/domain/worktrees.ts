@@ -50,6 +50,12 @@ export async function pendingRemovals(db: Db, runnerId: string): Promise<Worktre
   return rows.map((r) => ({ task_id: r.taskId, dir_path: r.dirPath }));
 }
 
+/** Does this runner have removals waiting? (One indexed row at most: asked on every idle claim.) */
+export async function hasPendingRemovals(db: Db, runnerId: string): Promise<boolean> {
+  const row = await db.query.worktreeRemovals.findFirst({ columns: { taskId: true }, where: eq(worktreeRemovals.runnerId, runnerId) });
+  return row !== undefined;
+}
+
 /** The runner removed these (or found them gone): forget them. */
 export async function ackRemovals(db: Db, runnerId: string, taskIds: number[]): Promise<number> {
   if (!taskIds.length) return 0;

@@ -14,6 +14,7 @@ import {
   HeartbeatRequest,
   MAX_RUNNER_BODY_BYTES,
   MonitorReport,
+  WORKTREE_REMOVALS_HEADER,
   WorktreesRemoved,
   type AbandonResponse,
   type CompleteResponse,
@@ -28,7 +29,7 @@ import { db } from "../db/client.ts";
 import { authenticateRunner } from "../domain/runners.ts";
 import { insertEvents } from "../domain/run-state.ts";
 import { recordMonitor } from "../loops/iterations.ts";
-import { ackRemovals, pendingRemovals } from "../domain/worktrees.ts";
+import { ackRemovals, hasPendingRemovals, pendingRemovals } from "../domain/worktrees.ts";
 import { handleBatch } from "../relay/messages.ts";
 import { randomId } from "../domain/secrets.ts";
 import { config, type Env } from "../env.ts";
@@ -76,7 +77,10 @@ export const runnerRoutes = new Hono<RunnerEnv>()
     const onAbort = () => c.executionCtx.waitUntil(dispatcherOf(c.env).abandon(claimId));
     signal.addEventListener("abort", onAbort, { once: true });
     const job = await dispatcherOf(c.env).claim(runner, wait_ms, origin, claimId).finally(() => signal.removeEventListener("abort", onAbort));
-    return job ? c.json(job) : c.body(null, 204);
+    if (job) return c.json(job);
+    // Only on the empty answer: a job's answer must not wait for D1, and the next claim asks.
+    if (await hasPendingRemovals(db(c.env.DB), runner.id)) c.header(WORKTREE_REMOVALS_HEADER, "1");
+    return c.body(null, 204);
   })
   .post("/runs/:id/heartbeat", async (c) => {
     const runId = intParam(c, "id", "run");
