@@ -89,18 +89,21 @@ interface Ledger {
   eventRowsWritten: number;
   discordByRoute: Map<string, number>;
   discordCalls: number;
+  /** Rows written by statement (D1 counts each index a row touches as a row written too). */
+  writtenBySql: Map<string, number>;
 }
 
 const tally = (m: Map<string, number>, k: string, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
 
 function ledger(kind: string, events: MeterEvent[], discordCalls: { method: string; path: string }[]): Ledger {
-  const l: Ledger = { kind, workerByRoute: new Map(), doByMethod: new Map(), workerRequests: 0, doRequests: 0, rowsRead: 0, rowsWritten: 0, eventRowsWritten: 0, discordByRoute: new Map(), discordCalls: discordCalls.length };
+  const l: Ledger = { kind, workerByRoute: new Map(), doByMethod: new Map(), workerRequests: 0, doRequests: 0, rowsRead: 0, rowsWritten: 0, eventRowsWritten: 0, discordByRoute: new Map(), discordCalls: discordCalls.length, writtenBySql: new Map() };
   for (const e of events) {
     if (e.k === "worker") (l.workerRequests++, tally(l.workerByRoute, e.route));
     else if (e.k === "do") (l.doRequests++, tally(l.doByMethod, `${e.cls}.${e.method}`));
     else if (e.k === "d1") {
       l.rowsRead += e.read;
       l.rowsWritten += e.written;
+      if (e.written) tally(l.writtenBySql, e.sql.slice(0, 70), e.written);
       if (/INSERT INTO run_events/i.test(e.sql)) l.eventRowsWritten += e.written;
     }
   }
@@ -197,6 +200,7 @@ try {
     for (const [m, n] of [...l.doByMethod].sort()) console.log(`    ${String(n).padStart(3)}  ${m}`);
     console.log(`  D1 rows read      ${l.rowsRead}`);
     console.log(`  D1 rows written   ${l.rowsWritten} (event rows ${l.eventRowsWritten}, besides them ${besidesEvents})`);
+    for (const [q, n] of [...l.writtenBySql].sort((x, y) => y[1] - x[1])) console.log(`    ${String(n).padStart(3)}  ${q}`);
     console.log(`  Discord API calls ${l.discordCalls}`);
     for (const [r, n] of [...l.discordByRoute].sort()) console.log(`    ${String(n).padStart(3)}  ${r}`);
     console.log(`  free tier, with one idle runner: ${jobsPerDay} such jobs a day (limited by ${limitedBy}; ${Object.entries(caps).map(([k, v]) => `${k} ${v}`).join(", ")})`);
