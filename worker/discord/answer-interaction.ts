@@ -12,6 +12,8 @@ import type { Config, Env } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { log } from "../log.ts";
 import { resolveAccess } from "./access.ts";
+import { listTasks, listTasksOfDiscordChannel } from "../domain/tasks.ts";
+import { listTemplates } from "../domain/templates.ts";
 import { autocomplete } from "./autocomplete.ts";
 import { answerCommand } from "./commands/index.ts";
 import { handleComponent } from "./components.ts";
@@ -40,9 +42,18 @@ export async function handleInteraction(
       }
       case Kind.ApplicationCommandAutocomplete: {
         call = readCommand(i.data);
+        if (!call) return choices([]);
+        const channelId = i.channel?.id ?? i.channel_id;
+        const user = i.member?.user;
+        if (i.guild_id && user && channelId) {
+          // A server channel: its tasks straight from D1, keyed by the Discord id (one statement);
+          // templates are shared by every channel. No channel row is created for a mere listing.
+          const ctx = { db, env, cfg, actor: { kind: "channels" as const, tokenId: `discord:${user.id}`, channelIds: [] } };
+          return choices(await autocomplete(call, { tasks: () => listTasksOfDiscordChannel(db, channelId), templates: () => listTemplates(ctx) }));
+        }
         const access = await resolve();
-        if (typeof access === "string" || !call) return choices([]);
-        return choices(await autocomplete(call, access));
+        if (typeof access === "string") return choices([]);
+        return choices(await autocomplete(call, { tasks: () => listTasks(access.ctx, access.channel), templates: () => listTemplates(access.ctx) }));
       }
       case Kind.MessageComponent: {
         const access = await resolve();

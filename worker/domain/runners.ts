@@ -56,7 +56,13 @@ export async function deleteRunner(ctx: DomainContext, id: string): Promise<void
   if (!gone.length) throw new AppError(404, "not_found", `runner ${id} does not exist.`);
 }
 
-const LAST_SEEN_RESOLUTION_MS = 10_000;
+/**
+ * last_seen_at is written at most this often: each write is a D1 row written (free tier:
+ * 100,000 a day, issue 15), and a busy runner reaches the Worker every few seconds. Below
+ * the claim wait, so an idle runner's every claim still marks it seen, well inside
+ * RUNNER_ONLINE_WINDOW_MS (the claim wait plus 30 s).
+ */
+const LAST_SEEN_RESOLUTION_MS = 60_000;
 
 /** A runner token → the runner it belongs to. Only /runner/v1 accepts these. */
 export async function authenticateRunner(

@@ -4,7 +4,8 @@
  */
 import { and, desc, eq, inArray } from "drizzle-orm";
 import type { CreateTask, Task, TaskWithPreview, UpdateTask } from "../../protocol/api.ts";
-import { tasks, type ChannelRow, type TaskRow } from "../db/schema.ts";
+import type { Db } from "../db/client.ts";
+import { channels, tasks, type ChannelRow, type TaskRow } from "../db/schema.ts";
 import { conflict, invalid, notFound } from "../errors.ts";
 import { canSeeChannel, visibleChannels } from "./actor.ts";
 import { armChannel } from "./arm.ts";
@@ -89,6 +90,18 @@ export async function listTasks(ctx: DomainContext, channelRefOrId?: string | Ch
     where = visible ? inArray(tasks.channelId, visible) : undefined;
   }
   const rows = await ctx.db.query.tasks.findMany({ where, orderBy: desc(tasks.id), limit: 500 });
+  return rows.map(taskView);
+}
+
+/**
+ * A Discord channel's tasks in one D1 statement (the channel found by its Discord id in a
+ * subquery), for autocomplete, which must answer within Discord's patience on one round
+ * trip (issue 15). A channel Loop has not seen yet has none. Visibility holds by
+ * construction: these are the tasks of the channel the interaction came from.
+ */
+export async function listTasksOfDiscordChannel(db: Db, discordChannelId: string): Promise<Task[]> {
+  const channel = db.select({ id: channels.id }).from(channels).where(eq(channels.discordChannelId, discordChannelId));
+  const rows = await db.select().from(tasks).where(inArray(tasks.channelId, channel)).orderBy(desc(tasks.id)).limit(500);
   return rows.map(taskView);
 }
 
