@@ -19,13 +19,17 @@ import type { Db } from "../db/client.ts";
 import type { ChannelRow } from "../db/schema.ts";
 import type { Actor } from "../domain/actor.ts";
 import type { DomainContext } from "../domain/context.ts";
-import { ensureDiscordChannel, ensureDmChannel, ownersHolder } from "../domain/discord-channels.ts";
+import { ensureDiscordChannel, ensureDmChannel, findDiscordChannel, ownersHolder, type KnownDiscordChannel } from "../domain/discord-channels.ts";
 import type { Config, Env } from "../env.ts";
 import type { Interaction } from "./interaction-payload.ts";
 
 export interface Access {
   ctx: DomainContext;
   channel: ChannelRow;
+  /** Where the owners and a missing directory come from: the parent's row in a thread, else the channel. */
+  holder: ChannelRow;
+  /** /loop status's rows, read in the same round trip as the channel (resolveAccess's preloadStatus). */
+  status: KnownDiscordChannel["status"];
   userId: string;
   owners: string[];
   /** No owners yet: everyone may manage the channel. */
@@ -36,19 +40,24 @@ export interface Access {
 const THREADS = new Set<number>([ChannelKind.PublicThread, ChannelKind.PrivateThread, ChannelKind.AnnouncementThread]);
 
 /** The interaction's channel, user and role; a string says why /loop cannot be used here. */
-export async function resolveAccess(db: Db, env: Env, cfg: Config, i: Interaction): Promise<Access | string> {
+export async function resolveAccess(db: Db, env: Env, cfg: Config, i: Interaction, opts: { preloadStatus?: boolean } = {}): Promise<Access | string> {
   const user = i.member?.user;
   const channelId = i.channel?.id ?? i.channel_id;
   if (!i.guild_id && i.user && channelId) return dmAccess(db, env, cfg, i.user, channelId);
   if (!i.guild_id || !user || !channelId) return "/loop works in server channels, threads and the bot's direct messages.";
   const thread = i.channel && THREADS.has(i.channel.type) && i.channel.parent_id ? i.channel.parent_id : null;
-  const channel = await ensureDiscordChannel(db, {
-    id: channelId,
-    guildId: i.guild_id,
-    name: i.channel?.name ?? `channel-${channelId}`,
-    parent: thread ? { id: thread, name: `channel-${thread}` } : undefined,
-  });
-  const owners = (await ownersHolder(db, channel)).ownerIds;
+  // A channel Loop knows: one D1 round trip. Its first interaction creates its row.
+  const known = await findDiscordChannel(db, channelId, opts.preloadStatus);
+  const channel =
+    known?.channel ??
+    (await ensureDiscordChannel(db, {
+      id: channelId,
+      guildId: i.guild_id,
+      name: i.channel?.name ?? `channel-${channelId}`,
+      parent: thread ? { id: thread, name: `channel-${thread}` } : undefined,
+    }));
+  const holder = known ? (channel.parentId ? (known.parent ?? channel) : channel) : await ownersHolder(db, channel);
+  const owners = holder.ownerIds;
   const bootstrap = owners.length === 0;
   const isAdmin = hasAdministrator(i.member?.permissions);
   // A thread is part of its parent: its runs may be the parent's (a scheduled run's thread).
@@ -57,6 +66,8 @@ export async function resolveAccess(db: Db, env: Env, cfg: Config, i: Interactio
   return {
     ctx: { db, env, cfg, actor },
     channel,
+    holder,
+    status: known?.status ?? null,
     userId: user.id,
     owners,
     bootstrap,
@@ -72,7 +83,7 @@ async function dmAccess(db: Db, env: Env, cfg: Config, user: { id: string; usern
   const channel = await ensureDmChannel(db, channelId, { id: user.id, username: user.username ?? user.id });
   if (channel.dmUserId !== user.id) return "/loop works in server channels, threads and your own direct messages with the bot.";
   const actor: Actor = { kind: "channels", tokenId: `discord:${user.id}`, channelIds: [channel.id] };
-  return { ctx: { db, env, cfg, actor }, channel, userId: user.id, owners: [user.id], bootstrap: false, isOwner: true };
+  return { ctx: { db, env, cfg, actor }, channel, holder: channel, status: null, userId: user.id, owners: [user.id], bootstrap: false, isOwner: true };
 }
 
 function hasAdministrator(permissions: string | undefined): boolean {

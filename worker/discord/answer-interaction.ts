@@ -32,7 +32,8 @@ export async function handleInteraction(
   if (known && i.data?.name !== COMMAND_NAME) return ephemeral(`Loop only answers /${COMMAND_NAME}.`);
 
   let call: CommandCall | null = null;
-  const resolve = () => resolveAccess(db, env, cfg, i);
+  // /loop status reads its runs and tasks in the same D1 round trip as the channel.
+  const resolve = () => resolveAccess(db, env, cfg, i, { preloadStatus: call?.path === "status" });
   try {
     switch (i.type) {
       case Kind.ApplicationCommand: {

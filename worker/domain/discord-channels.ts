@@ -6,10 +6,10 @@
  * is the parent channel's Loop id; it shares the parent's owners and, when it has none of
  * its own, the parent's directory (see run-state.ts startRun).
  */
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Channel } from "../../protocol/api.ts";
 import type { Db } from "../db/client.ts";
-import { channels, runs, type ChannelRow } from "../db/schema.ts";
+import { channels, runs, tasks, type ChannelRow, type RunRow, type TaskRow } from "../db/schema.ts";
 import { conflict, invalid } from "../errors.ts";
 import { loadChannel, normalizeDir } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
@@ -50,6 +50,43 @@ export async function ensureDiscordChannel(db: Db, place: DiscordPlace): Promise
     .returning();
   // Two interactions racing to create it: the loser reads the winner's row.
   return row ?? (await db.query.channels.findFirst({ where: eq(channels.discordChannelId, place.id) }))!;
+}
+
+/** A Discord channel Loop knows, its parent's row (a thread's), and what /loop status shows. */
+export interface KnownDiscordChannel {
+  channel: ChannelRow;
+  parent: ChannelRow | null;
+  /** With `withStatus`: its running, queued and waiting runs (newest first) and its tasks. */
+  status: { active: RunRow[]; tasks: TaskRow[] } | null;
+}
+
+/** Statuses /loop status reports: the run that holds the channel and those behind it. */
+const ACTIVE_STATUSES = ["running", "queued", "waiting_approval"] as const;
+
+/**
+ * The channel of a Discord channel id and its parent, in one D1 round trip (a batch keyed by
+ * the Discord id in subqueries), optionally with /loop status's runs and tasks in the same
+ * batch: an interaction's answer waits on every round trip (issue 15). Null when Loop has
+ * not seen the channel yet (ensureDiscordChannel creates it).
+ */
+export async function findDiscordChannel(db: Db, discordChannelId: string, withStatus = false): Promise<KnownDiscordChannel | null> {
+  const self = db.select().from(channels).where(eq(channels.discordChannelId, discordChannelId)).limit(1);
+  const ids = db.select({ id: channels.id }).from(channels).where(eq(channels.discordChannelId, discordChannelId));
+  const parentIds = db.select({ id: channels.parentId }).from(channels).where(eq(channels.discordChannelId, discordChannelId));
+  const parent = db.select().from(channels).where(inArray(channels.id, parentIds)).limit(1);
+  if (!withStatus) {
+    const [[row], [up]] = await db.batch([self, parent]);
+    return row ? { channel: row, parent: up ?? null, status: null } : null;
+  }
+  const active = db
+    .select()
+    .from(runs)
+    .where(and(inArray(runs.channelId, ids), inArray(runs.status, [...ACTIVE_STATUSES])))
+    .orderBy(desc(runs.id))
+    .limit(200);
+  const channelTasks = db.select().from(tasks).where(inArray(tasks.channelId, ids)).orderBy(desc(tasks.id)).limit(500);
+  const [[row], [up], activeRows, taskRows] = await db.batch([self, parent, active, channelTasks]);
+  return row ? { channel: row, parent: up ?? null, status: { active: activeRows, tasks: taskRows } } : null;
 }
 
 /**

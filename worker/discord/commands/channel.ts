@@ -2,10 +2,11 @@
 import { VERSION } from "../../env.ts";
 import { AppError } from "../../errors.ts";
 import { resetSession } from "../../domain/channels.ts";
-import { addOwners, bindDirectory, ownersHolder, removeOwner } from "../../domain/discord-channels.ts";
+import { addOwners, bindDirectory, removeOwner } from "../../domain/discord-channels.ts";
 import { relayHolder } from "../../domain/relay.ts";
 import { listRuns } from "../../domain/runs.ts";
 import { listTasks } from "../../domain/tasks.ts";
+import { runView, taskView } from "../../domain/views.ts";
 import { policyOf } from "../../domain/policy.ts";
 import { addTemplateToChannel, listTemplates } from "../../domain/templates.ts";
 import { discordTime, inlineCode, mention, waitingForApproval } from "../format.ts";
@@ -20,9 +21,16 @@ export const status: CommandSpec<"status"> = {
   owners: null,
   async run({ access }) {
     const { ctx, channel } = access;
-    const parent = channel.parentId ? await ownersHolder(ctx.db, channel) : null;
-    // A channel runs in order, so its running and waiting runs are among its newest.
-    const [recent, tasks, relay] = await Promise.all([listRuns(ctx, { channel_id: channel, limit: 200 }), listTasks(ctx, channel), relayHolder(ctx.env)]);
+    const parent = channel.parentId ? access.holder : null;
+    // Read with the channel, in its one D1 round trip (resolveAccess's preloadStatus); the
+    // relay's holder lives in the Dispatcher. A channel runs in order, so its running and
+    // waiting runs are among its newest.
+    const [[recent, tasks], relay] = await Promise.all([
+      access.status
+        ? [access.status.active.map(runView), access.status.tasks.map(taskView)]
+        : Promise.all([listRuns(ctx, { channel_id: channel, limit: 200 }), listTasks(ctx, channel)]),
+      relayHolder(ctx.env),
+    ]);
     const running = recent.filter((r) => r.status === "running");
     const queued = recent.filter((r) => r.status === "queued");
     // A run waiting for approval holds the channel: what is queued waits behind it.
