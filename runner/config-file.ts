@@ -13,6 +13,7 @@ import { resolve } from "node:path";
 import Hjson from "hjson";
 import { z } from "zod";
 import { MOUNT_FORMAT, parseMount } from "./mounts.ts";
+import { ORIGINAL_KEY_NOTES } from "./original-keys.ts";
 import { UserError } from "./user-error.ts";
 
 export const DEFAULT_IMAGE = "loop-agent:latest";
@@ -99,7 +100,7 @@ export const unknownKeys = (raw: object): string[] => Object.keys(raw).filter((k
  * Why a key is not read, for keys worth more than "typo?" (keys of the original Loop that
  * mean something else here, or nothing). Keys not listed get the generic hint.
  */
-const KEY_NOTES: Record<string, string> = {};
+const KEY_NOTES: Record<string, string> = ORIGINAL_KEY_NOTES;
 
 /** The one warning for unknown keys, shown when the runner starts. */
 export function unknownKeysNotice(keys: string[]): string {

@@ -52,7 +52,10 @@ export interface RunnerConfig {
   home: string;
   /** Relative host paths in `mounts` are resolved against this (the config file's folder). */
   baseDir: string;
-  /** Keys present in the file that the runner does not know (warned about at start). */
+  /**
+   * Keys present in the file that the runner does not read (warned about at start): unknown
+   * keys, and the original Loop's discord_token while the relay is off.
+   */
   unknownKeys: string[];
 }
 
@@ -123,7 +126,7 @@ export function parseConfig(raw: unknown, sources: ConfigSources = {}): RunnerCo
     discord: c.discord_gateway ? { token: discordToken!, apiBase: c.discord_api_base.replace(/\/+$/, ""), dmDir } : null,
     home,
     baseDir,
-    unknownKeys: unknownKeys(raw),
+    unknownKeys: [...unknownKeys(raw), ...(c.discord_token && !c.discord_gateway ? ["discord_token"] : [])],
   };
 }
 

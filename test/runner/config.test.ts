@@ -158,6 +158,20 @@ describe("config file", () => {
     expect(errorOf(() => readLoopConfig(join(d, "bad.json")))).toMatch(/worker_url: must be the Worker's http\(s\) URL/);
   });
 
+  it("the original Loop's keys are explained one line each; other unknown keys may be typos", () => {
+    const c = parseConfig({ ...minimal, poll_interval_sec: 30, discord_token: "x", log_format: "json", wroker_url: "y" }, NO_ENV);
+    expect(c.unknownKeys).toEqual(["poll_interval_sec", "log_format", "wroker_url", "discord_token"]);
+    const lines = unknownKeysNotice(c.unknownKeys).split("\n");
+    expect(lines).toEqual([
+      expect.stringMatching(/^config: ignoring poll_interval_sec: not needed: the runner long-polls/),
+      expect.stringMatching(/^config: ignoring log_format: not needed: /),
+      expect.stringMatching(/^config: ignoring discord_token: not used: discord_gateway is off/),
+      "config: ignoring unknown keys wroker_url (typos?)",
+    ]);
+    // With the relay on, discord_token is read, so it is not reported.
+    expect(parseConfig({ ...minimal, discord_gateway: true, discord_token: "x" }, NO_ENV).unknownKeys).toEqual([]);
+  });
+
   it("a missing file says how to create one", () => {
     expect(errorOf(() => loadConfig(join(tmp, "nope.json"), NO_ENV))).toMatch(/run `loop onboard`/);
   });
