@@ -17,4 +17,6 @@ const ROOT = packageRoot(import.meta.dirname);
 
 export const IMAGE_CONTEXT_DIR = join(ROOT, "runner/image");
 export const HOOK_PRELUDE = join(ROOT, "runner/hook/permission-hook.sh");
+/** Bind-mounted read-only into every agent container as its entrypoint (any image works). */
+export const ENTRYPOINT_FILE = join(IMAGE_CONTEXT_DIR, "entrypoint.sh");
 export const EXAMPLE_CONFIG = join(ROOT, "runner/config.example.jsonc");

@@ -12,6 +12,8 @@ import type { ContainerSpec } from "./docker.ts";
 
 /** The private per-run directory (MCP config with the run token) inside the container. */
 export const CONTAINER_RUN_DIR = "/run/loop";
+/** Where the runner's own entrypoint script appears in every agent container (read-only). */
+export const CONTAINER_ENTRYPOINT = "/run/loop-entrypoint.sh";
 export const MCP_CONFIG_FILE = "mcp.json";
 /** The name of the Worker's MCP server as the agent sees it: tools are mcp__loop__*. */
 export const LOOP_MCP_NAME = "loop";
@@ -133,8 +135,17 @@ export interface SpecInput {
   binds: string[];
   groupAdd: string[];
   user: string;
-  /** Set when the container user is not the image's own (its home would not be writable). */
+  /** The agent's HOME: where `~` in mounts points, so ~/.gitconfig and ~/.ssh are found. */
   home: string | null;
+  /** A writable directory mounted at `home` (the channel's own), unless a project mount covers it. */
+  homeDir?: string | null;
+  /**
+   * The runner's entrypoint script on the host, mounted read-only and run with /bin/sh, so
+   * the image needs no Loop entrypoint of its own. Absent: the image's entrypoint runs.
+   */
+  entrypointFile?: string | null;
+  /** A passwd file naming the user with `home` (workspace.ts writePasswd), over /etc/passwd. */
+  passwdFile?: string | null;
   model: string | null;
   resume: string | null;
   maxTurns?: number | null;
@@ -158,10 +169,17 @@ export function buildContainerSpec(i: SpecInput): ContainerSpec {
     `LOOP_CHANNEL_ID=${i.job.channel_id}`,
     ...(i.config.anthropicBaseUrl ? [`ANTHROPIC_BASE_URL=${i.config.anthropicBaseUrl}`] : []),
     ...(i.home ? [`HOME=${i.home}`] : []),
+    `LOOP_IMAGE=${i.config.image}`,
+  ];
+  const own = [
+    ...(i.homeDir && i.home ? [`${i.homeDir}:${i.home}`] : []),
+    ...(i.entrypointFile ? [`${i.entrypointFile}:${CONTAINER_ENTRYPOINT}:ro`] : []),
+    ...(i.passwdFile ? [`${i.passwdFile}:/etc/passwd:ro`] : []),
   ];
   return {
     name: containerName(i.runnerKey, i.job.run_id),
     image: i.config.image,
+    ...(i.entrypointFile ? { entrypoint: ["/bin/sh", CONTAINER_ENTRYPOINT] } : {}),
     cmd: claudeArgs({
       model: i.model,
       resume: i.resume,
@@ -180,7 +198,7 @@ export function buildContainerSpec(i: SpecInput): ContainerSpec {
       [LABELS.attempt]: String(i.job.attempt),
       [LABELS.lease]: i.job.lease_id,
     },
-    binds: [...(i.projectMounts ?? [i.workdir]).map((d) => `${d}:${d}`), `${i.claudeDir}:${i.claudeDir}`, `${i.runDir}:${CONTAINER_RUN_DIR}:ro`, ...i.binds],
+    binds: [...(i.projectMounts ?? [i.workdir]).map((d) => `${d}:${d}`), ...own, `${i.claudeDir}:${i.claudeDir}`, `${i.runDir}:${CONTAINER_RUN_DIR}:ro`, ...i.binds],
     memoryBytes: i.config.memoryMb * 1024 * 1024,
     nanoCpus: Math.round(i.config.cpus * 1e9),
     pidsLimit: i.config.pids,

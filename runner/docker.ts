@@ -27,6 +27,14 @@ export interface ContainerSpec {
   groupAdd: string[];
 }
 
+/** One progress message of a pull: a layer id (absent for the whole image), its status, bytes. */
+export interface PullProgress {
+  id?: string;
+  status: string;
+  current?: number;
+  total?: number;
+}
+
 export interface OutputChunk {
   stream: "stdout" | "stderr";
   data: Buffer;
@@ -56,6 +64,8 @@ export interface RemovedContainer {
 export interface DockerDriver {
   ping(): Promise<void>;
   imageExists(tag: string): Promise<boolean>;
+  /** Pulls `tag` from its registry; `onProgress` gets the Engine's progress messages. */
+  pullImage(tag: string, onProgress: (p: PullProgress) => void): Promise<void>;
   /** Builds `tag` from a directory (sent as a tar); `onLine` gets the build output. */
   buildImage(contextDir: string, tag: string, onLine: (line: string) => void): Promise<void>;
   /** Creates, attaches, starts, writes `stdin` and closes it. */
@@ -139,6 +149,24 @@ export function dockerodeDriver(docker: DockerType = new Docker()): DockerDriver
         if (statusOf(err) === 404) return false;
         throw err;
       }
+    },
+
+    async pullImage(tag, onProgress) {
+      const stream = await docker.pull(tag);
+      await new Promise<void>((resolve, reject) =>
+        docker.modem.followProgress(
+          stream,
+          (err: Error | null, out: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
+            const failed = out?.find((e) => e.error || e.errorDetail);
+            if (err) reject(err);
+            else if (failed) reject(new Error(failed.errorDetail?.message ?? failed.error));
+            else resolve();
+          },
+          (e: { id?: string; status?: string; progressDetail?: { current?: number; total?: number } }) => {
+            if (e.status) onProgress({ ...(e.id ? { id: e.id } : {}), status: e.status, ...(e.progressDetail?.current !== undefined ? { current: e.progressDetail.current } : {}), ...(e.progressDetail?.total !== undefined ? { total: e.progressDetail.total } : {}) });
+          },
+        ),
+      );
     },
 
     async buildImage(contextDir, tag, onLine) {

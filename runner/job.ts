@@ -25,7 +25,8 @@ import { readLedger, runUsage, writeLedger } from "./usage-ledger.ts";
 import { UserError } from "./user-error.ts";
 import { WorkerError, type WorkerClient } from "./worker-client.ts";
 import { hostGit, prepareWorktree } from "./worktree.ts";
-import { AGENT_UID, channelDir, prepareClaudeDir, stateKey, removeRunDir, resolveBinds, resolveWorkdir, SetupError, writeRunDir, type Identity } from "./workspace.ts";
+import { ENTRYPOINT_FILE } from "./assets.ts";
+import { channelDir, covers, prepareHomeDir, writePasswd, prepareClaudeDir, stateKey, removeRunDir, resolveBinds, resolveWorkdir, SetupError, writeRunDir, type Identity } from "./workspace.ts";
 
 export interface JobContext {
   config: RunnerConfig;
@@ -179,9 +180,15 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
     const limits = effectiveLimits(job, config);
     const timeoutSec = limits.timeoutSec;
     const deadline = s.started + timeoutSec * 1000;
-    const home = ctx.identity.uid === AGENT_UID ? null : "/tmp";
+    // HOME is the runner user's home path, where `~` in mounts lands (issue 16), backed by
+    // the channel's own writable home unless the project or a mount already is that path.
+    const home = config.home;
+    const taken = [...projectMounts, ...binds.map((b) => b.split(":")[1]!)];
+    const homeDir = taken.some((d) => covers(d, home)) ? null : prepareHomeDir(config.stateDir, stateKey(job), ctx.identity);
     const user = `${ctx.identity.uid}:${ctx.identity.gid}`;
-    const prompt = job.monitor ? await monitorThenPrompt(job, ctx, s, { workdir, binds, groupAdd, user, home }) : job.prompt;
+    const passwdFile = writePasswd(runDir, ctx.identity, home);
+    const monitorBinds = homeDir ? [`${homeDir}:${home}`, ...binds] : binds;
+    const prompt = job.monitor ? await monitorThenPrompt(job, ctx, s, { workdir, binds: monitorBinds, groupAdd, user, home }) : job.prompt;
     const attempt = (resume: string | null): Promise<AgentOutcome> =>
       runAgent({
         docker: ctx.docker,
@@ -197,6 +204,9 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
           groupAdd,
           user,
           home,
+          homeDir,
+          entrypointFile: ENTRYPOINT_FILE,
+          passwdFile,
           model: settings.model,
           resume,
           maxTurns: limits.maxTurns,

@@ -12,7 +12,7 @@ import { claimLoop } from "./claim-loop.ts";
 import { unknownKeysNotice } from "./config-file.ts";
 import type { RunnerConfig } from "./config.ts";
 import { dockerodeDriver, type DockerDriver } from "./docker.ts";
-import { ensureImage } from "./image.ts";
+import { checkClaude, ensureImage } from "./image.ts";
 import { recoverOrphans } from "./recovery.ts";
 import { runJob } from "./job.ts";
 import { createLogger, errorText, type Logger } from "./log.ts";
@@ -82,7 +82,9 @@ export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): 
   } catch (err) {
     throw new UserError(`cannot reach the Docker Engine (${errorText(err)}): is Docker running, and may this user use it?`);
   }
-  await ensureImage(docker, config.image, log, deps.imageContextDir);
+  await ensureImage(docker, config.image, log, deps.imageContextDir ? { contextDir: deps.imageContextDir } : {});
+  // Its own label, not loop.runner: orphan recovery reads runs from those containers.
+  await checkClaude(docker, config.image, `loop-${runnerKey}-check`, { "loop.check": runnerKey }, log);
 
   const removalNudge = new Nudge();
   const client = new WorkerClient({

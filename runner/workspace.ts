@@ -92,6 +92,21 @@ export function resolveWorkdir(config: Pick<RunnerConfig, "stateDir" | "workdirR
   return workdir;
 }
 
+/**
+ * The agent's home, one per channel: mounted at the runner user's home path, which `~` in
+ * mounts expands to, so a mounted ~/.gitconfig or ~/.ssh is where git and ssh look, and the
+ * rest of HOME is writable and kept between runs (caches, shell history).
+ */
+export function prepareHomeDir(stateDir: string, channelId: string, id: Identity): string {
+  const dir = join(channelDir(stateDir, channelId), "home");
+  ownedDir(join(channelDir(stateDir, channelId)), id);
+  ownedDir(dir, id, 0o700);
+  return dir;
+}
+
+/** Whether `dir` is `home` or holds it: then the project mount already provides HOME. */
+export const covers = (dir: string, home: string): boolean => inside(home, dir);
+
 export function prepareClaudeDir(stateDir: string, channelId: string, id: Identity): string {
   const dir = join(channelDir(stateDir, channelId), "claude");
   ownedDir(join(channelDir(stateDir, channelId)), id);
@@ -126,6 +141,21 @@ export function writeRunDir(
     if (isRoot()) chownSync(file, id.uid, id.gid);
   }
   return dir;
+}
+
+/** The passwd file mounted over the image's /etc/passwd: see passwdFor. */
+export const PASSWD_FILE = "passwd";
+
+/**
+ * An /etc/passwd naming the container's user with HOME as its home. ssh (and anything using
+ * getpwuid) finds ~ through passwd, not $HOME, and a non-root container cannot add its own
+ * user as the original's entrypoint did; so the runner writes one into the run dir.
+ */
+export function writePasswd(runDir: string, id: Identity, home: string): string {
+  const file = join(runDir, PASSWD_FILE);
+  const lines = [`root:x:0:0:root:/root:/bin/sh`, ...(id.uid === 0 ? [] : [`agent:x:${id.uid}:${id.gid}:Loop agent:${home}:/bin/sh`])];
+  writeFileSync(file, `${lines.join("\n")}\n`, { mode: 0o644 });
+  return file;
 }
 
 export function removeRunDir(dir: string): void {
