@@ -39,7 +39,7 @@ async function build(docker: Docker, opts: Required<PlainImageOptions>): Promise
   const busybox = ["/usr/bin/busybox", "/bin/busybox"].find(existsSync);
   if (!busybox) throw new Error("busybox not found (agent-image.ts installs busybox-static)");
   const bins = [realpathSync(busybox), ...(opts.claude ? [claudeBinary] : []), ...(opts.gitAndSsh ? ["/usr/bin/git", "/usr/bin/ssh"] : [])];
-  const hash = createHash("sha256").update(`plain 1 ${JSON.stringify(opts)}\n`);
+  const hash = createHash("sha256").update(`plain 2 ${JSON.stringify(opts)}\n`);
   for (const b of bins) hash.update(`${b} ${statSync(b).size}\n`);
   const tag = `${PLAIN_IMAGE_REPO}:${opts.claude ? "claude" : "noclaude"}${opts.gitAndSsh ? "-git" : ""}-${hash.digest("hex").slice(0, 10)}`;
   if (await exists(docker, tag)) return tag;
@@ -66,6 +66,8 @@ async function build(docker: Docker, opts: Required<PlainImageOptions>): Promise
     // The image's own idea of its users; the runner mounts its own passwd over it.
     writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
     writeFileSync(join(root, "etc/group"), "root:x:0:\n");
+    // As every distribution image has: without it glibc asks DNS before /etc/hosts, slowly.
+    writeFileSync(join(root, "etc/nsswitch.conf"), "passwd: files\ngroup: files\nhosts: files dns\n");
     await importRootfs(docker, root, tag);
   } finally {
     rmSync(root, { recursive: true, force: true });
