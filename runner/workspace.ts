@@ -149,11 +149,12 @@ export const PASSWD_FILE = "passwd";
 /**
  * An /etc/passwd naming the container's user with HOME as its home. ssh (and anything using
  * getpwuid) finds ~ through passwd, not $HOME, and a non-root container cannot add its own
- * user as the original's entrypoint did; so the runner writes one into the run dir.
+ * user as the original's entrypoint did; so the runner writes one into the run dir. The
+ * shell is bash, which the Claude CLI's Bash tool needs anyway.
  */
 export function writePasswd(runDir: string, id: Identity, home: string): string {
   const file = join(runDir, PASSWD_FILE);
-  const lines = [`root:x:0:0:root:/root:/bin/sh`, ...(id.uid === 0 ? [] : [`agent:x:${id.uid}:${id.gid}:Loop agent:${home}:/bin/sh`])];
+  const lines = [`root:x:0:0:root:/root:/bin/bash`, ...(id.uid === 0 ? [] : [`agent:x:${id.uid}:${id.gid}:Loop agent:${home}:/bin/bash`])];
   writeFileSync(file, `${lines.join("\n")}\n`, { mode: 0o644 });
   return file;
 }

@@ -51,7 +51,7 @@ describe("any image, and ~ in mounts", () => {
     expect(config.Entrypoint ?? null).toBeNull();
     bashThenDone('echo "home=$HOME"; git config user.name; ssh -G gitbox | grep -E "^(user|port|hostname) "');
     const channel = await makeChannel(env, agentDir(env, "home"));
-    const run = await waitForRun(env, await createRun(env, channel, "Who am I?"));
+    const run = await waitForRun(env, await createRun(env, channel, "Who am I?"), 110_000);
     expect(run).toMatchObject({ status: "succeeded", result_text: "Done." });
     const out = toolOutput(run);
     expect(out).toContain(`home=${env.base}`);
@@ -71,7 +71,7 @@ describe("manual and worktree tasks", () => {
     setRules(env, [{ match: isMainTurn, reply: { text: "Manual done." } }]);
     const started = await env.api("POST", `/api/tasks/${task.id}/run`);
     expect(started.status).toBe(201);
-    expect(await waitForRun(env, started.body.id)).toMatchObject({ status: "succeeded", task_id: task.id, result_text: "Manual done." });
+    expect(await waitForRun(env, started.body.id, 110_000)).toMatchObject({ status: "succeeded", task_id: task.id, result_text: "Manual done." });
   });
 
   it("a worktree task edits its own checkout, the main one stays clean, the next run reuses it, and deleting the task removes it", async () => {
@@ -86,7 +86,7 @@ describe("manual and worktree tasks", () => {
     const worktree = join(dir, ".loop/worktrees", `task-${task.id}`);
 
     bashThenDone('echo changed > file.txt && pwd && git rev-parse --abbrev-ref HEAD && git status --porcelain');
-    const first = await waitForRun(env, (await env.api("POST", `/api/tasks/${task.id}/run`)).body.id);
+    const first = await waitForRun(env, (await env.api("POST", `/api/tasks/${task.id}/run`)).body.id, 110_000);
     expect(first.status, first.error).toBe("succeeded");
     expect(toolOutput(first).split("\n")).toEqual([worktree, `loop/task-${task.id}`, " M file.txt"]);
     expect(readFileSync(join(worktree, "file.txt"), "utf8")).toBe("changed\n");
@@ -94,7 +94,7 @@ describe("manual and worktree tasks", () => {
     expect(git(dir, "status", "--porcelain")).toBe("");
 
     bashThenDone("cat file.txt");
-    const second = await waitForRun(env, (await env.api("POST", `/api/tasks/${task.id}/run`)).body.id);
+    const second = await waitForRun(env, (await env.api("POST", `/api/tasks/${task.id}/run`)).body.id, 110_000);
     expect(second.status, second.error).toBe("succeeded");
     expect(toolOutput(second)).toBe("changed");
     expect(runner.lines.some((l) => l.msg === "worktree reused" && (l as any).task_id === task.id)).toBe(true);
@@ -103,7 +103,7 @@ describe("manual and worktree tasks", () => {
     await waitFor("the worktree removed", () => !existsSync(worktree), 20_000);
     expect(git(dir, "branch", "--list", `loop/task-${task.id}`)).toBe("");
     expect(git(dir, "worktree", "list").split("\n")).toHaveLength(1);
-  });
+  }, 300_000);
 
   it("a worktree task in a directory that is not a git repository fails with a clear error", async () => {
     const channel = await makeChannel(env, agentDir(env, "notgit"));

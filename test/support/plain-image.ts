@@ -38,8 +38,9 @@ export function ensurePlainImage(opts: PlainImageOptions = {}, docker = new Dock
 async function build(docker: Docker, opts: Required<PlainImageOptions>): Promise<string> {
   const busybox = ["/usr/bin/busybox", "/bin/busybox"].find(existsSync);
   if (!busybox) throw new Error("busybox not found (agent-image.ts installs busybox-static)");
-  const bins = [realpathSync(busybox), ...(opts.claude ? [claudeBinary] : []), ...(opts.gitAndSsh ? ["/usr/bin/git", "/usr/bin/ssh"] : [])];
-  const hash = createHash("sha256").update(`plain 2 ${JSON.stringify(opts)}\n`);
+  // bash: the Claude CLI's Bash tool refuses to run without bash or zsh ("No suitable shell found").
+  const bins = [realpathSync(busybox), realpathSync("/bin/bash"), ...(opts.claude ? [claudeBinary] : []), ...(opts.gitAndSsh ? ["/usr/bin/git", "/usr/bin/ssh"] : [])];
+  const hash = createHash("sha256").update(`plain 3 ${JSON.stringify(opts)}\n`);
   for (const b of bins) hash.update(`${b} ${statSync(b).size}\n`);
   const tag = `${PLAIN_IMAGE_REPO}:${opts.claude ? "claude" : "noclaude"}${opts.gitAndSsh ? "-git" : ""}-${hash.digest("hex").slice(0, 10)}`;
   if (await exists(docker, tag)) return tag;
@@ -57,6 +58,8 @@ async function build(docker: Docker, opts: Required<PlainImageOptions>): Promise
       const t = join(root, "usr/bin", a);
       if (!existsSync(t)) symlinkSync("busybox", t);
     }
+    rmSync(join(root, "usr/bin/bash"), { force: true });
+    place(bins[1]!, join(root, "usr/bin/bash"));
     if (opts.claude) place(claudeBinary, join(root, "usr/local/bin/claude"));
     if (opts.gitAndSsh) {
       rmSync(join(root, "usr/bin/ssh"), { force: true });
