@@ -97,7 +97,8 @@ describe("manual and worktree tasks", () => {
     const second = await waitForRun(env, (await env.api("POST", `/api/tasks/${task.id}/run`)).body.id, 110_000);
     expect(second.status, second.error).toBe("succeeded");
     expect(toolOutput(second)).toBe("changed");
-    expect(runner.lines.some((l) => l.msg === "worktree reused" && (l as any).task_id === task.id)).toBe(true);
+    const worktreeLines = runner.lines.filter((l) => /^worktree (created|reused)$/.test(l.msg) && l.fields?.task_id === task.id).map((l) => l.msg);
+    expect(worktreeLines).toEqual(["worktree created", "worktree reused"]);
 
     expect((await env.api("DELETE", `/api/tasks/${task.id}`)).status).toBe(204);
     await waitFor("the worktree removed", () => !existsSync(worktree), 20_000);
