@@ -7,7 +7,8 @@
 //
 // It serves what Loop uses: interaction webhooks (PATCH …/messages/@original, PATCH
 // …/messages/{id}, POST follow-ups), channel messages (POST, PATCH), threads (POST
-// /channels/{id}/threads), guild channels (POST /guilds/{id}/channels) and application
+// /channels/{id}/threads; DELETE /channels/{id} of a thread it made, 404 for any other,
+// each deletion recorded in `deletedThreads`), guild channels (POST /guilds/{id}/channels) and application
 // commands (GET/PUT, global and per guild), the typing indicator (POST /channels/{id}/typing)
 // and GET /gateway/bot (pointing at `gatewayUrl`, the fake Gateway of test/fakes/discord-gateway.ts).
 // Messages the bot posts carry the bot as author (BOT_USER_ID) and any message_reference, and
@@ -25,6 +26,9 @@
 //   POST /__exhaust {match, count, reset_after}
 //        the next `count` matching calls succeed but say X-RateLimit-Remaining: 0, Reset-After
 //   POST /__expire {match}             matching webhook calls answer 401 (code 50027), for good
+//   POST /__fail {match, count, status}
+//        the next `count` calls whose path contains `match` answer `status` (e.g. 500, 403)
+//   GET  /__deleted_threads            {threads: [{id, parent_id, name, deleted_at}]}, in order
 // Rules match by substring so tests running in parallel (one interaction token or channel
 // id each) never trip over each other's.
 
@@ -47,12 +51,23 @@ export interface RecordedCall {
 }
 
 interface Rule {
-  kind: "ratelimit" | "exhaust" | "expire";
+  kind: "ratelimit" | "exhaust" | "expire" | "fail";
   match: string;
   /** Uses left; Infinity for expire. */
   count: number;
   seconds: number;
   global: boolean;
+  /** For "fail": the status to answer. */
+  status: number;
+}
+
+/** A thread the bot deleted (DELETE /channels/{id}). */
+export interface DeletedThread {
+  id: string;
+  parent_id: string;
+  name: string;
+  /** Epoch milliseconds. */
+  deleted_at: number;
 }
 
 /** The bot's own user id in the fakes (READY's user, the author of what it posts). */
@@ -69,6 +84,8 @@ export interface FakeDiscord {
   onThread: ((thread: any) => void) | null;
   origin: string;
   calls: RecordedCall[];
+  /** Threads deleted through the API, in order. */
+  deletedThreads: DeletedThread[];
   reset(): void;
   close(): Promise<void>;
 }
@@ -84,6 +101,9 @@ export async function startFakeDiscord(opts: { botToken?: string } = {}): Promis
   const messages = new Map<string, any>();
   const originals = new Map<string, any>();
   const commands = new Map<string, any[]>();
+  /** Threads the bot made that still exist, by id. */
+  const threads = new Map<string, any>();
+  const deletedThreads: DeletedThread[] = [];
 
   const snowflake = () => String(((BigInt(Date.now()) - DISCORD_EPOCH) << 22n) | (counter++ & 0x3fffffn));
 
@@ -159,8 +179,16 @@ export async function startFakeDiscord(opts: { botToken?: string } = {}): Promis
     }
     if ((m = /^\/channels\/(\d+)\/threads$/.exec(path)) && method === "POST") {
       const thread = { id: snowflake(), type: body?.type ?? 11, name: body?.name, parent_id: m[1], owner_id: BOT_USER_ID };
+      threads.set(thread.id, thread);
       fake.onThread?.(thread);
       return { status: 201, body: thread };
+    }
+    if ((m = /^\/channels\/(\d+)$/.exec(path)) && method === "DELETE") {
+      const thread = threads.get(m[1]!);
+      if (!thread) return { status: 404, body: { message: "Unknown Channel", code: 10003 } };
+      threads.delete(thread.id);
+      deletedThreads.push({ id: thread.id, parent_id: thread.parent_id, name: thread.name, deleted_at: Date.now() });
+      return { status: 200, body: thread };
     }
     if ((m = /^\/guilds\/(\d+)\/channels$/.exec(path)) && method === "POST") {
       return { status: 201, body: { id: snowflake(), type: body?.type ?? 0, name: String(body?.name ?? "").toLowerCase().replace(/\s+/g, "-"), guild_id: m[1], topic: body?.topic ?? null } };
@@ -201,11 +229,14 @@ export async function startFakeDiscord(opts: { botToken?: string } = {}): Promis
       const match = url.searchParams.get("match") ?? "";
       return answer(res, 200, { calls: calls.filter((c) => c.path.includes(match)) });
     }
+    if (url.pathname === "/__deleted_threads") {
+      return answer(res, 200, { threads: deletedThreads });
+    }
     if (url.pathname === "/__reset") {
       fake.reset();
       return answer(res, 200, { ok: true });
     }
-    if (url.pathname === "/__ratelimit" || url.pathname === "/__exhaust" || url.pathname === "/__expire") {
+    if (url.pathname === "/__ratelimit" || url.pathname === "/__exhaust" || url.pathname === "/__expire" || url.pathname === "/__fail") {
       const kind = url.pathname.slice(3) as Rule["kind"];
       rules.push({
         kind,
@@ -213,6 +244,7 @@ export async function startFakeDiscord(opts: { botToken?: string } = {}): Promis
         count: kind === "expire" ? Infinity : Number(body?.count ?? 1),
         seconds: Number(body?.retry_after ?? body?.reset_after ?? 1),
         global: Boolean(body?.global),
+        status: Number(body?.status ?? 500),
       });
       return answer(res, 200, { ok: true });
     }
@@ -236,6 +268,11 @@ export async function startFakeDiscord(opts: { botToken?: string } = {}): Promis
         { message: "You are being rate limited.", retry_after: limited.seconds, global: limited.global },
         { ...bucket, "retry-after": String(Math.ceil(limited.seconds)), "x-ratelimit-remaining": "0", "x-ratelimit-reset-after": String(limited.seconds), ...(limited.global ? { "x-ratelimit-global": "true" } : {}), "x-ratelimit-scope": limited.global ? "global" : "user" },
       );
+    }
+    const failed = takeRule("fail", path);
+    if (failed) {
+      call.status = failed.status;
+      return answer(res, failed.status, { message: `${failed.status}: failing as the test asked`, code: 0 }, bucket);
     }
     if (path.startsWith("/webhooks/") && takeRule("expire", path)) {
       call.status = 401;
@@ -262,8 +299,10 @@ export async function startFakeDiscord(opts: { botToken?: string } = {}): Promis
     onThread: null,
     origin,
     calls,
+    deletedThreads,
     reset() {
       calls.length = 0;
+      deletedThreads.length = 0;
       rules = [];
     },
     close: () =>

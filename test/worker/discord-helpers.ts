@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { ChannelKind as Channel, Component, InteractionKind as InteractionType, OptionType as Opt } from "../../protocol/discord-constants.ts";
 import { Job } from "../../protocol/runner.ts";
-import type { RecordedCall } from "../fakes/discord.ts";
+import type { DeletedThread, RecordedCall } from "../fakes/discord.ts";
 
 export const APP_ID = "900000000000000001";
 export const GUILD_ID = "900000000000000002";
@@ -136,15 +136,21 @@ export async function askAndWait(prompt: string, place: Place): Promise<{ intera
 
 // ---- the fake Discord API --------------------------------------------------------------
 
-const fakeOrigin = () => env.DISCORD_API_BASE!.replace(/\/api\/v10$/, "");
+export const fakeOrigin = () => env.DISCORD_API_BASE!.replace(/\/api\/v10$/, "");
 
 export async function discordCalls(match: string): Promise<RecordedCall[]> {
   const res = await fetch(`${fakeOrigin()}/__calls?match=${encodeURIComponent(match)}`);
   return ((await res.json()) as { calls: RecordedCall[] }).calls;
 }
 
-export async function fakeRule(kind: "ratelimit" | "exhaust" | "expire", rule: { match: string; count?: number; retry_after?: number; reset_after?: number }) {
+export async function fakeRule(kind: "ratelimit" | "exhaust" | "expire" | "fail", rule: { match: string; count?: number; retry_after?: number; reset_after?: number; status?: number }) {
   await fetch(`${fakeOrigin()}/__${kind}`, { method: "POST", body: JSON.stringify(rule) });
+}
+
+/** The threads the fake Discord saw deleted, in order. */
+export async function deletedThreads(): Promise<DeletedThread[]> {
+  const res = await fetch(`${fakeOrigin()}/__deleted_threads`);
+  return ((await res.json()) as { threads: DeletedThread[] }).threads;
 }
 
 /** Polls the fake until `done(calls)` holds; fails with the calls seen after `timeoutMs`. */

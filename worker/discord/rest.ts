@@ -28,6 +28,7 @@ const Routes = {
   channelMessages: (channel: string) => `/channels/${channel}/messages`,
   channelMessage: (channel: string, message: string) => `/channels/${channel}/messages/${message}`,
   threads: (channel: string) => `/channels/${channel}/threads`,
+  channel: (channel: string) => `/channels/${channel}`,
   typing: (channel: string) => `/channels/${channel}/typing`,
   guildChannels: (guild: string) => `/guilds/${guild}/channels`,
 };
@@ -107,6 +108,14 @@ export class DiscordRest {
   /** A thread with no starter message (POST /channels/{id}/threads). */
   startThread(channelId: string, body: RESTPostAPIChannelThreadsJSONBody): Promise<RestResult<APIThreadChannel>> {
     return this.#call("POST", Routes.threads(channelId), body, true);
+  }
+
+  /**
+   * Deletes a channel or thread (DELETE /channels/{id}); a thread needs Manage Threads. An
+   * answer of 404 (Unknown Channel) means it is gone already.
+   */
+  deleteChannel(channelId: string): Promise<RestResult<APIChannel>> {
+    return this.#call("DELETE", Routes.channel(channelId), undefined, true);
   }
 
   createGuildChannel(guildId: string, body: RESTPostAPIGuildChannelJSONBody): Promise<RestResult<APIChannel>> {

@@ -13,6 +13,7 @@ import { channels, runs, tasks, type ChannelRow, type RunRow, type TaskRow } fro
 import { conflict, invalid } from "../errors.ts";
 import { loadChannel, normalizeDir } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
+import { scheduleThreadDeletion } from "./thread-deletions.ts";
 import { channelView } from "./views.ts";
 
 export interface DiscordPlace {
@@ -98,11 +99,15 @@ export async function recordRunThread(db: Db, runId: number, threadId: string, n
   const parent = run && (await db.query.channels.findFirst({ where: eq(channels.id, run.channelId) }));
   if (!parent) return;
   const now = Date.now();
-  await db
-    .insert(channels)
-    // A run that already finished hands over its session here; one still running, in finishRun.
-    .values({ id: threadId, discordChannelId: threadId, guildId: parent.guildId, name, parentId: parent.id, runnerLabel: parent.runnerLabel, originRunId: runId, sessionId: run.sessionId, createdAt: now, updatedAt: now })
-    .onConflictDoNothing();
+  await db.batch([
+    db
+      .insert(channels)
+      // A run that already finished hands over its session here; one still running, in finishRun.
+      .values({ id: threadId, discordChannelId: threadId, guildId: parent.guildId, name, parentId: parent.id, runnerLabel: parent.runnerLabel, originRunId: runId, sessionId: run.sessionId, createdAt: now, updatedAt: now })
+      .onConflictDoNothing(),
+    // A run that already ended has its thread deleted auto_delete_sec after its end (else finishRun records it).
+    scheduleThreadDeletion(db, runId),
+  ]);
 }
 
 /**

@@ -11,6 +11,7 @@ import type { Db } from "../db/client.ts";
 import type { RunLimits } from "../../protocol/spend.ts";
 import { apiTokens, channels, runs, tasks, type ChannelRow, type RunRow } from "../db/schema.ts";
 import { resolveLimits } from "./limits.ts";
+import { scheduleThreadDeletion } from "./thread-deletions.ts";
 import { mintSecret, randomId, sha256Hex } from "./secrets.ts";
 
 export const TERMINAL = ["succeeded", "failed", "cancelled", "lost", "skipped_budget"] as const;
@@ -84,11 +85,15 @@ const usageOf = (c: Completion) => ({
 
 export async function finishRun(db: Db, runId: number, c: Completion, now: number): Promise<RunRow | null> {
   if (c.status === "deferred") throw new Error("a deferred completion parks the run: use parkRun");
-  const [row] = await db
-    .update(runs)
-    .set({ status: c.status, finishedAt: now, resultText: c.result_text, error: c.error, ...usageOf(c) })
-    .where(and(eq(runs.id, runId), eq(runs.status, "running")))
-    .returning();
+  // With the end, the run's thread (if it has one yet) is due for auto_delete_sec.
+  const [[row]] = await db.batch([
+    db
+      .update(runs)
+      .set({ status: c.status, finishedAt: now, resultText: c.result_text, error: c.error, ...usageOf(c) })
+      .where(and(eq(runs.id, runId), eq(runs.status, "running")))
+      .returning(),
+    scheduleThreadDeletion(db, runId),
+  ]);
   await revokeRunTokens(db, runId);
   if (row && c.session_id) {
     // The thread this run posted in continues its conversation (unless it has one already).
@@ -134,11 +139,14 @@ export async function endRun(
   error: string,
   now: number,
 ): Promise<RunRow | null> {
-  const [row] = await db
-    .update(runs)
-    .set({ status, error, finishedAt: now })
-    .where(and(eq(runs.id, runId), inArray(runs.status, ["queued", "running", "waiting_approval"])))
-    .returning();
+  const [[row]] = await db.batch([
+    db
+      .update(runs)
+      .set({ status, error, finishedAt: now })
+      .where(and(eq(runs.id, runId), inArray(runs.status, ["queued", "running", "waiting_approval"])))
+      .returning(),
+    scheduleThreadDeletion(db, runId),
+  ]);
   await revokeRunTokens(db, runId);
   return row ?? null;
 }

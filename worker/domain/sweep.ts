@@ -1,8 +1,9 @@
 /**
  * The Cron Trigger's safety net, every minute: fire tasks whose alarm fell behind (through
  * the same ChannelSession path, so exactly-once still holds), move loops whose next
- * iteration was not queued, deny held tool calls whose approval_timeout ran out, and prune
- * old run events.
+ * iteration was not queued, deny held tool calls whose approval_timeout ran out, delete
+ * the Discord threads of runs whose task's auto_delete_sec has passed, and prune old run
+ * events.
  */
 import { and, count, eq, gte, inArray, isNull, lt, or } from "drizzle-orm";
 import { dispatcherOf, sessionOf } from "../../durable-objects/contracts.ts";
@@ -12,6 +13,8 @@ import { TERMINAL } from "./run-state.ts";
 import type { Config, Env } from "../env.ts";
 import { log } from "../log.ts";
 import { expireApprovals } from "./approvals.ts";
+import { discordRest } from "../discord/rest.ts";
+import { deleteDueThreads } from "./thread-deletions.ts";
 
 /** An alarm is this late before the sweep steps in. */
 export const SWEEP_GRACE_MS = 60_000;
@@ -34,6 +37,7 @@ export interface SweepReport {
   channelsPumped: number;
   loopsMoved: number;
   approvalsExpired: number;
+  threadsDeleted: number;
 }
 
 export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise<SweepReport> {
@@ -85,6 +89,8 @@ export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise
   await Promise.allSettled(stalled.map(({ channelId, runId }) => sessionOf(env, channelId).finished(channelId, runId)));
   // Held calls nobody decided on in time: denied with "no decision", and the run resumes.
   const expired = await expireApprovals(db, env, now);
+  // Threads of runs whose task has auto_delete_sec, once that time has passed (failures wait for a later sweep).
+  const threads = await deleteDueThreads(db, discordRest(cfg), now);
 
   // Bounded per sweep so a first prune of a large backlog cannot outrun the invocation.
   const old = db.select({ id: runEvents.id }).from(runEvents).where(lt(runEvents.at, now - cfg.eventRetentionMs)).limit(PRUNE_BATCH);
@@ -98,6 +104,7 @@ export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise
     channelsPumped: stuck.length,
     loopsMoved: stalled.length,
     approvalsExpired: expired.length,
+    threadsDeleted: threads.deleted,
   };
   if (Object.values(report).some((n) => n > 0)) log.info("sweep: done", { ...report });
   return report;
