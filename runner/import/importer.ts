@@ -116,7 +116,7 @@ export async function importOriginal(api: ApiClient, data: OriginalData, templat
 
   const tasksOf = new Map<string, Set<string>>();
   for (const t of data.tasks) {
-    const what = `task #${t.id} ${t.type} ${short(t.prompt || t.workflow_name)}`;
+    const what = `task #${t.id} ${t.type} ${short(t.prompt || t.workflow_name || t.bash_script)}`;
     const skip = (detail: string) => steps.push({ kind: "task", what, outcome: "skip", detail });
     if (!imported.has(t.channel_id)) {
       skip(`its channel ${t.channel_id} was not imported (see above)`);
@@ -124,6 +124,10 @@ export async function importOriginal(api: ApiClient, data: OriginalData, templat
     }
     if (t.workflow_name) {
       skip(`runs workflow ${t.workflow_name}: workflows are not part of Loop on Cloudflare`);
+      continue;
+    }
+    if (t.bash_script.trim()) {
+      skip("runs a bash script, not a prompt: bash tasks are not part of Loop on Cloudflare (ask the agent to run the script in a prompt instead)");
       continue;
     }
     if (!t.prompt.trim()) {

@@ -39,6 +39,8 @@ export const OriginalTask = z.object({
   origin_branch: text,
   update_before_run: bool.default(false),
   workflow_name: text,
+  /** Set: the task runs this script in the agent container instead of a prompt. */
+  bash_script: text,
 });
 export type OriginalTask = z.infer<typeof OriginalTask>;
 

@@ -42,19 +42,18 @@ function fixtureDb(file: string) {
   ch.run("123456789012345670", "999", "no-dir", 1, "", "", "", "discord");
   ch.run("C0SLACK", "T1", "slacky", 1, "", "/srv/import/slack", "", "slack");
   ch.run("local-notes", "", "notes", 1, "", "/srv/import/notes", "", "local");
-  // The original's CHECK(type IN ('cron','interval','once')) was never widened: manual rows come from newer code paths.
-  db.exec("PRAGMA ignore_check_constraints = ON");
   const t = db.prepare(
-    "INSERT INTO scheduled_tasks (channel_id, guild_id, schedule, type, prompt, enabled, next_run_at, template_name, auto_delete_sec, worktree, origin_branch, update_before_run, workflow_name) VALUES (?, '999', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO scheduled_tasks (channel_id, guild_id, schedule, type, prompt, enabled, next_run_at, template_name, auto_delete_sec, worktree, origin_branch, update_before_run, workflow_name, bash_script) VALUES (?, '999', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
   );
-  t.run(DISCORD, "0 9 * * 1-5", "cron", "Summarise yesterday's commits", 1, FUTURE, "", 0, 0, "main", 0, "");
-  t.run(DISCORD, "2h", "interval", "Check the ticket queue", 0, FUTURE, "tk-heartbeat", 60, 0, "", 0, "");
-  t.run(DISCORD, "", "manual", "Ship the release", 1, null, "", 300, 1, "release", 1, "");
-  t.run("local-notes", FUTURE, "once", "Remind me to renew the domain", 1, FUTURE, "", 0, 0, "", 0, "");
-  t.run(DISCORD, PAST, "once", "Long gone", 1, PAST, "", 0, 0, "", 0, "");
-  t.run(DISCORD, "1h", "interval", "", 1, FUTURE, "", 0, 0, "", 0, "triage-issues");
-  t.run(THREAD, "30m", "interval", "Thread task", 1, FUTURE, "", 0, 0, "", 0, "");
-  t.run(DISCORD, "10s", "interval", "Too often", 1, FUTURE, "", 0, 0, "", 0, "");
+  t.run(DISCORD, "0 9 * * 1-5", "cron", "Summarise yesterday's commits", 1, FUTURE, "", 0, 0, "main", 0, "", "");
+  t.run(DISCORD, "2h", "interval", "Check the ticket queue", 0, FUTURE, "tk-heartbeat", 60, 0, "", 0, "", "");
+  t.run(DISCORD, "", "manual", "Ship the release", 1, null, "", 300, 1, "release", 1, "", "");
+  t.run("local-notes", FUTURE, "once", "Remind me to renew the domain", 1, FUTURE, "", 0, 0, "", 0, "", "");
+  t.run(DISCORD, PAST, "once", "Long gone", 1, PAST, "", 0, 0, "", 0, "", "");
+  t.run(DISCORD, "1h", "interval", "", 1, FUTURE, "", 0, 0, "", 0, "triage-issues", "");
+  t.run(THREAD, "30m", "interval", "Thread task", 1, FUTURE, "", 0, 0, "", 0, "", "");
+  t.run(DISCORD, "10s", "interval", "Too often", 1, FUTURE, "", 0, 0, "", 0, "", "");
+  t.run(DISCORD, "0 3 * * *", "cron", "", 1, FUTURE, "", 0, 0, "", 0, "", "./scripts/backup.sh");
   db.close();
 }
 
@@ -73,9 +72,27 @@ beforeAll(async () => {
   discord_token: not-a-real-token
   poll_interval_sec: 30
   task_templates: [
-    { name: daily-summary, description: Daily summary, schedule: "0 17 * * *", type: cron, prompt: Summarise the tickets closed today }
-    { name: heartbeat, description: Periodic check, schedule: 30m, type: interval, prompt_path: heartbeat.md, auto_delete_sec: 60 }
-    { name: Bad Name, schedule: 1h, type: interval, prompt: x }
+    {
+      name: daily-summary
+      description: Daily summary
+      schedule: "0 17 * * *"
+      type: cron
+      prompt: Summarise the tickets closed today
+    }
+    {
+      name: heartbeat
+      description: Periodic check
+      schedule: 30m
+      type: interval
+      prompt_path: heartbeat.md
+      auto_delete_sec: 60
+    }
+    {
+      name: Bad Name
+      schedule: 1h
+      type: interval
+      prompt: x
+    }
   ]
 }
 `,
@@ -102,6 +119,7 @@ describe("loop import", () => {
     expect(r.stdout).toMatch(/^skipped\s+task\s+task #5 once "Long gone": a once task whose time .* has passed$/m);
     expect(r.stdout).toMatch(/^skipped\s+task\s+task #6 interval "triage-issues": runs workflow triage-issues/m);
     expect(r.stdout).toMatch(/^skipped\s+task\s+task #7 .*: its channel 123456789012345679 was not imported/m);
+    expect(r.stdout).toMatch(/^skipped\s+task\s+task #9 cron "\.\/scripts\/backup\.sh": runs a bash script, not a prompt/m);
     expect(r.stdout).toMatch(/^skipped\s+template template Bad Name: its name is not/m);
     expect(r.stdout).toMatch(/^plan: \d+ to create, 0 to update, 0 already there, \d+ skipped \(dry run: nothing was written\)$/m);
     expect(await state()).toEqual(before);
