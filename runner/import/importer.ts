@@ -246,7 +246,8 @@ function templateBody(t: OriginalTemplate, loopDir: string): (PutTemplate & { de
     description: (t.description ?? "").slice(0, 500),
     schedule: t.type === "manual" ? "" : (t.schedule ?? ""),
     type: t.type as PutTemplate["type"],
-    prompt,
+    // The Worker stores prompts trimmed; the same here, so a second import finds it unchanged.
+    prompt: prompt.trim(),
     tz: null,
     auto_delete_sec: Math.max(0, t.auto_delete_sec ?? 0),
   };

@@ -149,7 +149,7 @@ describe("loop import", () => {
     expect(templates).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ name: "daily-summary", type: "cron", schedule: "0 17 * * *", prompt: "Summarise the tickets closed today", auto_delete_sec: 0 }),
-        expect.objectContaining({ name: "heartbeat", type: "interval", schedule: "30m", prompt: "Read HEARTBEAT.md and report only if something needs attention.\n", auto_delete_sec: 60 }),
+        expect.objectContaining({ name: "heartbeat", type: "interval", schedule: "30m", prompt: "Read HEARTBEAT.md and report only if something needs attention.", auto_delete_sec: 60 }),
       ]),
     );
 

@@ -52,7 +52,8 @@ describe("any image, and ~ in mounts", () => {
     bashThenDone('echo "home=$HOME"; git config user.name; ssh -G gitbox | grep -E "^(user|port|hostname) "');
     const channel = await makeChannel(env, agentDir(env, "home"));
     const run = await waitForRun(env, await createRun(env, channel, "Who am I?"), 110_000);
-    expect(run).toMatchObject({ status: "succeeded", result_text: "Done." });
+    expect(run.status, `${run.error}\n${JSON.stringify(run.events.slice(-5))}`).toBe("succeeded");
+    expect(run.result_text).toBe("Done.");
     const out = toolOutput(run);
     expect(out).toContain(`home=${env.base}`);
     expect(out).toContain("Ada From The Host");
@@ -101,7 +102,9 @@ describe("manual and worktree tasks", () => {
     expect(worktreeLines).toEqual(["worktree created", "worktree reused"]);
 
     expect((await env.api("DELETE", `/api/tasks/${task.id}`)).status).toBe(204);
-    await waitFor("the worktree removed", () => !existsSync(worktree), 20_000);
+    // The runner logs the removal once git has removed both the worktree and its branch.
+    await waitFor("the worktree removed", () => runner.lines.some((l) => l.msg === "worktree of a deleted task removed" && l.fields?.task_id === task.id), 30_000);
+    expect(existsSync(worktree)).toBe(false);
     expect(git(dir, "branch", "--list", `loop/task-${task.id}`)).toBe("");
     expect(git(dir, "worktree", "list").split("\n")).toHaveLength(1);
   }, 300_000);
