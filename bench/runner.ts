@@ -105,7 +105,7 @@ try {
     chownSync(claudeDir, AGENT_UID, AGENT_GID);
     const job = { run_id: 900_000 + i, channel_id: channelId, attempt: 1, lease_id: `bench-${i}`, mcp: { url: `${worker.url}/mcp`, token: tok.token } };
     const runDir = writeRunDir(join(base, "bare-state"), job, {}, { uid: AGENT_UID, gid: AGENT_GID });
-    const spec = buildContainerSpec({ config, job, runnerKey: "bench", workdir, claudeDir, runDir, binds: [], groupAdd: [], user: `${AGENT_UID}:${AGENT_GID}`, home: null, model: null, resume: null });
+    const spec = buildContainerSpec({ config, job, runnerKey: "bench", place: { workdir, binds: [], groupAdd: [], user: `${AGENT_UID}:${AGENT_GID}`, home: null }, claudeDir, runDir, model: null, resume: null });
 
     const t0 = performance.now();
     const container = await docker.createContainer(containerCreateOptions(spec));

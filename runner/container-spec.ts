@@ -74,63 +74,18 @@ export const LABELS = { runner: "loop.runner", run: "loop.run", channel: "loop.c
 /** A loop iteration's monitor container: beside the agent's, never at the same time. */
 export const monitorContainerName = (runnerKey: string, runId: number): string => `${containerName(runnerKey, runId)}-monitor`;
 
-export interface MonitorSpecInput {
-  config: Pick<RunnerConfig, "image" | "memoryMb" | "cpus" | "pids" | "network">;
-  job: Pick<Job, "run_id" | "channel_id" | "attempt" | "lease_id">;
-  runnerKey: string;
-  command: string;
-  workdir: string;
-  /** The project's extra binds, already resolved ("host:container[:ro]"). */
-  binds: string[];
-  groupAdd: string[];
-  user: string;
-  home: string | null;
-}
-
 /**
- * The monitor command's container (docs/loops.md): the agent's image, project directory,
- * extra mounts, user, limits and network, but no credentials, no Claude state and no run
- * token (the private run dir is not mounted): /bin/sh -c <command> in the project.
+ * Where a run's containers work, as job.ts resolved it once for the run: the same for the
+ * agent's container and the loop monitor's, so both see the same project, mounts, user and HOME.
  */
-export function buildMonitorSpec(i: MonitorSpecInput): ContainerSpec {
-  return {
-    name: monitorContainerName(i.runnerKey, i.job.run_id),
-    image: i.config.image,
-    entrypoint: ["/bin/sh", "-c"],
-    cmd: [i.command],
-    env: [`LOOP_RUN_ID=${i.job.run_id}`, `LOOP_CHANNEL_ID=${i.job.channel_id}`, ...(i.home ? [`HOME=${i.home}`] : [])],
-    workingDir: i.workdir,
-    user: i.user,
-    labels: {
-      [LABELS.runner]: i.runnerKey,
-      [LABELS.run]: String(i.job.run_id),
-      [LABELS.channel]: i.job.channel_id,
-      [LABELS.attempt]: String(i.job.attempt),
-      [LABELS.lease]: i.job.lease_id,
-      [LABELS.role]: "monitor",
-    },
-    binds: [`${i.workdir}:${i.workdir}`, ...i.binds],
-    memoryBytes: i.config.memoryMb * 1024 * 1024,
-    nanoCpus: Math.round(i.config.cpus * 1e9),
-    pidsLimit: i.config.pids,
-    network: i.config.network,
-    groupAdd: i.groupAdd,
-  };
-}
-
-export interface SpecInput {
-  config: Pick<RunnerConfig, "image" | "memoryMb" | "cpus" | "pids" | "network" | "anthropicBaseUrl">;
-  job: Pick<Job, "run_id" | "channel_id" | "attempt" | "lease_id"> & Partial<Pick<Job, "append_system_prompt">>;
-  runnerKey: string;
-  /** Where the agent works (the container's working directory). */
+export interface RunPlace {
+  /** The container's working directory. */
   workdir: string;
   /**
    * Host directories mounted at their real paths for the project: the workdir by default; a
    * worktree task's worktree and its repository's git directory instead.
    */
   projectMounts?: string[];
-  claudeDir: string;
-  runDir: string;
   /** Extra binds, already resolved and checked ("host:container[:ro]"). */
   binds: string[];
   groupAdd: string[];
@@ -139,13 +94,80 @@ export interface SpecInput {
   home: string | null;
   /** A writable directory mounted at `home` (the channel's own), unless a project mount covers it. */
   homeDir?: string | null;
+  /** A passwd file naming the user with `home` (workspace.ts writePasswd), over /etc/passwd. */
+  passwdFile?: string | null;
+}
+
+type ContainerConfig = Pick<RunnerConfig, "image" | "memoryMb" | "cpus" | "pids" | "network">;
+type ContainerJob = Pick<Job, "run_id" | "channel_id" | "attempt" | "lease_id">;
+
+/**
+ * What every container of a run has: the image, the place (project mounts, HOME and passwd,
+ * extra binds, user), the run's labels, its env basics and the configured limits. The agent's
+ * and the monitor's specs add their own command, env and mounts to this.
+ */
+function runContainer(config: ContainerConfig, job: ContainerJob, runnerKey: string, place: RunPlace, role?: "monitor"): Omit<ContainerSpec, "name" | "cmd"> {
+  return {
+    image: config.image,
+    env: [`LOOP_RUN_ID=${job.run_id}`, `LOOP_CHANNEL_ID=${job.channel_id}`, ...(place.home ? [`HOME=${place.home}`] : [])],
+    workingDir: place.workdir,
+    user: place.user,
+    labels: {
+      [LABELS.runner]: runnerKey,
+      [LABELS.run]: String(job.run_id),
+      [LABELS.channel]: job.channel_id,
+      [LABELS.attempt]: String(job.attempt),
+      [LABELS.lease]: job.lease_id,
+      ...(role ? { [LABELS.role]: role } : {}),
+    },
+    binds: [
+      ...(place.projectMounts ?? [place.workdir]).map((d) => `${d}:${d}`),
+      ...(place.homeDir && place.home ? [`${place.homeDir}:${place.home}`] : []),
+      ...(place.passwdFile ? [`${place.passwdFile}:/etc/passwd:ro`] : []),
+      ...place.binds,
+    ],
+    memoryBytes: config.memoryMb * 1024 * 1024,
+    nanoCpus: Math.round(config.cpus * 1e9),
+    pidsLimit: config.pids,
+    network: config.network,
+    groupAdd: place.groupAdd,
+  };
+}
+
+export interface MonitorSpecInput {
+  config: ContainerConfig;
+  job: ContainerJob;
+  runnerKey: string;
+  command: string;
+  place: RunPlace;
+}
+
+/**
+ * The monitor command's container (docs/loops.md): the agent's image, project directory,
+ * extra mounts, user, HOME, limits and network, but no credentials, no Claude state and no
+ * run token (the private run dir is not mounted): /bin/sh -c <command> in the project.
+ */
+export function buildMonitorSpec(i: MonitorSpecInput): ContainerSpec {
+  return {
+    ...runContainer(i.config, i.job, i.runnerKey, i.place, "monitor"),
+    name: monitorContainerName(i.runnerKey, i.job.run_id),
+    entrypoint: ["/bin/sh", "-c"],
+    cmd: [i.command],
+  };
+}
+
+export interface SpecInput {
+  config: ContainerConfig & Pick<RunnerConfig, "anthropicBaseUrl">;
+  job: ContainerJob & Partial<Pick<Job, "append_system_prompt">>;
+  runnerKey: string;
+  place: RunPlace;
+  claudeDir: string;
+  runDir: string;
   /**
    * The runner's entrypoint script on the host, mounted read-only and run with /bin/sh, so
    * the image needs no Loop entrypoint of its own. Absent: the image's entrypoint runs.
    */
   entrypointFile?: string | null;
-  /** A passwd file naming the user with `home` (workspace.ts writePasswd), over /etc/passwd. */
-  passwdFile?: string | null;
   model: string | null;
   resume: string | null;
   maxTurns?: number | null;
@@ -155,30 +177,10 @@ export interface SpecInput {
 }
 
 export function buildContainerSpec(i: SpecInput): ContainerSpec {
-  const env = [
-    `CLAUDE_CONFIG_DIR=${i.claudeDir}`,
-    // The entrypoint reads credentials, then leaves the rest of stdin to claude: the prompt.
-    "LOOP_PROMPT_ON_STDIN=1",
-    // Offer mcp__loop__* tools directly instead of hiding them behind ToolSearch.
-    "ENABLE_TOOL_SEARCH=false",
-    // Only POST /v1/messages: no telemetry, update checks or error reports from the container.
-    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
-    "DISABLE_AUTOUPDATER=1",
-    `CLAUDE_CODE_MAX_RETRIES=${CLAUDE_MAX_RETRIES}`,
-    `LOOP_RUN_ID=${i.job.run_id}`,
-    `LOOP_CHANNEL_ID=${i.job.channel_id}`,
-    ...(i.config.anthropicBaseUrl ? [`ANTHROPIC_BASE_URL=${i.config.anthropicBaseUrl}`] : []),
-    ...(i.home ? [`HOME=${i.home}`] : []),
-    `LOOP_IMAGE=${i.config.image}`,
-  ];
-  const own = [
-    ...(i.homeDir && i.home ? [`${i.homeDir}:${i.home}`] : []),
-    ...(i.entrypointFile ? [`${i.entrypointFile}:${CONTAINER_ENTRYPOINT}:ro`] : []),
-    ...(i.passwdFile ? [`${i.passwdFile}:/etc/passwd:ro`] : []),
-  ];
+  const base = runContainer(i.config, i.job, i.runnerKey, i.place);
   return {
+    ...base,
     name: containerName(i.runnerKey, i.job.run_id),
-    image: i.config.image,
     ...(i.entrypointFile ? { entrypoint: ["/bin/sh", CONTAINER_ENTRYPOINT] } : {}),
     cmd: claudeArgs({
       model: i.model,
@@ -188,21 +190,25 @@ export function buildContainerSpec(i: SpecInput): ContainerSpec {
       maxBudgetUsd: i.maxBudgetUsd ?? null,
       policy: i.policy ?? null,
     }),
-    env,
-    workingDir: i.workdir,
-    user: i.user,
-    labels: {
-      [LABELS.runner]: i.runnerKey,
-      [LABELS.run]: String(i.job.run_id),
-      [LABELS.channel]: i.job.channel_id,
-      [LABELS.attempt]: String(i.job.attempt),
-      [LABELS.lease]: i.job.lease_id,
-    },
-    binds: [...(i.projectMounts ?? [i.workdir]).map((d) => `${d}:${d}`), ...own, `${i.claudeDir}:${i.claudeDir}`, `${i.runDir}:${CONTAINER_RUN_DIR}:ro`, ...i.binds],
-    memoryBytes: i.config.memoryMb * 1024 * 1024,
-    nanoCpus: Math.round(i.config.cpus * 1e9),
-    pidsLimit: i.config.pids,
-    network: i.config.network,
-    groupAdd: i.groupAdd,
+    env: [
+      `CLAUDE_CONFIG_DIR=${i.claudeDir}`,
+      // The entrypoint reads credentials, then leaves the rest of stdin to claude: the prompt.
+      "LOOP_PROMPT_ON_STDIN=1",
+      // Offer mcp__loop__* tools directly instead of hiding them behind ToolSearch.
+      "ENABLE_TOOL_SEARCH=false",
+      // Only POST /v1/messages: no telemetry, update checks or error reports from the container.
+      "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+      "DISABLE_AUTOUPDATER=1",
+      `CLAUDE_CODE_MAX_RETRIES=${CLAUDE_MAX_RETRIES}`,
+      ...base.env,
+      ...(i.config.anthropicBaseUrl ? [`ANTHROPIC_BASE_URL=${i.config.anthropicBaseUrl}`] : []),
+      `LOOP_IMAGE=${i.config.image}`,
+    ],
+    binds: [
+      ...base.binds,
+      ...(i.entrypointFile ? [`${i.entrypointFile}:${CONTAINER_ENTRYPOINT}:ro`] : []),
+      `${i.claudeDir}:${i.claudeDir}`,
+      `${i.runDir}:${CONTAINER_RUN_DIR}:ro`,
+    ],
   };
 }

@@ -10,7 +10,7 @@ import type { Job, WireEvent } from "../protocol/runner.ts";
 import { runAgent, sessionWasMissing, type AgentOutcome, type StopKind } from "./agent.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import type { RunnerConfig } from "./config.ts";
-import { buildContainerSpec, buildMonitorSpec, CONTAINER_RUN_DIR } from "./container-spec.ts";
+import { buildContainerSpec, buildMonitorSpec, CONTAINER_RUN_DIR, type RunPlace } from "./container-spec.ts";
 import { runMonitor } from "./monitor.ts";
 import type { DockerDriver } from "./docker.ts";
 import { EventUploader } from "./event-uploader.ts";
@@ -187,8 +187,9 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
     const homeDir = taken.some((d) => covers(d, home)) ? null : prepareHomeDir(config.stateDir, stateKey(job), ctx.identity);
     const user = `${ctx.identity.uid}:${ctx.identity.gid}`;
     const passwdFile = writePasswd(runDir, ctx.identity, home);
-    const monitorBinds = homeDir ? [`${homeDir}:${home}`, ...binds] : binds;
-    const prompt = job.monitor ? await monitorThenPrompt(job, ctx, s, { workdir, binds: monitorBinds, groupAdd, user, home }) : job.prompt;
+    // One place for every container of the run: the monitor's sees what the agent's does.
+    const place: RunPlace = { workdir, projectMounts, binds, groupAdd, user, home, homeDir, passwdFile };
+    const prompt = job.monitor ? await monitorThenPrompt(job, ctx, s, place) : job.prompt;
     const attempt = (resume: string | null): Promise<AgentOutcome> =>
       runAgent({
         docker: ctx.docker,
@@ -196,17 +197,10 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
           config,
           job,
           runnerKey: ctx.runnerKey,
-          workdir,
-          projectMounts,
+          place,
           claudeDir,
           runDir,
-          binds,
-          groupAdd,
-          user,
-          home,
-          homeDir,
           entrypointFile: ENTRYPOINT_FILE,
-          passwdFile,
           model: settings.model,
           resume,
           maxTurns: limits.maxTurns,
@@ -261,10 +255,10 @@ async function execute(job: Job, ctx: JobContext, s: ExecState): Promise<Decisio
  * Worker, whose answer is the iteration's prompt built with it. Should the report fail,
  * the iteration still runs, with the prompt it was leased with (the previous output).
  */
-async function monitorThenPrompt(job: Job, ctx: JobContext, s: ExecState, place: { workdir: string; binds: string[]; groupAdd: string[]; user: string; home: string | null }): Promise<string> {
+async function monitorThenPrompt(job: Job, ctx: JobContext, s: ExecState, place: RunPlace): Promise<string> {
   const monitor = job.monitor!;
   const fields = { run_id: job.run_id, channel_id: job.channel_id };
-  const spec = buildMonitorSpec({ config: ctx.config, job, runnerKey: ctx.runnerKey, command: monitor.command, ...place });
+  const spec = buildMonitorSpec({ config: ctx.config, job, runnerKey: ctx.runnerKey, command: monitor.command, place });
   const result = await runMonitor(ctx.docker, spec, monitor.timeout_sec, s.halt, ctx.log);
   ctx.log.info("monitor command ran", { ...fields, exit_code: result.exitCode, chars: result.output.length, ms: result.durationMs });
   if (s.halt.aborted) return job.prompt;

@@ -338,7 +338,7 @@ describe("mounts and workdir", () => {
 describe("container spec", () => {
   const cfg = parseConfig({ ...minimal, anthropic_base_url: "http://127.0.0.1:1234", container_memory_mb: 768, container_cpus: 1.5, container_pids: 200, container_network: "host" }, NO_ENV);
   const job = { run_id: 42, channel_id: "ch_9", attempt: 1, lease_id: "lease_abc", mcp: { url: "http://w/mcp", token: "run_secret" } };
-  const spec = buildContainerSpec({ config: cfg, job, runnerKey: "abc123", workdir: "/p", claudeDir: "/s/claude", runDir: "/s/runs/42", binds: [], groupAdd: [], user: "1000:1000", home: null, model: "m1", resume: "sess-1" });
+  const spec = buildContainerSpec({ config: cfg, job, runnerKey: "abc123", place: { workdir: "/p", binds: [], groupAdd: [], user: "1000:1000", home: null }, claudeDir: "/s/claude", runDir: "/s/runs/42", model: "m1", resume: "sess-1" });
 
   it("runs claude --print with stream-json, the model, --resume, the MCP config with '=', and skipped permissions", () => {
     expect(spec.cmd).toEqual(["--print", "--output-format", "stream-json", "--verbose", "--model", "m1", "--resume", "sess-1", "--mcp-config=/run/loop/mcp.json", "--dangerously-skip-permissions"]);
