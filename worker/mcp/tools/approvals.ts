@@ -35,7 +35,7 @@ export const approvalTools: LoopTool[] = [
     {
       title: "Decide on a held tool call",
       description:
-        "Approve, deny or always allow the tool call a run is waiting on (status waiting_approval; get_run shows pending_approval). always_allow also adds a rule (the narrowest one for the call, or `rule`) to the policy. The run then resumes.",
+        "Approve, deny or always allow the tool call a run is waiting on (status waiting_approval; get_run shows pending_approval). always_allow also adds a rule (the narrowest one for the call, or `rule`) to the policy; a call no exact rule covers (a compound Bash command, a relative path) needs `rule` or a plain approve. The run then resumes.",
       inputSchema: { run_id: z.number().int().positive().describe("The waiting run's id."), ...ApprovalRequest.shape },
       outputSchema: { run: Run, duplicate: z.boolean() },
     },
