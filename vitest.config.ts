@@ -35,6 +35,9 @@ export default defineConfig(async () => {
             include: ["test/worker/**/*.test.ts"],
             setupFiles: ["test/worker/setup.ts"],
             globalSetup: ["test/fakes/discord-global-setup.ts"],
+            // Tests that wait on an alarm or the Discord pump take about a second on a quiet
+            // machine; on two busy cores the 5 s default cut one short. Waits, not assertions.
+            testTimeout: 20_000,
           },
         },
         {
