@@ -16,7 +16,7 @@ import { and, asc, eq, inArray } from "drizzle-orm";
 import type { WireEvent } from "../protocol/runner.ts";
 import { db, type Db } from "../worker/db/client.ts";
 import { channels, runs, type RunRow } from "../worker/db/schema.ts";
-import { footerCap, verdict, type SpendFigures } from "../worker/domain/budget-rule.ts";
+import { footerCap, verdict, withUnfinishedCost, type SpendFigures } from "../worker/domain/budget-rule.ts";
 import { readStartCheck } from "../worker/domain/budget-store.ts";
 import { warnBudget } from "../worker/domain/budget-warnings.ts";
 import { endRun, isTerminal, lastEventSeq } from "../worker/domain/run-state.ts";
@@ -234,20 +234,23 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
 
   /**
    * A resume is a new start as far as spending goes: the agent works (and costs) again. So
-   * it passes the same budget check as a run leaving the queue, once, here; past a cap the
+   * it passes the same budget check as a run leaving the queue, once, here, counting what the
+   * run itself spent before it waited (no sum has it yet); past a cap the
    * run ends skipped_budget (its decision stays recorded) and the channel moves on. The
    * pump's own re-hand-out of a queued active run (a hand-off that was lost) does not check
    * again: that run already passed, and the Dispatcher may hold its job.
    */
   async #resumeOnce(channelId: string, runId: number): Promise<number | null> {
     if ((await this.ctx.storage.get<number>("active")) === runId) {
-      const run = await this.#db.query.runs.findFirst({ where: eq(runs.id, runId), columns: { status: true } });
+      const run = await this.#db.query.runs.findFirst({ where: eq(runs.id, runId), columns: { status: true, costUsd: true } });
       if (run?.status === "queued") {
         const now = Date.now();
         const check = await readStartCheck(this.env.DB, channelId, now);
-        const decision = check ? verdict(check.spend) : ({ start: true } as const);
+        // What the run spent before it waited is in no sum yet (it has not finished).
+        const spend = check ? withUnfinishedCost(check.spend, run.costUsd) : null;
+        const decision = spend ? verdict(spend) : ({ start: true } as const);
         if (!decision.start) {
-          await this.#skip(runId, decision.reason, check!.spend, now);
+          await this.#skip(runId, decision.reason, spend!, now);
           await this.ctx.storage.delete("active");
         }
       }

@@ -1,6 +1,6 @@
 /** The budget rule and the ledger's time-zone arithmetic, pure (issue 14). */
 import { describe, expect, it } from "vitest";
-import { figuresFrom, periods, verdict, warnings, type SpendRow } from "../../worker/domain/budget-rule.ts";
+import { figuresFrom, periods, verdict, warnings, withUnfinishedCost, type SpendRow } from "../../worker/domain/budget-rule.ts";
 import { localDay, startOfLocalDay } from "../../worker/domain/local-day.ts";
 
 const row = (over: Partial<SpendRow>): SpendRow => ({ ch_daily: null, ch_monthly: null, g_daily: null, g_monthly: null, ch_day: null, ch_month: null, g_day: null, g_month: null, ...over });
@@ -24,6 +24,15 @@ describe("budget rule", () => {
     expect(warnings(figuresFrom(row({ ch_daily: 1, ch_day: 0.79 })))).toEqual([]);
     expect(warnings(figuresFrom(row({ ch_daily: 1, ch_day: 0.8, ch_monthly: 100, ch_month: 0.8 })))).toEqual([{ scope: "channel", period: "daily", capUsd: 1, spentUsd: 0.8 }]);
     expect(warnings(figuresFrom(row({ g_daily: 0, g_day: 0 })))).toEqual([]);
+  });
+
+  it("a resumed run's own unfinished cost counts against every cap", () => {
+    const f = figuresFrom(row({ ch_daily: 1, ch_day: 0.5, g_monthly: 10, g_month: 2 }));
+    expect(verdict(withUnfinishedCost(f, 0.4)).start).toBe(true);
+    const over = verdict(withUnfinishedCost(f, 0.5));
+    expect(over).toMatchObject({ start: false, cap: { scope: "channel", period: "daily", spentUsd: 1 } });
+    expect(withUnfinishedCost(f, null)).toBe(f);
+    expect(withUnfinishedCost(f, 0.4).caps.find((c) => c.scope === "global")!.spentUsd).toBeCloseTo(2.4);
   });
 
   it("periods are the UTC day and month, with their keys", () => {

@@ -221,6 +221,18 @@ describe("budgets", () => {
     expect((await claim(runner))!.run_id).toBe(later.id);
   });
 
+  it("counts what the waiting run itself spent before it waited (no finished run has it yet)", async () => {
+    const { channel, runner } = await setup({ mode: "ask" });
+    const r = await ask(channel);
+    await deferJob(runner, (await claim(runner))!); // $0.01 spent, run unfinished
+    expect((await admin("PUT", `/api/channels/${channel}/budget`, { daily_usd: 0.005 })).status).toBe(200);
+    await approve(r.id, { decision: "approve" });
+    const ended = await getRun(r.id);
+    expect(ended.status).toBe("skipped_budget");
+    expect(ended.error).toBe("over budget: the channel's daily budget: $0.0100 spent of $0.0050 today (UTC)");
+    expect(await claim(runner)).toBeNull();
+  });
+
   it("under the cap the resume goes out as usual", async () => {
     const { channel, runner } = await setup({ mode: "ask" });
     const r = await ask(channel);

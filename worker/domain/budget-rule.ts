@@ -108,3 +108,13 @@ export function figuresFrom(row: SpendRow): SpendFigures {
   add("global", "monthly", row.g_monthly, row.g_month);
   return { caps };
 }
+
+/**
+ * A run resuming after an approval (issue 13) has already spent money that no sum counts yet
+ * (it has not finished): its resume is judged with that cost added to every cap's spend,
+ * since it was spent now, inside each cap's current period.
+ */
+export function withUnfinishedCost(f: SpendFigures, usd: number | null): SpendFigures {
+  if (!usd) return f;
+  return { caps: f.caps.map((c) => ({ ...c, spentUsd: c.spentUsd + usd })) };
+}
