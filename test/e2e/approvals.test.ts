@@ -213,6 +213,7 @@ describe("approvals with the real CLI", () => {
     const after = await getRun(env, id);
     expect(after).toMatchObject({ status: "waiting_approval", pending_approval: waiting.pending_approval, attempt: waiting.attempt });
     expect(after.events).toEqual(waiting.events);
+    expect(await containersOf(id)).toEqual([]);
 
     expect((await decide(id, { decision: "approve" })).status).toBe(200);
     // The restarted runner (in-process here: the process start was shown above) has the same state_dir.
