@@ -20,13 +20,14 @@
  * ≤ 1,000 requests a day from an idle runner.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ChannelKind, InteractionKind, OptionType } from "../protocol/discord-constants.ts";
 import { isMainTurn, type RecordedRequest } from "../test/fakes/anthropic.ts";
 import { startFakeDiscord } from "../test/fakes/discord.ts";
 import { configFile, setRules, setupEnv, waitFor } from "../test/runner/helpers.ts";
-import { METER_PREFIX, type MeterEvent } from "./meter-event.ts";
+import type { MeterEvent } from "./meter-event.ts";
+import { meteredConfig, meterEvents } from "./meter-config.ts";
 import { report, round } from "./lib.ts";
 import { discordSigner } from "./signer.ts";
 
@@ -43,13 +44,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 execFileSync(process.execPath, [join(ROOT, "scripts/build-runner.ts")], { stdio: "inherit" });
 
 // The metered build: the product's wrangler.toml with the bench entry as `main`.
-const meterConfig = join(ROOT, "bench/meter/.wrangler.generated.toml");
-writeFileSync(
-  meterConfig,
-  readFileSync(join(ROOT, "wrangler.toml"), "utf8")
-    .replace(/^main = .*$/m, `main = "${join(ROOT, "bench/meter/entry.ts")}"`)
-    .replace(/^migrations_dir = .*$/m, `migrations_dir = "${join(ROOT, "migrations")}"`),
-);
+const meterConfig = meteredConfig();
 
 const signer = await discordSigner();
 const discord = await startFakeDiscord({ botToken: "bench-bot-token" });
@@ -59,12 +54,7 @@ const env = await setupEnv({
 });
 let child: ChildProcess | undefined;
 
-const meter = (): MeterEvent[] =>
-  env.worker
-    .output()
-    .split("\n")
-    .filter((l) => l.includes(METER_PREFIX))
-    .map((l) => JSON.parse(l.slice(l.indexOf(METER_PREFIX) + METER_PREFIX.length)) as MeterEvent);
+const meter = (): MeterEvent[] => meterEvents(env.worker.output());
 
 /** The fake model's script: STEPS Bash steps marked with this job's marker, then an answer. */
 function stepsScript(marker: string) {
