@@ -89,6 +89,36 @@ describe("usage ledger", () => {
   });
 });
 
+describe("the daily rollup the budget check reads", () => {
+  it("equals the sum of the runs per channel and UTC day, and in total, through inserts, finishing updates and deletes", async () => {
+    const a = await createChannel();
+    const b = await createChannel();
+    // A past year no other test writes to.
+    const day = Date.UTC(2003, 6, 14);
+    const queued = await insertRun({ channelId: a.id, status: "running", costUsd: 0.5 });
+    await insertRun({ channelId: a.id, status: "succeeded", costUsd: 0.25, finishedAt: day + 1 });
+    await insertRun({ channelId: a.id, status: "failed", costUsd: null, finishedAt: day + 2 });
+    await insertRun({ channelId: b.id, status: "succeeded", costUsd: 1, finishedAt: day + 86_399_999 });
+    const nextDay = await insertRun({ channelId: b.id, status: "succeeded", costUsd: 4, finishedAt: day + 86_400_000 });
+    // The finishing update counts the run's whole cost (a parked run's cost accrues before it finishes).
+    await env.DB.prepare("UPDATE runs SET status = 'succeeded', finished_at = ?, cost_usd = cost_usd + 0.125 WHERE id = ?").bind(day + 3, queued).run();
+    // A finished run whose cost is corrected, and one deleted.
+    await env.DB.prepare("UPDATE runs SET cost_usd = 8 WHERE id = ?").bind(nextDay).run();
+    const gone = await insertRun({ channelId: b.id, status: "succeeded", costUsd: 16, finishedAt: day + 5 });
+    await env.DB.prepare("DELETE FROM runs WHERE id = ?").bind(gone).run();
+
+    const rollup = async (scope: string, d: number) => (await env.DB.prepare("SELECT cost_usd FROM spend_days WHERE scope = ? AND day = ?").bind(scope, d).first<{ cost_usd: number }>())?.cost_usd;
+    const fromRuns = async (channel: string | null, d: number) =>
+      (await env.DB.prepare(`SELECT total(cost_usd) AS s FROM runs WHERE finished_at >= ?1 AND finished_at < ?1 + 86400000 ${channel ? "AND channel_id = ?2" : ""}`).bind(...(channel ? [d, channel] : [d])).first<{ s: number }>())!.s;
+    for (const d of [day, day + 86_400_000]) {
+      expect(await rollup(a.id, d) ?? 0, `channel a, ${new Date(d).toISOString()}`).toBeCloseTo(await fromRuns(a.id, d), 9);
+      expect(await rollup(b.id, d) ?? 0, `channel b, ${new Date(d).toISOString()}`).toBeCloseTo(await fromRuns(b.id, d), 9);
+      expect(await rollup("*", d) ?? 0, `all, ${new Date(d).toISOString()}`).toBeCloseTo(await fromRuns(null, d), 9);
+    }
+    expect([await rollup(a.id, day), await rollup(b.id, day), await rollup(b.id, day + 86_400_000)]).toEqual([0.875, 1, 8]);
+  });
+});
+
 describe("budgets", () => {
   it("a channel over its 0.01 USD cap skips its next run, and no job reaches a runner", async () => {
     const ch = await createChannel();

@@ -369,6 +369,25 @@ export const budgetWarnings = sqliteTable(
 );
 
 /**
+ * Spend per UTC day, per channel and in total (scope "*"), for the budget check before every
+ * run (issue 14): reading a day is one row and a month at most 31, where summing runs reads
+ * every run of the period. Never written by the Worker: triggers on `runs` (migration 0008)
+ * keep it equal to the sum of cost_usd of the runs that finished that day, on insert, on the
+ * update that finishes a run and on delete, in the same statement as the change.
+ */
+export const spendDays = sqliteTable(
+  "spend_days",
+  {
+    // A channel id, or GLOBAL_BUDGET_SCOPE for every channel.
+    scope: text("scope").notNull(),
+    // The UTC day's first millisecond.
+    day: integer("day", { mode: "number" }).notNull(),
+    costUsd: real("cost_usd").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.day] })],
+);
+
+/**
  * The last "you may not use Loop here" reply per user and channel: a conditional upsert on
  * this key lets at most one through a minute (worker/relay/notices.ts).
  */

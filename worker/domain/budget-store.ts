@@ -2,10 +2,10 @@
  * Budgets in D1 (issue 14): the one read the ChannelSession makes before a run becomes a
  * job, setting caps over REST/MCP/Discord, and the exactly-once 80 % warning record.
  */
-import { eq, sql } from "drizzle-orm";
+import { and, eq, gte, sql } from "drizzle-orm";
 import type { Budget, CapStatus, PutBudget } from "../../protocol/spend.ts";
 import type { Db } from "../db/client.ts";
-import { budgets, budgetWarnings, GLOBAL_BUDGET_SCOPE } from "../db/schema.ts";
+import { budgets, budgetWarnings, GLOBAL_BUDGET_SCOPE, spendDays } from "../db/schema.ts";
 import { forbidden } from "../errors.ts";
 import { assertAdmin, type Actor } from "./actor.ts";
 import { figuresFrom, periodKey, periods, type CapFigure, type Periods, type SpendFigures, type SpendRow } from "./budget-rule.ts";
@@ -14,17 +14,18 @@ import type { DomainContext } from "./context.ts";
 
 /**
  * One statement: the channel's runner label (which the queue needs anyway) and, for every
- * cap that is set, the spend of its period. A channel without caps costs two primary-key
- * lookups more than reading the label alone; sums run only for caps that exist, over the
- * (channel_id, finished_at, cost_usd) and (finished_at, cost_usd) indexes.
+ * cap that is set, the spend of its period, from the daily rollup (spend_days, kept by
+ * triggers on runs): a day is one primary-key row, a month at most 31. Summing runs instead
+ * read every run of the month for each monthly cap (bench/dispatch: 6,025 rows per start
+ * check with 2,000 runs that day), a cost paid before every run.
  */
 const START_CHECK = `
 SELECT c.runner_label AS runner_label,
   cb.daily_usd AS ch_daily, cb.monthly_usd AS ch_monthly, gb.daily_usd AS g_daily, gb.monthly_usd AS g_monthly,
-  CASE WHEN cb.daily_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM runs WHERE channel_id = c.id AND finished_at >= ?2) END AS ch_day,
-  CASE WHEN cb.monthly_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM runs WHERE channel_id = c.id AND finished_at >= ?3) END AS ch_month,
-  CASE WHEN gb.daily_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM runs WHERE finished_at >= ?2) END AS g_day,
-  CASE WHEN gb.monthly_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM runs WHERE finished_at >= ?3) END AS g_month
+  CASE WHEN cb.daily_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM spend_days WHERE scope = c.id AND day = ?2) END AS ch_day,
+  CASE WHEN cb.monthly_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM spend_days WHERE scope = c.id AND day >= ?3) END AS ch_month,
+  CASE WHEN gb.daily_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM spend_days WHERE scope = '${GLOBAL_BUDGET_SCOPE}' AND day = ?2) END AS g_day,
+  CASE WHEN gb.monthly_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM spend_days WHERE scope = '${GLOBAL_BUDGET_SCOPE}' AND day >= ?3) END AS g_month
 FROM channels c
 LEFT JOIN budgets cb ON cb.scope = c.id
 LEFT JOIN budgets gb ON gb.scope = '${GLOBAL_BUDGET_SCOPE}'
@@ -65,9 +66,9 @@ function assertMayChangeBudget(actor: Actor): void {
   if (actor.kind === "run") throw forbidden("A run token cannot change budgets or limits.");
 }
 
-async function spentSince(db: Db, channelId: string | null, since: number): Promise<number> {
-  const where = channelId === null ? sql`finished_at >= ${since}` : sql`channel_id = ${channelId} AND finished_at >= ${since}`;
-  const [row] = await db.all<{ spent: number }>(sql`SELECT total(cost_usd) AS spent FROM runs WHERE ${where}`);
+/** A period's spend from the rollup, as the start check reads it (periods start at a UTC midnight). */
+async function spentSince(db: Db, scope: string, since: number): Promise<number> {
+  const [row] = await db.select({ spent: sql<number>`total(${spendDays.costUsd})` }).from(spendDays).where(and(eq(spendDays.scope, scope), gte(spendDays.day, since)));
   return row?.spent ?? 0;
 }
 
@@ -78,7 +79,7 @@ async function budgetView(db: Db, scope: string, now: number): Promise<Budget> {
   const status = async (cap: number | null | undefined, start: number, end: number): Promise<CapStatus | null> =>
     cap == null
       ? null
-      : { cap_usd: cap, spent_usd: await spentSince(db, channelId, start), period_start: new Date(start).toISOString(), period_end: new Date(end).toISOString() };
+      : { cap_usd: cap, spent_usd: await spentSince(db, scope, start), period_start: new Date(start).toISOString(), period_end: new Date(end).toISOString() };
   return {
     scope: channelId ?? "global",
     daily_usd: row?.dailyUsd ?? null,
