@@ -60,10 +60,28 @@ export function parseGoTime(v: string | number | null | undefined): number | nul
   return Number.isNaN(ms) ? null : ms;
 }
 
+/**
+ * node:sqlite, imported only here so the other commands never load it. Node 22 prints an
+ * ExperimentalWarning for it on every load; that line is for Node's developers, not for
+ * someone importing their database, so it alone is held back.
+ */
+async function loadSqlite(): Promise<typeof import("node:sqlite")> {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function quiet(this: NodeJS.Process, warning: string | Error, ...rest: unknown[]) {
+    const text = typeof warning === "string" ? warning : warning.message;
+    if (/SQLite is an experimental feature/.test(text)) return;
+    return (emitWarning as (...a: unknown[]) => void).call(process, warning, ...rest);
+  } as typeof process.emitWarning;
+  try {
+    return await import("node:sqlite");
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
 export async function readOriginalDb(file: string): Promise<OriginalData> {
   if (!existsSync(file)) throw new UserError(`no database at ${file}: give the original Loop's database with --db (its default is ~/.loop/loop.db)`);
-  // Imported here so the other commands never load the (experimental) module.
-  const { DatabaseSync } = await import("node:sqlite");
+  const { DatabaseSync } = await loadSqlite();
   let db;
   try {
     db = new DatabaseSync(file, { readOnly: true });
