@@ -44,8 +44,16 @@ const ROUNDS = Number(process.env.BENCH_CPU_ROUNDS ?? 3);
 const WARMUP = 20;
 const TOP = Number(process.env.BENCH_CPU_TOP ?? 0);
 const BUILDS = (process.env.BENCH_CPU_BUILDS ?? "dev,prod").split(",");
-/** Background work a request leaves (waitUntil, DO alarms it sets) ends inside the profile. */
-const SETTLE_MS = 300;
+/** Background work a request leaves (waitUntil, live-message edits, DO alarms) ends inside its profile. */
+const SETTLE_MS = 1_000;
+/**
+ * Before a profile starts, the isolate must be idle: the work an earlier kind left behind (the
+ * asks' runs completed by the next drain, their Discord edits) would otherwise be charged to
+ * the next kind. Idle: a QUIET_WINDOW_MS profile with less than QUIET_CPU_MS of CPU.
+ */
+const QUIET_WINDOW_MS = 250;
+const QUIET_CPU_MS = 0.5;
+const QUIET_TIMEOUT_MS = 20_000;
 /** Tasks on the channel the list routes read (REST list, MCP list_tasks, Discord status). */
 const LISTED_TASKS = 20;
 /** Events in one runner batch: about what one assistant turn with a tool call produces. */
@@ -280,6 +288,21 @@ function moduleMapper(profiler: Profiler): { load(p: CpuProfile): Promise<void>;
   };
 }
 
+/** Waits until the isolate does nothing on its own (see QUIET_WINDOW_MS); says so if it never does. */
+async function quiesce(profiler: Profiler, before: string): Promise<void> {
+  const deadline = Date.now() + QUIET_TIMEOUT_MS;
+  for (;;) {
+    await profiler.start();
+    await sleep(QUIET_WINDOW_MS);
+    const { cpuUs } = cpuMicros(await profiler.stop());
+    if (cpuUs / 1000 < QUIET_CPU_MS) return;
+    if (Date.now() > deadline) {
+      console.log(`  (the isolate was still busy before ${before}: ${round(cpuUs / 1000, 2)} ms in ${QUIET_WINDOW_MS} ms; measuring anyway)`);
+      return;
+    }
+  }
+}
+
 /** Per build, each kind's CPU in Durable Object code, per round (dev bundle only: see moduleMapper). */
 const doShare = new Map<string, Map<string, number[]>>();
 /** Each kind's surface, by name, for its goal. */
@@ -305,7 +328,7 @@ async function profileKinds(build: string, profiler: Profiler, all: Kind[]): Pro
   for (let r = 0; r < ROUNDS; r++) {
     for (const kind of all) {
       await kind.prepare?.(N);
-      await sleep(SETTLE_MS);
+      await quiesce(profiler, kind.name);
       await profiler.start();
       for (let n = 0; n < N; n++) await kind.request(i++);
       await sleep(SETTLE_MS);
