@@ -87,7 +87,22 @@ export const UpdateTask = z
   });
 export type UpdateTask = z.infer<typeof UpdateTask>;
 
-export const ListTasksQuery = z.strictObject({ channel_id: ChannelId.optional() });
+/** The most tasks, or channels, one list request answers; pass before (tasks) or after (channels) for the next page. */
+export const MAX_LIST_PAGE = 500;
+const PageLimit = z.coerce.number().int().min(1).max(MAX_LIST_PAGE).default(MAX_LIST_PAGE);
+
+export const ListTasksQuery = z.strictObject({
+  channel_id: ChannelId.optional(),
+  limit: PageLimit,
+  /** Only tasks with a smaller id (the list is newest first): the last id of the previous page. */
+  before: z.coerce.number().int().positive().optional(),
+});
+
+export const ListChannelsQuery = z.strictObject({
+  limit: PageLimit,
+  /** Only channels created after this one (the list is oldest first): the last id of the previous page. */
+  after: ChannelId.optional(),
+});
 
 export const PreviewQuery = z.strictObject({
   count: z.coerce.number().int().min(1).max(50).default(5),

@@ -110,6 +110,22 @@ describe("GET /api/channels", () => {
     expect(ids).toEqual(expect.arrayContaining([a.id, b.id]));
     expect(ids.indexOf(a.id)).toBeLessThan(ids.indexOf(b.id));
   });
+
+  it("pages: limit caps a page, after (the last id seen) gives the next, and limit is at most 500", async () => {
+    for (let i = 0; i < 3; i++) await createChannel();
+    const all = (await callOk(ChannelList, "/api/channels")).channels.map((ch) => ch.id);
+    const paged: string[] = [];
+    for (let after = ""; ; ) {
+      const { channels } = await callOk(ChannelList, `/api/channels?limit=2${after ? `&after=${after}` : ""}`);
+      expect(channels.length).toBeLessThanOrEqual(2);
+      if (!channels.length) break;
+      paged.push(...channels.map((ch) => ch.id));
+      after = channels.at(-1)!.id;
+    }
+    expect(paged).toEqual(all);
+    await expectError(await call("/api/channels?limit=501"), 422, { code: "invalid_request", field: "limit" });
+    await expectError(await call("/api/channels?after=ch_nope"), 404, { code: "not_found" });
+  });
 });
 
 describe("GET /api/channels/:id", () => {

@@ -134,6 +134,20 @@ describe("GET /api/tasks", () => {
     expect(onlyB.map((t) => t.id)).toEqual([b1.id]);
   });
 
+  it("pages: limit caps a page, before (the last id seen) gives the next, and limit is at most 500", async () => {
+    const ch = await createChannel();
+    const made = [];
+    for (let i = 0; i < 5; i++) made.push(await createTask(ch.id));
+    const ids = made.map((t) => t.id).reverse();
+    const first = await callOk(TaskList, `/api/tasks?channel_id=${ch.id}&limit=2`);
+    expect(first.tasks.map((t) => t.id)).toEqual(ids.slice(0, 2));
+    const second = await callOk(TaskList, `/api/tasks?channel_id=${ch.id}&limit=2&before=${first.tasks.at(-1)!.id}`);
+    expect(second.tasks.map((t) => t.id)).toEqual(ids.slice(2, 4));
+    const last = await callOk(TaskList, `/api/tasks?channel_id=${ch.id}&limit=2&before=${second.tasks.at(-1)!.id}`);
+    expect(last.tasks.map((t) => t.id)).toEqual(ids.slice(4));
+    await expectError(await call(`/api/tasks?channel_id=${ch.id}&limit=501`), 422, { code: "invalid_request", field: "limit" });
+  });
+
   it("filters by a channel's Discord id too", async () => {
     const { id, discordId } = await insertDiscordChannel();
     const task = await createTask(id);

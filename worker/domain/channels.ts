@@ -3,8 +3,8 @@
  * created over REST/MCP) bound to a project directory on the runner host.
  */
 import { posix } from "node:path";
-import { eq, inArray, or } from "drizzle-orm";
-import type { Channel, EnsureChannel } from "../../protocol/api.ts";
+import { and, asc, eq, gt, inArray, or } from "drizzle-orm";
+import { MAX_LIST_PAGE, type Channel, type EnsureChannel } from "../../protocol/api.ts";
 import { channels, type ChannelRow } from "../db/schema.ts";
 import { createGuildChannelFor } from "../discord/guild.ts";
 import { conflict, notFound } from "../errors.ts";
@@ -39,11 +39,19 @@ export async function getChannel(ctx: DomainContext, id: string): Promise<Channe
   return channelView(await loadChannel(ctx, id));
 }
 
-export async function listChannels(ctx: DomainContext): Promise<Channel[]> {
+/** Oldest first, one page of at most MAX_LIST_PAGE; `after` is the last channel of the previous page. */
+export async function listChannels(ctx: DomainContext, page: { limit?: number; after?: string | undefined } = {}): Promise<Channel[]> {
   const visible = visibleChannels(ctx.actor);
+  const where = [visible ? inArray(channels.id, visible) : undefined];
+  if (page.after !== undefined) {
+    const last = await loadChannel(ctx, page.after);
+    // (created_at, id) orders channels made in the same millisecond too.
+    where.push(or(gt(channels.createdAt, last.createdAt), and(eq(channels.createdAt, last.createdAt), gt(channels.id, last.id))));
+  }
   const rows = await ctx.db.query.channels.findMany({
-    where: visible ? inArray(channels.id, visible) : undefined,
-    orderBy: channels.createdAt,
+    where: and(...where),
+    orderBy: [asc(channels.createdAt), asc(channels.id)],
+    limit: Math.min(page.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE),
   });
   return rows.map(channelView);
 }

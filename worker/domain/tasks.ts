@@ -2,8 +2,8 @@
  * Scheduled tasks: the one place their rules live. REST, Discord and MCP all call these
  * functions; every change re-arms the channel's alarm.
  */
-import { and, desc, eq, inArray } from "drizzle-orm";
-import type { CreateTask, Task, TaskWithPreview, UpdateTask } from "../../protocol/api.ts";
+import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import { MAX_LIST_PAGE, type CreateTask, type Task, type TaskWithPreview, type UpdateTask } from "../../protocol/api.ts";
 import type { Db } from "../db/client.ts";
 import { channels, tasks, type ChannelRow, type TaskRow } from "../db/schema.ts";
 import { conflict, invalid, notFound } from "../errors.ts";
@@ -80,7 +80,8 @@ export async function createTask(ctx: DomainContext, input: CreateTask): Promise
   return withPreview(row!);
 }
 
-export async function listTasks(ctx: DomainContext, channelRefOrId?: string | ChannelRow): Promise<Task[]> {
+/** Newest first, one page of at most MAX_LIST_PAGE: no request reads an unbounded number of rows. */
+export async function listTasks(ctx: DomainContext, channelRefOrId?: string | ChannelRow, page: { limit?: number; before?: number | undefined } = {}): Promise<Task[]> {
   let where;
   if (channelRefOrId) {
     const channel = await channelRef(ctx, channelRefOrId);
@@ -89,7 +90,8 @@ export async function listTasks(ctx: DomainContext, channelRefOrId?: string | Ch
     const visible = visibleChannels(ctx.actor);
     where = visible ? inArray(tasks.channelId, visible) : undefined;
   }
-  const rows = await ctx.db.query.tasks.findMany({ where, orderBy: desc(tasks.id), limit: 500 });
+  if (page.before !== undefined) where = and(where, lt(tasks.id, page.before));
+  const rows = await ctx.db.query.tasks.findMany({ where, orderBy: desc(tasks.id), limit: Math.min(page.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE) });
   return rows.map(taskView);
 }
 

@@ -1,18 +1,18 @@
 import { Hono } from "hono";
-import { AddTemplate, EnsureChannel, SetChannel } from "../../../protocol/api.ts";
+import { AddTemplate, EnsureChannel, ListChannelsQuery, SetChannel } from "../../../protocol/api.ts";
 import { ensureChannel, getChannel, listChannels, resetSession, setChannel } from "../../domain/channels.ts";
 import { addTemplateToChannel } from "../../domain/templates.ts";
 import { SetPolicy } from "../../../protocol/policy.ts";
 import { setChannelPolicy } from "../../domain/policy-store.ts";
 import type { AppEnv } from "../../http/types.ts";
-import { readBody } from "../../http/validate.ts";
+import { readBody, readQuery } from "../../http/validate.ts";
 
 export const channelRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
     const { channel, created } = await ensureChannel(c.var.domain, await readBody(c, EnsureChannel));
     return c.json(channel, created ? 201 : 200);
   })
-  .get("/", async (c) => c.json({ channels: await listChannels(c.var.domain) }))
+  .get("/", async (c) => c.json({ channels: await listChannels(c.var.domain, readQuery(c, ListChannelsQuery)) }))
   .get("/:id", async (c) => c.json(await getChannel(c.var.domain, c.req.param("id"))))
   .patch("/:id", async (c) => {
     const patch = await readBody(c, SetChannel);

@@ -8,8 +8,8 @@ import { intParam, readBody, readQuery } from "../../http/validate.ts";
 export const taskRoutes = new Hono<AppEnv>()
   .post("/", async (c) => c.json(await createTask(c.var.domain, await readBody(c, CreateTask)), 201))
   .get("/", async (c) => {
-    const { channel_id } = readQuery(c, ListTasksQuery);
-    return c.json({ tasks: await listTasks(c.var.domain, channel_id) });
+    const { channel_id, ...page } = readQuery(c, ListTasksQuery);
+    return c.json({ tasks: await listTasks(c.var.domain, channel_id, page) });
   })
   .get("/:id", async (c) => c.json(await getTask(c.var.domain, intParam(c, "id", "task"))))
   .get("/:id/next", async (c) => {
