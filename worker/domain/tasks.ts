@@ -103,7 +103,7 @@ export async function listTasks(ctx: DomainContext, channelRefOrId?: string | Ch
  */
 export async function listTasksOfDiscordChannel(db: Db, discordChannelId: string): Promise<Task[]> {
   const channel = db.select({ id: channels.id }).from(channels).where(eq(channels.discordChannelId, discordChannelId));
-  const rows = await db.select().from(tasks).where(inArray(tasks.channelId, channel)).orderBy(desc(tasks.id)).limit(500);
+  const rows = await db.select().from(tasks).where(inArray(tasks.channelId, channel)).orderBy(desc(tasks.id)).limit(MAX_LIST_PAGE);
   return rows.map(taskView);
 }
 
