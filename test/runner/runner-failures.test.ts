@@ -69,6 +69,16 @@ describe("loop runner when things go wrong", () => {
     expect(await containersOf(id)).toEqual([]);
   });
 
+  it("an empty run: claude exits 0 with an empty answer and no tool use, and the run fails as 'the agent did nothing', said in its events too", async () => {
+    const { channel } = await runner("empty");
+    setRules(env, [{ match: isMainTurn, reply: { text: "" } }]);
+    const id = await createRun(env, await channel(agentDir(env, "empty")), "Do nothing");
+    const run = await waitForRun(env, id);
+    expect(run).toMatchObject({ status: "failed", error: "the agent did nothing: it gave an empty answer and used no tools" });
+    const notices = (await env.api("GET", `/api/runs/${id}`)).body.events.filter((e: any) => e.type === "notice").map((e: any) => e.payload.message);
+    expect(notices).toContain("watchdog: the agent did nothing: it gave an empty answer and used no tools");
+  });
+
   it("--max-turns and --max-budget-usd from the channel's limits reach the CLI in the container", async () => {
     const { channel } = await runner("limits", { max_budget_usd: 0.5 });
     setRules(env, [{ match: isMainTurn, reply: { text: "ok ok ok ok ok ok", delayMs: 400 } }]);
