@@ -77,18 +77,23 @@ interface Ledger {
   eventRowsWritten: number;
   discordByRoute: Map<string, number>;
   discordCalls: number;
+  /** Rows written by statement (D1 counts each index a row touches as a row written too). */
+  writtenBySql: Map<string, number>;
 }
 
 const tally = (m: Map<string, number>, k: string, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
 
 function ledger(kind: string, events: MeterEvent[], discordCalls: { method: string; path: string }[]): Ledger {
-  const l: Ledger = { kind, workerByRoute: new Map(), doByMethod: new Map(), workerRequests: 0, doRequests: 0, rowsRead: 0, rowsWritten: 0, eventRowsWritten: 0, discordByRoute: new Map(), discordCalls: discordCalls.length };
+  const l: Ledger = { kind, workerByRoute: new Map(), doByMethod: new Map(), workerRequests: 0, doRequests: 0, rowsRead: 0, rowsWritten: 0, eventRowsWritten: 0, discordByRoute: new Map(), discordCalls: discordCalls.length, writtenBySql: new Map() };
   for (const e of events) {
+    // The bench's own reads (it checks each job's run) are no part of a job.
+    if (e.k === "worker" && e.route.startsWith("GET /api/")) continue;
     if (e.k === "worker") (l.workerRequests++, tally(l.workerByRoute, e.route));
     else if (e.k === "do") (l.doRequests++, tally(l.doByMethod, `${e.cls}.${e.method}`));
     else if (e.k === "d1") {
       l.rowsRead += e.read;
       l.rowsWritten += e.written;
+      if (e.written) tally(l.writtenBySql, e.sql.slice(0, 70), e.written);
       if (/INSERT INTO run_events/i.test(e.sql)) l.eventRowsWritten += e.written;
     }
   }
@@ -107,12 +112,21 @@ async function measure(kind: string, trigger: () => Promise<void>): Promise<Ledg
     return done >= 0 && ev.slice(done + 1).some((e) => e.k === "worker" && e.route === "POST /runner/v1/claim");
   }, 180_000);
   await sleep(SETTLE_MS);
+  // A job that failed would cost less and prove nothing: say what became of it.
+  const { body } = await env.api("GET", "/api/runs?limit=1");
+  const last = body.runs[0];
+  console.log(`${kind}: run #${last.id} ${last.status}${last.error ? ` (${last.error})` : ""}`);
+  if (last.status !== "succeeded") throw new Error(`the ${kind} job's run ended ${last.status}: ${last.error}`);
   return ledger(kind, meter().slice(from), discord.calls.slice(discordFrom));
 }
 
 function sendAsk(prompt: string) {
+  return signer.send(env.worker.url, JSON.stringify(interactionBody("ask", [{ type: OptionType.String, name: "prompt", value: prompt }])));
+}
+
+function interactionBody(subcommand: string, options: object[] = []) {
   const id = String(((BigInt(Date.now()) - 1_420_070_400_000n) << 22n) | 7n);
-  const body = {
+  return {
     id,
     application_id: APP,
     type: InteractionKind.ApplicationCommand,
@@ -122,9 +136,8 @@ function sendAsk(prompt: string) {
     channel_id: CHANNEL,
     channel: { id: CHANNEL, type: ChannelKind.GuildText, name: "bench-cost" },
     member: { user: { id: USER, username: "bench" }, permissions: "2048", roles: [] },
-    data: { id: APP, name: "loop", type: 1, options: [{ type: OptionType.Subcommand, name: "ask", options: [{ type: OptionType.String, name: "prompt", value: prompt }] }] },
+    data: { id: APP, name: "loop", type: 1, options: [{ type: OptionType.Subcommand, name: subcommand, options }] },
   };
-  return signer.send(env.worker.url, JSON.stringify(body));
 }
 
 try {
@@ -139,17 +152,24 @@ try {
 
   // ---- idle: from one claim's arrival to the next one's ---------------------------------
   const claims = () => meter().filter((e) => e.k === "worker" && e.route === "POST /runner/v1/claim");
-  const firstIdle = claims().length;
-  await waitFor("two claims of an idle runner", () => claims().length >= firstIdle + 2, 200_000);
+  // The second cycle: the first one also holds the runner's start-up requests (its first
+  // ask for worktree removals), which an idle day does not repeat.
+  const firstIdle = claims().length + 1;
+  await waitFor("three claims of an idle runner", () => claims().length >= firstIdle + 2, 300_000);
   const [a, b] = claims().slice(firstIdle, firstIdle + 2) as [MeterEvent, MeterEvent];
   const cycle = meter().filter((e) => e.at >= a.at && e.at < b.at);
   const cycleSec = (b.at - a.at) / 1000;
   const perDay = 86_400 / cycleSec;
   const idle = ledger("idle (a day)", cycle, []);
+  console.log(`idle cycle of ${round(cycleSec, 1)} s: ${[...idle.workerByRoute].map(([r, n]) => `${n} × ${r}`).join(", ")}`);
   const idleDay = { workerRequests: idle.workerRequests * perDay, doRequests: idle.doRequests * perDay, rowsRead: idle.rowsRead * perDay, rowsWritten: idle.rowsWritten * perDay };
   console.log(`idle runner: one claim every ${round(cycleSec, 1)} s → ${Math.round(idleDay.workerRequests)} Worker requests, ${Math.round(idleDay.doRequests)} DO requests, ${Math.round(idleDay.rowsRead)} D1 rows read, ${Math.round(idleDay.rowsWritten)} D1 rows written a day`);
 
   // ---- the jobs --------------------------------------------------------------------------
+  // The channel's first interaction creates its row: a one-time cost, outside the window,
+  // so the ask below is a typical one, in a channel Loop already knows.
+  const { type: statusType } = await signer.send(env.worker.url, JSON.stringify(interactionBody("status")));
+  if (statusType !== 4) throw new Error(`/loop status answered type ${statusType}, expected 4`);
   stepsScript("askjob");
   const ask = await measure("ask", async () => {
     const { type } = await sendAsk("Run the nine steps");
@@ -185,6 +205,7 @@ try {
     for (const [m, n] of [...l.doByMethod].sort()) console.log(`    ${String(n).padStart(3)}  ${m}`);
     console.log(`  D1 rows read      ${l.rowsRead}`);
     console.log(`  D1 rows written   ${l.rowsWritten} (event rows ${l.eventRowsWritten}, besides them ${besidesEvents})`);
+    for (const [q, n] of [...l.writtenBySql].sort((x, y) => y[1] - x[1])) console.log(`    ${String(n).padStart(3)}  ${q}`);
     console.log(`  Discord API calls ${l.discordCalls}`);
     for (const [r, n] of [...l.discordByRoute].sort()) console.log(`    ${String(n).padStart(3)}  ${r}`);
     console.log(`  free tier, with one idle runner: ${jobsPerDay} such jobs a day (limited by ${limitedBy}; ${Object.entries(caps).map(([k, v]) => `${k} ${v}`).join(", ")})`);
