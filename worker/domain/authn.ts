@@ -28,7 +28,9 @@ export async function authenticateApi(
   if (!row) throw unauthorized("The bearer token is not valid.");
   const now = Date.now();
   if (row.expiresAt !== null && row.expiresAt <= now) throw unauthorized(`Token ${row.id} has expired.`);
-  if (row.lastUsedAt === null || now - row.lastUsedAt > LAST_USED_RESOLUTION_MS) {
+  // A run's own token is never listed (GET /api/tokens leaves them out) and dies with its run:
+  // its last use would be a D1 row written per run for nobody (issue 15).
+  if (row.runId === null && (row.lastUsedAt === null || now - row.lastUsedAt > LAST_USED_RESOLUTION_MS)) {
     waitUntil(db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.id)));
   }
   return tokenActor(row);
