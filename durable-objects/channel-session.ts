@@ -154,10 +154,9 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
     if (run?.sessionId && run.loopId === null) {
       await this.#db.update(channels).set({ sessionId: run.sessionId, updatedAt: Date.now() }).where(eq(channels.id, channelId));
     }
-    if (run?.status === "waiting_approval") {
-      if (events.length) await this.publish(runId, events);
-      return;
-    }
+    // Its last events (and a deferral's approval request) reach watchers before the end.
+    if (events.length) await this.publish(runId, events);
+    if (run?.status === "waiting_approval") return;
     if ((await this.ctx.storage.get<number>("active")) === runId) await this.ctx.storage.delete("active");
     if (run) this.#watchers.complete(runView(run));
     // A run that cost something may have brought a cap near: the footer shows the day's

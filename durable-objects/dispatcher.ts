@@ -13,7 +13,7 @@ import type { AbandonReason, Completion, Job, WireEvent } from "../protocol/runn
 import { parkDeferred } from "../worker/domain/approvals.ts";
 import { db, type Db } from "../worker/db/client.ts";
 import { policyForRun } from "../worker/domain/policy-store.ts";
-import { endRun, finishRun, mintRunToken, requeueRun, startRun } from "../worker/domain/run-state.ts";
+import { endRun, finishRun, insertEvents, mintRunToken, requeueRun, startRun } from "../worker/domain/run-state.ts";
 import { randomId, sha256Hex } from "../worker/domain/secrets.ts";
 import { prepareIteration } from "../worker/loops/iterations.ts";
 import { config, type Env } from "../worker/env.ts";
@@ -94,8 +94,11 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
     const check = this.#leases.checkComplete(runnerId, runId, completion.lease_id, hash);
     if (!check.held) return check.duplicate ? { ok: true, duplicate: true } : { ok: false, reason: check.reason };
     const now = Date.now();
+    // The run's last events ride on its completion (one request fewer per run, issue 15):
+    // stored before the run ends, and shown to its watchers before the completion.
+    if (completion.events.length) await insertEvents(this.env.DB, runId, completion.events);
+    const events: WireEvent[] = [...completion.events];
     // A deferred call parks the run (waiting_approval); its channel keeps it as the active run.
-    const events: WireEvent[] = [];
     if (completion.status === "deferred") {
       const requested = await parkDeferred(this.#db, this.env.DB, runId, completion, now);
       if (requested) events.push(requested);

@@ -111,16 +111,8 @@ export const runnerRoutes = new Hono<RunnerEnv>()
   .post("/runs/:id/complete", async (c) => {
     const runId = intParam(c, "id", "run");
     const completion = await readBody(c, Completion);
-    // The last events come with the completion: stored and shown first, under the same
-    // lease check as a batch. A retried completion whose lease is already gone skips them
-    // (they were stored the first time) and is answered as a duplicate below.
-    if (completion.events.length) {
-      const check = await dispatcherOf(c.env).heartbeat(c.var.runner.id, runId, completion.lease_id);
-      if (check.ok) {
-        await insertEvents(c.env.DB, runId, completion.events);
-        await sessionOf(c.env, check.channelId).publish(runId, completion.events);
-      }
-    }
+    // Its last events come with it; the Dispatcher stores them under the lease check (a
+    // retried completion is a duplicate there, and its events were stored the first time).
     const result = await dispatcherOf(c.env).complete(c.var.runner.id, runId, completion);
     if (!result.ok) throw leaseLost(result.reason);
     return c.json({ ok: true, duplicate: result.duplicate } satisfies CompleteResponse);
