@@ -3,8 +3,10 @@
  * runner. The Worker validates what it receives with these schemas and the runner parses
  * every response with them, so the wire format is written exactly once.
  *
- *   claim      POST /runner/v1/claim                 → 200 Job | 204 (nothing within wait_ms)
- *   heartbeat  POST /runner/v1/runs/:id/heartbeat    → HeartbeatResponse (extends the lease)
+ *   claim      POST /runner/v1/claim                 → 200 Job | 204 (nothing within wait_ms; may
+ *              carry WORKTREE_REMOVALS_HEADER)
+ *   heartbeat  POST /runner/v1/runs/:id/heartbeat    → HeartbeatResponse (extends the lease; the
+ *              first acknowledges it, due within LEASE_ACK_MS of the claim's answer)
  *   events     POST /runner/v1/runs/:id/events       → EventBatchResponse (dupes ignored)
  *   complete   POST /runner/v1/runs/:id/complete     → CompleteResponse (idempotent; may carry the last events)
  *   abandon    POST /runner/v1/runs/:id/abandon      → AbandonResponse (hands the lease back)
