@@ -262,7 +262,7 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
       const now = Date.now();
       const check = await readStartCheck(this.env.DB, channelId, now);
       if (!check) return null;
-      await warnBudget(this.#db, this.#cfg, channelId, check, now);
+      await warnBudget(this.#db, this.#cfg, check, now);
       return check.spend;
     } catch (err) {
       // The footer figure and the warning are information; the run has ended regardless.

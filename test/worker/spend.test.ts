@@ -143,6 +143,25 @@ describe("budgets", () => {
     expect((await runRow(queued.id)).status).toBe("skipped_budget");
   });
 
+  it("a thread runs under its channel's caps, and its spend counts in the channel's: neither side outspends a capped channel", async () => {
+    const parent = await createChannel();
+    const threadId = `ch_thread_${crypto.randomUUID().slice(0, 8)}`;
+    await env.DB.prepare("INSERT INTO channels (id, name, parent_id) VALUES (?, 'a thread', ?)").bind(threadId, parent.id).run();
+    await callOk(Budget, `/api/channels/${parent.id}/budget`, { method: "PUT", body: { daily_usd: 0.01 } });
+    // The thread spent past the channel's cap; the channel itself spent nothing.
+    await insertRun({ channelId: threadId, status: "succeeded", costUsd: 0.02, finishedAt: Date.now() - 1000 });
+    const budget = await callOk(Budget, `/api/channels/${parent.id}/budget`);
+    expect(budget.daily).toMatchObject({ cap_usd: 0.01, spent_usd: 0.02 });
+
+    const inChannel = await callOk(Run, "/api/runs", { method: "POST", body: { channel_id: parent.id, prompt: "in the channel" } }, 201);
+    expect((await runRow(inChannel.id)).status).toBe("skipped_budget");
+    const inThread = await callOk(Run, "/api/runs", { method: "POST", body: { channel_id: threadId, prompt: "in the thread" } }, 201);
+    const row = await runRow(inThread.id);
+    expect(row.status).toBe("skipped_budget");
+    expect(row.error).toBe("over budget: the channel's daily budget: $0.0200 spent of $0.0100 today (UTC)");
+    expect(await dispatcherJobs(threadId)).toEqual([]);
+  });
+
   it("the global monthly cap applies to every channel; a budget change never touches a running run", async () => {
     const ch = await createChannel();
     const runner = await runnerFor(ch.id);

@@ -18,21 +18,27 @@ import type { DomainContext } from "./context.ts";
  * triggers on runs): a day is one primary-key row, a month at most 31. Summing runs instead
  * read every run of the month for each monthly cap (bench/dispatch: 6,025 rows per start
  * check with 2,000 runs that day), a cost paid before every run.
+ *
+ * A Discord thread is a conversation inside its channel: it runs under the channel's caps,
+ * and its runs count in the channel's rollup (migration 0009), so a capped channel cannot be
+ * outspent through its threads.
  */
 const START_CHECK = `
-SELECT c.runner_label AS runner_label,
+SELECT c.runner_label AS runner_label, coalesce(c.parent_id, c.id) AS budget_channel_id,
   cb.daily_usd AS ch_daily, cb.monthly_usd AS ch_monthly, gb.daily_usd AS g_daily, gb.monthly_usd AS g_monthly,
-  CASE WHEN cb.daily_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM spend_days WHERE scope = c.id AND day = ?2) END AS ch_day,
-  CASE WHEN cb.monthly_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM spend_days WHERE scope = c.id AND day >= ?3) END AS ch_month,
+  CASE WHEN cb.daily_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM spend_days WHERE scope = coalesce(c.parent_id, c.id) AND day = ?2) END AS ch_day,
+  CASE WHEN cb.monthly_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM spend_days WHERE scope = coalesce(c.parent_id, c.id) AND day >= ?3) END AS ch_month,
   CASE WHEN gb.daily_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM spend_days WHERE scope = '${GLOBAL_BUDGET_SCOPE}' AND day = ?2) END AS g_day,
   CASE WHEN gb.monthly_usd IS NOT NULL THEN (SELECT total(cost_usd) FROM spend_days WHERE scope = '${GLOBAL_BUDGET_SCOPE}' AND day >= ?3) END AS g_month
 FROM channels c
-LEFT JOIN budgets cb ON cb.scope = c.id
+LEFT JOIN budgets cb ON cb.scope = coalesce(c.parent_id, c.id)
 LEFT JOIN budgets gb ON gb.scope = '${GLOBAL_BUDGET_SCOPE}'
 WHERE c.id = ?1`;
 
 export interface StartCheck {
   runnerLabel: string | null;
+  /** Whose caps apply: the channel itself, or for a thread its parent channel. */
+  budgetChannelId: string;
   spend: SpendFigures;
   periods: Periods;
 }
@@ -40,9 +46,9 @@ export interface StartCheck {
 /** What the queue needs to hand a channel's next run over: null if the channel is gone. */
 export async function readStartCheck(d1: D1Database, channelId: string, now: number): Promise<StartCheck | null> {
   const p = periods(now);
-  const row = await d1.prepare(START_CHECK).bind(channelId, p.dayStart, p.monthStart).first<SpendRow & { runner_label: string | null }>();
+  const row = await d1.prepare(START_CHECK).bind(channelId, p.dayStart, p.monthStart).first<SpendRow & { runner_label: string | null; budget_channel_id: string }>();
   if (!row) return null;
-  return { runnerLabel: row.runner_label, spend: figuresFrom(row), periods: p };
+  return { runnerLabel: row.runner_label, budgetChannelId: row.budget_channel_id, spend: figuresFrom(row), periods: p };
 }
 
 /**

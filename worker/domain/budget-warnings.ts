@@ -19,7 +19,9 @@ export function warningText(cap: { spentUsd: number; capUsd: number } & Paramete
   return `⚠️ **Budget at ${pct} %**: ${describeCap(cap)}. ${after}`;
 }
 
-export async function warnBudget(db: Db, cfg: Config, channelId: string, check: StartCheck, now: number): Promise<number> {
+/** A thread's spend counts against its channel's caps: the channel (check.budgetChannelId) hears the warning, once. */
+export async function warnBudget(db: Db, cfg: Config, check: StartCheck, now: number): Promise<number> {
+  const channelId = check.budgetChannelId;
   let posted = 0;
   for (const cap of warnings(check.spend)) {
     if (!(await claimWarning(db, channelId, cap, check.periods, now))) continue;
