@@ -77,6 +77,15 @@ describe("/loop usage", () => {
     expect(ledger.total).toMatchObject({ runs: 5, skipped_budget: 1, cost_usd: 3.875 });
   });
 
+  it("counts the runs of the channel's threads: they spend the channel's budget", async () => {
+    const place = await ownedChannel();
+    const threadId = `ch_thread_${snowflake()}`;
+    await env.DB.prepare("INSERT INTO channels (id, name, parent_id) VALUES (?, 'a thread', ?)").bind(threadId, place.channelId).run();
+    await insertRun({ channelId: threadId, status: "succeeded", costUsd: 0.5, inputTokens: 1000, outputTokens: 10, finishedAt: Date.now() - 1000 });
+    const res = await run("usage", { period: "today" }, place);
+    expect(res.content.split("\n")[1]).toBe("Today: **$0.5000** · 1 run · 1,000 in / 10 out tokens");
+  });
+
   it("a channel with no runs says so, and a bad period is refused with an example", async () => {
     const place = newPlace();
     const res = await run("usage", { period: "7d" }, place);

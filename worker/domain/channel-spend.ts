@@ -48,11 +48,12 @@ const COLUMNS: [keyof WindowFigures, (cond: string) => string][] = [
 ];
 
 // ?1 the channel, ?2.. each window's start, in SPEND_WINDOWS order; the last is the widest.
+// The channel's threads are conversations inside it and spend its budget: their runs count here.
 const STATEMENT = `
 SELECT r.task_id AS task_id, substr(t.prompt, 1, ${PROMPT_CHARS}) AS prompt,
   ${SPEND_WINDOWS.flatMap((w, i) => COLUMNS.map(([name, expr]) => `${expr(`r.finished_at >= ?${i + 2}`)} AS "${w}.${name}"`)).join(",\n  ")}
 FROM runs r LEFT JOIN tasks t ON t.id = r.task_id
-WHERE r.channel_id = ?1 AND r.finished_at >= ?${SPEND_WINDOWS.length + 1}
+WHERE r.channel_id IN (SELECT id FROM channels WHERE id = ?1 OR parent_id = ?1) AND r.finished_at >= ?${SPEND_WINDOWS.length + 1}
 GROUP BY r.task_id`;
 
 const zero = (): WindowFigures => ({ runs: 0, skipped: 0, costUsd: 0, inputTokens: 0, outputTokens: 0 });
