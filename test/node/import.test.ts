@@ -111,6 +111,8 @@ describe("loop import", () => {
     const before = await state();
     const r = await importCli("--dry-run");
     expect(r.code, r.stderr).toBe(0);
+    // node:sqlite's ExperimentalWarning is Node's business, not the user's.
+    expect(r.stderr).not.toMatch(/ExperimentalWarning/);
     expect(r.stdout).toMatch(/^would create\s+channel\s+api \(\/srv\/import\/api\): Discord channel 123456789012345678$/m);
     expect(r.stdout).toMatch(/^would create\s+session\s+api .*5f0c7d0e-1111-4222-8333-944445555666$/m);
     expect(r.stdout).toMatch(/^skipped\s+channel\s+⏱ nightly .*: a thread: /m);
