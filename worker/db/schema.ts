@@ -371,7 +371,7 @@ export const budgetWarnings = sqliteTable(
 /**
  * Spend per UTC day, per channel and in total (scope "*"), for the budget check before every
  * run (issue 14): reading a day is one row and a month at most 31, where summing runs reads
- * every run of the period. Never written by the Worker: triggers on `runs` (migration 0008)
+ * every run of the period. Never written by the Worker: triggers on `runs` (migration 0007)
  * keep it equal to the sum of cost_usd of the runs that finished that day, on insert, on the
  * update that finishes a run and on delete, in the same statement as the change.
  */

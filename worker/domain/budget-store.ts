@@ -20,7 +20,7 @@ import type { DomainContext } from "./context.ts";
  * check with 2,000 runs that day), a cost paid before every run.
  *
  * A Discord thread is a conversation inside its channel: it runs under the channel's caps,
- * and its runs count in the channel's rollup (migration 0009), so a capped channel cannot be
+ * and its runs count in the channel's rollup (migration 0008), so a capped channel cannot be
  * outspent through its threads.
  */
 const START_CHECK = `
