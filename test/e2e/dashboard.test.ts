@@ -112,7 +112,17 @@ describe("the dashboard in a browser", () => {
     await page.goto(`${env.worker.url}/channels/${own.id}`);
     const item = page.getByRole("listitem").filter({ has: page.getByRole("heading", { name: new RegExp(`Task #${taskId}\\b`) }) });
     await item.getByRole("button", { name: "Run now" }).click();
-    await page.waitForURL(/\/runs\/\d+$/);
+    // The page either moves to the new run, or says why not beside the button.
+    const refused = item
+      .getByRole("alert")
+      .waitFor({ timeout: 90_000 })
+      .then(
+        async () => `Run now was refused: ${await item.getByRole("alert").textContent()}`,
+        () => new Promise<never>(() => {}), // no alert: the race is the navigation's
+      );
+    const moved = page.waitForURL(/\/runs\/\d+$/, { timeout: 90_000 }).then(() => null);
+    const outcome = await Promise.race([moved, refused]);
+    expect(outcome).toBeNull();
     runId = Number(page.url().split("/").pop());
 
     await page.getByText(`Looking at ${marker} first.`).waitFor({ timeout: 90_000 });
