@@ -31,19 +31,33 @@ export function Run({ id }: { id: number }) {
     setFinal(null);
     setConn("connecting");
     const es = new EventSource(`/api/runs/${id}/stream`);
+    // A run's backlog arrives as hundreds of events in one go: apply them in one state
+    // update per task, not one render per event.
+    let pending: WireEvent[] = [];
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const flush = () => {
+      timer = null;
+      const batch = pending;
+      pending = [];
+      if (batch.length) setTranscript((t) => batch.reduce((acc, w) => applyEvent(acc, w.seq, w.data), t));
+    };
     const onEvent = (e: MessageEvent<string>) => {
-      const w = JSON.parse(e.data) as WireEvent;
-      setTranscript((t) => applyEvent(t, w.seq, w.data));
+      pending.push(JSON.parse(e.data) as WireEvent);
+      timer ??= setTimeout(flush, 0);
     };
     for (const type of EVENT_TYPES) es.addEventListener(type, onEvent as EventListener);
     es.addEventListener("complete", ((e: MessageEvent<string>) => {
+      flush();
       setFinal(JSON.parse(e.data) as RunData);
       setConn("finished");
       es.close();
     }) as EventListener);
     es.onopen = () => setConn("live");
     es.onerror = () => setConn(es.readyState === EventSource.CLOSED ? "stopped" : "reconnecting");
-    return () => es.close();
+    return () => {
+      es.close();
+      if (timer) clearTimeout(timer);
+    };
   }, [id]);
 
   // The stream carries events, not status changes: while the run waits in the queue, or for a
