@@ -19,10 +19,24 @@ export class ApiError extends Error {
 }
 
 let csrfToken: string | null = null;
+/** Whether the session check has answered (with a token, or with none: signed out). */
+let csrfKnown = false;
+const csrfWaiters: ((token: string | null) => void)[] = [];
 let onSignedOut: () => void = () => {};
 
 export function setCsrfToken(token: string | null): void {
   csrfToken = token;
+  csrfKnown = true;
+  for (const w of csrfWaiters.splice(0)) w(token);
+}
+
+/**
+ * The page shows before GET /api/session has answered (that saves a round trip), so a write
+ * made in that moment waits for the session's CSRF token instead of going out without it.
+ */
+function csrfFor(method: string, path: string): Promise<string | null> | string | null {
+  if (method === "GET" || path === "/api/session") return csrfToken;
+  return csrfKnown ? csrfToken : new Promise((resolve) => csrfWaiters.push(resolve));
 }
 
 /** Called when the Worker says the session has ended (401), so the app can ask to sign in. */
@@ -33,7 +47,8 @@ export function whenSignedOut(fn: () => void): void {
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json" };
   if (body !== undefined) headers["content-type"] = "application/json";
-  if (method !== "GET" && csrfToken) headers["x-csrf-token"] = csrfToken;
+  const csrf = await csrfFor(method, path);
+  if (method !== "GET" && csrf) headers["x-csrf-token"] = csrf;
   let res: Response;
   try {
     res = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });

@@ -1,7 +1,7 @@
 /**
  * The dashboard: shows the page the URL names at once and, alongside, asks the Worker who it is
  * (GET /api/session, by the cookie) for the CSRF token; not waiting saves the page a round
- * trip. Any 401 (no session, or one that ended) turns the page into sign-in.
+ * trip, and a write made meanwhile waits for the token (api.ts). Any 401 (no session, or one that ended) turns the page into sign-in.
  */
 import type { ComponentType } from "preact";
 import { useEffect, useState } from "preact/hooks";
@@ -47,7 +47,10 @@ export function App() {
     whenSignedOut(() => setAuth((a) => ({ state: "signed-out", ended: a.state === "signed-in" })));
     api<Session>("GET", "/api/session").then(
       (session) => signedIn(session),
-      () => setAuth((a) => (a.state === "signed-out" ? a : { state: "signed-out", ended: false })),
+      () => {
+        setCsrfToken(null); // no session: writes waiting for its token go out without one (and get 401)
+        setAuth((a) => (a.state === "signed-out" ? a : { state: "signed-out", ended: false }));
+      },
     );
   }, []);
 

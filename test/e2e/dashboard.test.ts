@@ -141,7 +141,13 @@ describe("the dashboard in a browser", () => {
     expect(await page.getByRole("button", { name: "Stop" }).count()).toBe(0);
   }, 240_000);
 
-  it("toggles a task on its channel page, and REST sees the change", async () => {
+  it("toggles a task on its channel page, and REST sees the change, even before the session check has answered", async () => {
+    // The page shows before GET /api/session answers; a write made meanwhile must wait for
+    // the CSRF token, not go out without it (403). Hold that answer back to make it so.
+    await page.route("**/api/session", async (r) => {
+      await new Promise((done) => setTimeout(done, 1_500));
+      await r.continue();
+    });
     await page.goto(`${env.worker.url}/channels/${own.id}`);
     const item = page.getByRole("listitem").filter({ has: page.getByRole("heading", { name: new RegExp(`Task #${taskId}\\b`) }) });
     const patched = () => page.waitForResponse((r) => r.url().endsWith(`/api/tasks/${taskId}`) && r.request().method() === "PATCH");
@@ -150,6 +156,7 @@ describe("the dashboard in a browser", () => {
     expect((await saved).status()).toBe(200);
     await item.getByRole("checkbox", { name: "Disabled" }).waitFor();
     expect((await env.api("GET", `/api/tasks/${taskId}`)).body).toMatchObject({ enabled: false, next_run_at: null });
+    await page.unroute("**/api/session");
     saved = patched();
     await item.getByRole("checkbox", { name: "Disabled" }).check();
     expect((await saved).status()).toBe(200);
