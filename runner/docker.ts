@@ -153,39 +153,17 @@ export function dockerodeDriver(docker: DockerType = new Docker()): DockerDriver
 
     async pullImage(tag, onProgress) {
       const stream = await docker.pull(tag);
-      await new Promise<void>((resolve, reject) =>
-        docker.modem.followProgress(
-          stream,
-          (err: Error | null, out: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
-            const failed = out?.find((e) => e.error || e.errorDetail);
-            if (err) reject(err);
-            else if (failed) reject(new Error(failed.errorDetail?.message ?? failed.error));
-            else resolve();
-          },
-          (e: { id?: string; status?: string; progressDetail?: { current?: number; total?: number } }) => {
-            if (e.status) onProgress({ ...(e.id ? { id: e.id } : {}), status: e.status, ...(e.progressDetail?.current !== undefined ? { current: e.progressDetail.current } : {}), ...(e.progressDetail?.total !== undefined ? { total: e.progressDetail.total } : {}) });
-          },
-        ),
-      );
+      await followToEnd(docker, stream, (e: { id?: string; status?: string; progressDetail?: { current?: number; total?: number } }) => {
+        if (e.status) onProgress({ ...(e.id ? { id: e.id } : {}), status: e.status, ...(e.progressDetail?.current !== undefined ? { current: e.progressDetail.current } : {}), ...(e.progressDetail?.total !== undefined ? { total: e.progressDetail.total } : {}) });
+      });
     },
 
     async buildImage(contextDir, tag, onLine) {
       const stream = await docker.buildImage({ context: contextDir, src: readdirSync(contextDir) }, { t: tag, rm: true, forcerm: true });
-      await new Promise<void>((resolve, reject) =>
-        docker.modem.followProgress(
-          stream,
-          (err: Error | null, out: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
-            const failed = out?.find((e) => e.error || e.errorDetail);
-            if (err) reject(err);
-            else if (failed) reject(new Error(failed.errorDetail?.message ?? failed.error));
-            else resolve();
-          },
-          (e: { stream?: string; status?: string }) => {
-            const line = (e.stream ?? e.status ?? "").trimEnd();
-            if (line) onLine(line);
-          },
-        ),
-      );
+      await followToEnd(docker, stream, (e: { stream?: string; status?: string }) => {
+        const line = (e.stream ?? e.status ?? "").trimEnd();
+        if (line) onLine(line);
+      });
     },
 
     async run(spec, stdin) {
@@ -240,4 +218,23 @@ export function dockerodeDriver(docker: DockerType = new Docker()): DockerDriver
       return removed;
     },
   };
+}
+
+/**
+ * Reads a pull or build progress stream to its end. Docker reports a failed pull or build as
+ * an error entry in the stream, not as a failed request, so the entries are checked too.
+ */
+function followToEnd<E>(docker: DockerType, stream: NodeJS.ReadableStream, onEvent: (e: E) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) =>
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null, out: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
+        const failed = out?.find((e) => e.error || e.errorDetail);
+        if (err) reject(err);
+        else if (failed) reject(new Error(failed.errorDetail?.message ?? failed.error));
+        else resolve();
+      },
+      onEvent,
+    ),
+  );
 }
