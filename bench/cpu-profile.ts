@@ -99,6 +99,16 @@ const median = (xs: number[]) => {
 };
 
 /**
+ * Deltas longer than this are gaps between bursts of work, not the sampling period. The median
+ * of ALL deltas is the period only when most samples fall inside bursts: on an idle machine a
+ * cheap route (the no-op: a few samples per request, each request a gap) has more gaps than
+ * in-burst deltas, and the median became the gap (the no-op read 9.8 ms, quiet, instead of ~0.4).
+ */
+const MAX_PERIOD_US = 10 * SAMPLING_INTERVAL_US;
+/** The sampling period inside bursts of work: the median of the deltas that are not gaps. */
+const samplingPeriod = (profile: CpuProfile) => median(profile.timeDeltas.filter((d) => d > 0 && d <= MAX_PERIOD_US));
+
+/**
  * CPU time in the profile, in µs, by the method in the header comment; `inDo` is the part
  * whose stack passes through a frame `isDo` says is Durable Object code. That share is a lower
  * bound: code resumed after an await in a library (drizzle mapping D1 rows for a DO) has only
@@ -118,7 +128,7 @@ export function cpuMicros(profile: CpuProfile, isDo: (f: CallFrame) => boolean =
     }
     return v;
   };
-  const periodUs = median(profile.timeDeltas.filter((d) => d > 0));
+  const periodUs = samplingPeriod(profile);
   let samples = 0;
   let doSamples = 0;
   for (const id of profile.samples) {
@@ -135,7 +145,7 @@ export function cpuMicros(profile: CpuProfile, isDo: (f: CallFrame) => boolean =
  * bundle is unminified (see sourceOf in cpu.ts); otherwise the frame's line and column.
  */
 export function topSelf(profile: CpuProfile, k: number, where: (f: CallFrame) => string): { name: string; us: number }[] {
-  const periodUs = median(profile.timeDeltas.filter((d) => d > 0));
+  const periodUs = samplingPeriod(profile);
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const counts = new Map<string, number>();
   for (const id of profile.samples) {
