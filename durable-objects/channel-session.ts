@@ -7,24 +7,24 @@
  *  - runs' live Discord messages (live-messages.ts), woken by the same alarm;
  *  - loops (docs/loops.md): when an iteration ends, the next is queued now or at the loop's
  *    "loopWake" time, woken by the same alarm, and the loop's live message (loop-messages.ts).
- * The rules it runs live in worker/domain; this class sequences them. Storage keys:
+ * The rules it runs live in core/domain; this class sequences them. Storage keys:
  * "channelId", "active", "taskAlarmAt" and "loopWake" (docs/storage.md), "discord:live:<run id>"
  * (docs/discord.md), "discord:loop:<loop id>" (docs/loops.md).
  */
 import { DurableObject } from "cloudflare:workers";
 import { and, asc, eq, inArray } from "drizzle-orm";
 import type { WireEvent } from "../protocol/runner.ts";
-import { db, type Db } from "../worker/db/client.ts";
-import { channels, runs, type RunRow } from "../worker/db/schema.ts";
-import { footerCap, verdict, withUnfinishedCost, type SpendFigures } from "../worker/domain/budget-rule.ts";
-import { readStartCheck } from "../worker/domain/budget-store.ts";
-import { warnBudget } from "../worker/domain/budget-warnings.ts";
-import { endRun, isTerminal, lastEventSeq } from "../worker/domain/run-state.ts";
-import { earliestDue, fireDueTasks } from "../worker/domain/scheduler.ts";
-import { runView } from "../worker/domain/views.ts";
-import { dueIteration, iterationEnded } from "../worker/loops/iterations.ts";
-import { config, type Config, type Env } from "../worker/env.ts";
-import { log } from "../worker/log.ts";
+import { db, type Db } from "../core/db/client.ts";
+import { channels, runs, type RunRow } from "../core/db/schema.ts";
+import { footerCap, verdict, withUnfinishedCost, type SpendFigures } from "../core/domain/budget-rule.ts";
+import { readStartCheck } from "../core/domain/budget-store.ts";
+import { warnBudget } from "../core/domain/budget-warnings.ts";
+import { endRun, isTerminal, lastEventSeq } from "../core/domain/run-state.ts";
+import { earliestDue, fireDueTasks } from "../core/domain/scheduler.ts";
+import { runView } from "../core/domain/views.ts";
+import { dueIteration, iterationEnded } from "../core/loops/iterations.ts";
+import { config, type Config, type Env } from "../core/env.ts";
+import { log } from "../core/log.ts";
 import { dispatcherOf, type CancelOutcome, type ChannelSessionApi, type FiredBy, type FiredRun, type LiveTarget } from "./contracts.ts";
 import { LiveMessages } from "./live-messages.ts";
 import { LoopMessages } from "./loop-messages.ts";

@@ -3,14 +3,14 @@
  * the Dispatcher, and the shapes they answer with. Types and constants only, plus the two
  * functions that find an object by name, so that code outside durable-objects/ never imports
  * a DO class file (and with it the class's whole module graph). The classes implement these
- * interfaces; `worker/env.ts` types its bindings with them, which keeps the type graph free
+ * interfaces; `core/env.ts` types its bindings with them, which keeps the type graph free
  * of cycles. Imports nothing of the project but protocol/ and one pure type module.
  */
 import type { FiredBy, Run } from "../protocol/api.ts";
 import type { RelayHolder } from "../protocol/relay.ts";
 import type { AbandonReason, Completion, Job, WireEvent } from "../protocol/runner.ts";
 // A pure module (no bindings, no I/O): where a live message goes is the pump's own type.
-import type { Target } from "../worker/discord/live-state.ts";
+import type { Target } from "../core/discord/live-state.ts";
 
 /** The one runner pool: every runner claims from the Dispatcher of this name. */
 export const DISPATCHER_NAME = "default";
@@ -141,7 +141,7 @@ export interface DispatcherApi extends Rpc.DurableObjectBranded {
 
 // ---- finding the objects ----------------------------------------------------------------
 
-/** The bindings the objects live behind (worker/env.ts's Env extends this). */
+/** The bindings the objects live behind (core/env.ts's Env extends this). */
 export interface DurableObjectBindings {
   CHANNEL_SESSION: DurableObjectNamespace<ChannelSessionApi>;
   DISPATCHER: DurableObjectNamespace<DispatcherApi>;

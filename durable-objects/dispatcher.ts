@@ -4,20 +4,20 @@
  * arrives. This class only wires the RPC surface (durable-objects/contracts.ts) to its parts:
  *  - leases.ts: the `jobs` and `done` tables and the lease policy (docs/storage.md);
  *  - parked-claims.ts: long-poll claims waiting in memory;
- *  - worker/domain/run-state.ts: the run's D1 transitions (started, requeued, ended, finished).
+ *  - core/domain/run-state.ts: the run's D1 transitions (started, requeued, ended, finished).
  */
 import { DurableObject } from "cloudflare:workers";
 import { MCP_PATH } from "../protocol/mcp.ts";
 import type { RelayHolder } from "../protocol/relay.ts";
 import type { AbandonReason, Completion, Job, WireEvent } from "../protocol/runner.ts";
-import { parkDeferred } from "../worker/domain/approvals.ts";
-import { db, type Db } from "../worker/db/client.ts";
-import { policyForRun } from "../worker/domain/policy-store.ts";
-import { endRun, finishRun, insertEvents, mintRunToken, requeueRun, startRun } from "../worker/domain/run-state.ts";
-import { randomId, sha256Hex } from "../worker/domain/secrets.ts";
-import { prepareIteration } from "../worker/loops/iterations.ts";
-import { config, type Env } from "../worker/env.ts";
-import { log } from "../worker/log.ts";
+import { parkDeferred } from "../core/domain/approvals.ts";
+import { db, type Db } from "../core/db/client.ts";
+import { policyForRun } from "../core/domain/policy-store.ts";
+import { endRun, finishRun, insertEvents, mintRunToken, requeueRun, startRun } from "../core/domain/run-state.ts";
+import { randomId, sha256Hex } from "../core/domain/secrets.ts";
+import { prepareIteration } from "../core/loops/iterations.ts";
+import { config, type Env } from "../core/env.ts";
+import { log } from "../core/log.ts";
 import { sessionOf, type CompleteResult, type DispatcherApi, type DispatcherCancel, type HandBackResult, type LeaseCheck, type LeaseInfo, type ReapResult, type RunnerIdentity } from "./contracts.ts";
 import { Leases, type Release } from "./leases.ts";
 import { ParkedClaims } from "./parked-claims.ts";

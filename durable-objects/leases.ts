@@ -15,7 +15,7 @@
  * so two claims can never take one job (the object's input gate stays closed between the
  * select and the update).
  */
-import { randomId } from "../worker/domain/secrets.ts";
+import { randomId } from "../core/domain/secrets.ts";
 import type { AbandonReason } from "../protocol/runner.ts";
 import type { DispatcherCancel, LeaseCheck, LeaseInfo } from "./contracts.ts";
 

@@ -1,6 +1,6 @@
 /**
  * The pump behind runs' live Discord messages: a component of the channel's ChannelSession,
- * as RunWatchers is. What to send is decided by worker/discord/live-state.ts; this only sends it. Records
+ * as RunWatchers is. What to send is decided by core/discord/live-state.ts; this only sends it. Records
  * live in the object's storage under "discord:live:<run id>" (see docs/discord.md), so an
  * evicted object picks up where it left off; the object's alarm wakes the pump.
  *
@@ -14,16 +14,16 @@ import { and, asc, eq } from "drizzle-orm";
 import { ChannelKind } from "../protocol/discord-constants.ts";
 import type { WireEvent } from "../protocol/runner.ts";
 import type { FiredRun } from "./contracts.ts";
-import type { Db } from "../worker/db/client.ts";
-import { channels, runEvents, runs, type RunRow } from "../worker/db/schema.ts";
-import { recordRunThread } from "../worker/domain/discord-channels.ts";
-import { isTerminal } from "../worker/domain/run-state.ts";
-import type { Config } from "../worker/env.ts";
-import { log } from "../worker/log.ts";
-import { applyEvents, applyResult, newRecord, plan, wakeTime, type LiveRecord, type Step, type Target } from "../worker/discord/live-state.ts";
-import { finalBody, renderFinal, renderHandoff, renderLive, type FooterSpend } from "../worker/discord/render.ts";
-import { discordRest, type DiscordRest, type RestResult } from "../worker/discord/rest.ts";
-import { cutLine } from "../worker/text.ts";
+import type { Db } from "../core/db/client.ts";
+import { channels, runEvents, runs, type RunRow } from "../core/db/schema.ts";
+import { recordRunThread } from "../core/domain/discord-channels.ts";
+import { isTerminal } from "../core/domain/run-state.ts";
+import type { Config } from "../core/env.ts";
+import { log } from "../core/log.ts";
+import { applyEvents, applyResult, newRecord, plan, wakeTime, type LiveRecord, type Step, type Target } from "../core/discord/live-state.ts";
+import { finalBody, renderFinal, renderHandoff, renderLive, type FooterSpend } from "../core/discord/render.ts";
+import { discordRest, type DiscordRest, type RestResult } from "../core/discord/rest.ts";
+import { cutLine } from "../core/text.ts";
 import { WakePump } from "./wake-pump.ts";
 
 const PREFIX = "discord:live:";

@@ -2,16 +2,16 @@
  * The pump behind loops' live Discord messages, run by the channel's ChannelSession beside
  * the runs (live-messages.ts), woken by the same alarm. Records live in the object's
  * storage under "discord:loop:<loop id>" (docs/storage.md); the content is rendered from
- * D1 at call time (worker/discord/loop-render.ts), so a coalesced edit shows the newest state.
+ * D1 at call time (core/discord/loop-render.ts), so a coalesced edit shows the newest state.
  */
 import { and, desc, eq, isNotNull, or } from "drizzle-orm";
-import type { Db } from "../worker/db/client.ts";
-import { channels, loops, runs } from "../worker/db/schema.ts";
-import type { Config } from "../worker/env.ts";
-import { log } from "../worker/log.ts";
-import { applyLoopResult, loopWakeTime, newLoopRecord, planLoop, touch, type LoopLiveRecord } from "../worker/discord/loop-live-state.ts";
-import { renderLoop } from "../worker/discord/loop-render.ts";
-import { discordRest, type DiscordRest } from "../worker/discord/rest.ts";
+import type { Db } from "../core/db/client.ts";
+import { channels, loops, runs } from "../core/db/schema.ts";
+import type { Config } from "../core/env.ts";
+import { log } from "../core/log.ts";
+import { applyLoopResult, loopWakeTime, newLoopRecord, planLoop, touch, type LoopLiveRecord } from "../core/discord/loop-live-state.ts";
+import { renderLoop } from "../core/discord/loop-render.ts";
+import { discordRest, type DiscordRest } from "../core/discord/rest.ts";
 import { WakePump } from "./wake-pump.ts";
 
 const PREFIX = "discord:loop:";

@@ -9,10 +9,10 @@
 import { and, asc, eq, gt } from "drizzle-orm";
 import type { Run } from "../protocol/api.ts";
 import type { WireEvent } from "../protocol/runner.ts";
-import type { Db } from "../worker/db/client.ts";
-import { runEvents, runs } from "../worker/db/schema.ts";
-import { isTerminal } from "../worker/domain/run-state.ts";
-import { runView } from "../worker/domain/views.ts";
+import type { Db } from "../core/db/client.ts";
+import { runEvents, runs } from "../core/db/schema.ts";
+import { isTerminal } from "../core/domain/run-state.ts";
+import { runView } from "../core/domain/views.ts";
 
 /** Comment lines keep idle proxies from closing a quiet stream. */
 const KEEPALIVE_MS = 15_000;

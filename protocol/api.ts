@@ -10,7 +10,7 @@ import { PendingApproval, PermissionPolicy } from "./policy.ts";
 export const MAX_PROMPT_CHARS = 32_000;
 export const MAX_BODY_BYTES = 64 * 1024;
 
-// The enums as tuples too: the D1 schema (worker/db/schema.ts) builds its column enums from them.
+// The enums as tuples too: the D1 schema (core/db/schema.ts) builds its column enums from them.
 /** "manual": no schedule; the task runs only when someone runs it now (run_task, /loop task run, REST). */
 export const TASK_TYPES = ["cron", "interval", "once", "manual"] as const;
 export const TaskType = z.enum(TASK_TYPES);

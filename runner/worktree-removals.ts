@@ -1,6 +1,6 @@
 /**
  * Worktrees of deleted tasks: the Worker keeps one row per runner that ran a worktree task
- * after the task is deleted (worker/domain/worktrees.ts). This runner asks for its rows when
+ * after the task is deleted (core/domain/worktrees.ts). This runner asks for its rows when
  * it starts, whenever a claim's answer says some wait (WORKTREE_REMOVALS_HEADER: an idle
  * runner hears of them within one claim wait), and every WORKTREE_REMOVAL_POLL_MS besides,
  * for a runner too busy to be answered 204. It removes each worktree and acknowledges it; an

@@ -3,9 +3,9 @@
  * The Durable Object classes are re-exported here because wrangler binds them by export.
  */
 import { app } from "./app.ts";
-import { db } from "./db/client.ts";
-import { sweep } from "./domain/sweep.ts";
-import { config, type Env } from "./env.ts";
+import { db } from "../core/db/client.ts";
+import { sweep } from "../core/domain/sweep.ts";
+import { config, type Env } from "../core/env.ts";
 
 export { ChannelSession } from "../durable-objects/channel-session.ts";
 export { Dispatcher } from "../durable-objects/dispatcher.ts";

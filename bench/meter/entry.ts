@@ -3,7 +3,7 @@
  * Worker request, Durable Object call and alarm, and D1 statement metered (meter.ts).
  */
 import loop, { ChannelSession as ProductSession, Dispatcher as ProductDispatcher } from "../../worker/index.ts";
-import type { Env } from "../../worker/env.ts";
+import type { Env } from "../../core/env.ts";
 import { mark, meterEnv } from "./meter.ts";
 
 /** Ids in paths become :id, so a route is counted as one whatever run it names. */

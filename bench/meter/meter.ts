@@ -4,7 +4,7 @@
  * D1 statement (rows read and written, from its result's `meta`) prints one `LOOP_METER`
  * line on the Worker's stdout, which the benchmark reads. Never part of the product build.
  */
-import type { Env } from "../../worker/env.ts";
+import type { Env } from "../../core/env.ts";
 import { METER_PREFIX, type MeterEvent } from "../meter-event.ts";
 
 type Omitted<T> = T extends unknown ? Omit<T, "at"> : never;

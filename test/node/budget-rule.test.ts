@@ -1,7 +1,7 @@
 /** The budget rule and the ledger's time-zone arithmetic, pure (issue 14). */
 import { describe, expect, it } from "vitest";
-import { figuresFrom, periods, verdict, warnings, withUnfinishedCost, type SpendRow } from "../../worker/domain/budget-rule.ts";
-import { localDay, startOfLocalDay } from "../../worker/domain/local-day.ts";
+import { figuresFrom, periods, verdict, warnings, withUnfinishedCost, type SpendRow } from "../../core/domain/budget-rule.ts";
+import { localDay, startOfLocalDay } from "../../core/domain/local-day.ts";
 
 const row = (over: Partial<SpendRow>): SpendRow => ({ ch_daily: null, ch_monthly: null, g_daily: null, g_monthly: null, ch_day: null, ch_month: null, g_day: null, g_month: null, ...over });
 

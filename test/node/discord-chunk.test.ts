@@ -1,7 +1,7 @@
 /** Splitting answers into Discord messages: limits, words and code fences. */
 import { describe, expect, it } from "vitest";
 import { MESSAGE_CONTENT_LIMIT as MESSAGE_LIMIT } from "../../protocol/discord-constants.ts";
-import { chunkMessage, withFooter } from "../../worker/discord/chunk.ts";
+import { chunkMessage, withFooter } from "../../core/discord/chunk.ts";
 
 const isFence = (line: string) => /^ {0,3}(`{3,}|~{3,})/.test(line);
 /** The words of a text, fence lines left out (chunking may add fence lines, nothing else). */

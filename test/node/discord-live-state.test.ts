@@ -1,6 +1,6 @@
 /** The live message's rules, without Discord or storage: coalescing, rate limits, hand-off, endings. */
 import { describe, expect, it } from "vitest";
-import type { RunRow } from "../../worker/db/schema.ts";
+import type { RunRow } from "../../core/db/schema.ts";
 import {
   applyEvents,
   applyResult,
@@ -14,9 +14,9 @@ import {
   toolDetail,
   type LiveRecord,
   type Target,
-} from "../../worker/discord/live-state.ts";
-import { renderFinal, renderHandoff, renderLive } from "../../worker/discord/render.ts";
-import type { RestResult } from "../../worker/discord/rest.ts";
+} from "../../core/discord/live-state.ts";
+import { renderFinal, renderHandoff, renderLive } from "../../core/discord/render.ts";
+import type { RestResult } from "../../core/discord/rest.ts";
 
 const T0 = 1_800_000_000_000;
 const interaction: Target = { kind: "interaction", appId: "1", token: "tok", channelId: "2", expiresAt: T0 + 15 * 60_000 };

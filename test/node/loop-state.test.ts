@@ -1,8 +1,8 @@
-// The loop's pure rules (worker/loops/loop-state.ts) and its prompt layout (loop-prompt.ts).
+// The loop's pure rules (core/loops/loop-state.ts) and its prompt layout (loop-prompt.ts).
 import { describe, expect, it } from "vitest";
 import { MAX_LOOP_ITERATIONS } from "../../protocol/api.ts";
-import { iterationPrompt, keepTail, MONITOR_PROMPT_CHARS, PREVIOUS_ANSWER_CHARS, type IterationParts } from "../../worker/loops/loop-prompt.ts";
-import { afterIteration, MAX_FAILED_ITERATIONS_IN_ROW, monitorDue, type EndedIteration, type LoopFacts } from "../../worker/loops/loop-state.ts";
+import { iterationPrompt, keepTail, MONITOR_PROMPT_CHARS, PREVIOUS_ANSWER_CHARS, type IterationParts } from "../../core/loops/loop-prompt.ts";
+import { afterIteration, MAX_FAILED_ITERATIONS_IN_ROW, monitorDue, type EndedIteration, type LoopFacts } from "../../core/loops/loop-state.ts";
 
 const T0 = Date.UTC(2026, 10, 29, 12, 0, 0);
 const loop = (over: Partial<LoopFacts> = {}): LoopFacts => ({

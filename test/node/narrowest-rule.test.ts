@@ -1,6 +1,6 @@
 /** "Always allow" adds the narrowest rule for a held call (issue 13), and never a wider one. */
 import { describe, expect, it } from "vitest";
-import { narrowestRule } from "../../worker/domain/policy.ts";
+import { narrowestRule } from "../../core/domain/policy.ts";
 
 describe("the narrowest rule for a held call", () => {
   it("is the exact command, file or host", () => {

@@ -1,7 +1,7 @@
 // What the sweep does with a thread deletion after one call to Discord (auto_delete_sec,
-// worker/domain/thread-deletions.ts afterDeleteCall): done, retried later, or given up.
+// core/domain/thread-deletions.ts afterDeleteCall): done, retried later, or given up.
 import { describe, expect, it } from "vitest";
-import { afterDeleteCall, THREAD_DELETE_MAX_ATTEMPTS, THREAD_DELETE_RETRY_CAP_MS, THREAD_DELETE_RETRY_MS } from "../../worker/domain/thread-deletion-rule.ts";
+import { afterDeleteCall, THREAD_DELETE_MAX_ATTEMPTS, THREAD_DELETE_RETRY_CAP_MS, THREAD_DELETE_RETRY_MS } from "../../core/domain/thread-deletion-rule.ts";
 
 const NOW = 1_800_000_000_000;
 const failed = (status: number, extra: { code?: number | null; retryAfterMs?: number | null } = {}) => ({ ok: false as const, status, code: null, retryAfterMs: null, ...extra });

@@ -4,7 +4,7 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ApiToken } from "../../protocol/api.ts";
-import { apiTokens } from "../../worker/db/schema.ts";
+import { apiTokens } from "../../core/db/schema.ts";
 import {
   call,
   callOk,

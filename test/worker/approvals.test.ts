@@ -8,7 +8,7 @@ import { createScheduledController, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { Job } from "../../protocol/runner.ts";
-import { runs } from "../../worker/db/schema.ts";
+import { runs } from "../../core/db/schema.ts";
 import worker from "../../worker/index.ts";
 import { insertRun, mintToken, store } from "./helpers.ts";
 import { admin, api as call, ask, claim, complete, getRun, labelledSetup } from "./runner-protocol.ts";

@@ -9,8 +9,8 @@ import { createScheduledController, env, runDurableObjectAlarm } from "cloudflar
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { RecordedCall } from "../fakes/discord.ts";
-import { runs, threadDeletions } from "../../worker/db/schema.ts";
-import { THREAD_DELETE_RETRY_MS } from "../../worker/domain/thread-deletion-rule.ts";
+import { runs, threadDeletions } from "../../core/db/schema.ts";
+import { THREAD_DELETE_RETRY_MS } from "../../core/domain/thread-deletion-rule.ts";
 import worker from "../../worker/index.ts";
 import { deletedThreads, discordCalls, fakeOrigin, fakeRule, newPlace, run, runnerFor, waitForCalls, type Place } from "./discord-helpers.ts";
 import { store } from "./helpers.ts";

@@ -1,7 +1,7 @@
 /** The Worker's configuration: vars parsed once by one zod schema, a bad one named. */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { config, type Env } from "../../worker/env.ts";
+import { config, type Env } from "../../core/env.ts";
 
 const withVars = (vars: Partial<Env>) => config({ ...env, ...vars } as Env);
 

@@ -5,11 +5,11 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { db } from "../../worker/db/client.ts";
-import type { DomainContext } from "../../worker/domain/context.ts";
-import { ensureChannel } from "../../worker/domain/channels.ts";
-import { postToChannel } from "../../worker/domain/messages.ts";
-import { config, type Env } from "../../worker/env.ts";
+import { db } from "../../core/db/client.ts";
+import type { DomainContext } from "../../core/domain/context.ts";
+import { ensureChannel } from "../../core/domain/channels.ts";
+import { postToChannel } from "../../core/domain/messages.ts";
+import { config, type Env } from "../../core/env.ts";
 import { admin, discordCalls, fakeRule, snowflake } from "./discord-helpers.ts";
 
 const GUILD = "910000000000000001";

@@ -18,8 +18,8 @@ import {
   TaskWithPreview,
   type CreateTask,
 } from "../../protocol/api.ts";
-import { db } from "../../worker/db/client.ts";
-import { apiTokens, channels, runEvents, runs, tasks } from "../../worker/db/schema.ts";
+import { db } from "../../core/db/client.ts";
+import { apiTokens, channels, runEvents, runs, tasks } from "../../core/db/schema.ts";
 
 /** The ADMIN_TOKEN binding vitest.config.ts gives the test Worker. */
 export const ADMIN = "test-admin-token-0123456789";

@@ -5,7 +5,7 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { db } from "../../worker/db/client.ts";
+import { db } from "../../core/db/client.ts";
 
 describe("per-isolate caches", () => {
   it("one drizzle instance per D1 binding: the same binding shares it, another binding gets its own", async () => {

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { Channel, CreatedToken, Run, RunEvent, Task, TaskWithPreview } from "../../protocol/api.ts";
 import { Job } from "../../protocol/runner.ts";
-import { config } from "../../worker/env.ts";
+import { config } from "../../core/env.ts";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
 import { Budget, UsageReport } from "../../protocol/spend.ts";
 import { insertRun } from "./helpers.ts";
@@ -126,7 +126,7 @@ describe("tools/list", () => {
 
 /**
  * A bot token for one test. The Worker reads it from env or from the Config it parsed once
- * per env object (worker/env.ts), so both are set, and both undone afterwards.
+ * per env object (core/env.ts), so both are set, and both undone afterwards.
  */
 function withBotToken(token: string): () => void {
   const bindings = env as { DISCORD_BOT_TOKEN?: string };

@@ -3,7 +3,7 @@
  * time zones across DST, and how a late task collapses the occurrences it missed.
  */
 import { describe, expect, it } from "vitest";
-import { AppError } from "../../worker/errors.ts";
+import { AppError } from "../../core/errors.ts";
 import {
   advance,
   canonicalSchedule,
@@ -14,7 +14,7 @@ import {
   previewOccurrences,
   type Schedule,
   type ScheduleInput,
-} from "../../worker/domain/schedule-grammar.ts";
+} from "../../core/domain/schedule-grammar.ts";
 
 const NOW = Date.parse("2026-06-01T12:00:00Z");
 const OPTS = { now: NOW, minIntervalMs: 60_000 };

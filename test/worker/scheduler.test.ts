@@ -1,7 +1,7 @@
 import { createScheduledController, env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../worker/index.ts";
-import { SWEEP_CHANNEL_BATCH } from "../../worker/domain/sweep.ts";
+import { SWEEP_CHANNEL_BATCH } from "../../core/domain/sweep.ts";
 
 const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" };
 let dirs = 0;

@@ -15,12 +15,12 @@
  * so a channel whose owners have left can still be managed.
  */
 import { ADMINISTRATOR, ChannelKind } from "../../protocol/discord-constants.ts";
-import type { Db } from "../db/client.ts";
-import type { ChannelRow } from "../db/schema.ts";
-import type { Actor } from "../domain/actor.ts";
-import type { DomainContext } from "../domain/context.ts";
-import { ensureDiscordChannel, ensureDmChannel, findDiscordChannel, ownersHolder, type KnownDiscordChannel } from "../domain/discord-channels.ts";
-import type { Config, Env } from "../env.ts";
+import type { Db } from "../../core/db/client.ts";
+import type { ChannelRow } from "../../core/db/schema.ts";
+import type { Actor } from "../../core/domain/actor.ts";
+import type { DomainContext } from "../../core/domain/context.ts";
+import { ensureDiscordChannel, ensureDmChannel, findDiscordChannel, ownersHolder, type KnownDiscordChannel } from "../../core/domain/discord-channels.ts";
+import type { Config, Env } from "../../core/env.ts";
 import type { Interaction } from "./interaction-payload.ts";
 
 export interface Access {

@@ -6,7 +6,7 @@
 import type { APIApplicationCommandOptionChoice } from "discord-api-types/v10";
 import type { Task, Template } from "../../protocol/api.ts";
 import type { CommandCall } from "./interaction-payload.ts";
-import { cutLine } from "../text.ts";
+import { cutLine } from "../../core/text.ts";
 
 /** Discord shows at most 25 choices, each name at most 100 characters. */
 const MAX_CHOICES = 25;

@@ -6,9 +6,9 @@
 import type { APIInteractionResponse } from "discord-api-types/v10";
 import { APPROVAL_BUTTON_PREFIX, LOOP_STOP_BUTTON_PREFIX, STOP_BUTTON_PREFIX } from "../../protocol/discord-commands.ts";
 import type { ApprovalChoice } from "../../protocol/policy.ts";
-import { choiceWord, decideApproval, runPolicy } from "../domain/approvals.ts";
-import { loadRun } from "../domain/runs.ts";
-import { AppError } from "../errors.ts";
+import { choiceWord, decideApproval, runPolicy } from "../../core/domain/approvals.ts";
+import { loadRun } from "../../core/domain/runs.ts";
+import { AppError } from "../../core/errors.ts";
 import { stopLoopAs } from "./commands/loops.ts";
 import type { Access } from "./access.ts";
 import { stopRun } from "./commands/runs.ts";

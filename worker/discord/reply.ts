@@ -6,8 +6,8 @@
 import type { APIApplicationCommandOptionChoice, APIInteractionResponse } from "discord-api-types/v10";
 import { Flags, MESSAGE_CONTENT_LIMIT, ResponseKind } from "../../protocol/discord-constants.ts";
 import { EXAMPLES, type Subcommand } from "../../protocol/discord-commands.ts";
-import { AppError } from "../errors.ts";
-import { cut } from "../text.ts";
+import { AppError } from "../../core/errors.ts";
+import { cut } from "../../core/text.ts";
 
 const NO_PINGS = { parse: [] as [] };
 

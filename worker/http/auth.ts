@@ -2,12 +2,12 @@ import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { CSRF_HEADER, SESSION_COOKIE } from "../../protocol/dashboard.ts";
-import { db } from "../db/client.ts";
-import { authenticateApi } from "../domain/authn.ts";
-import { secretsEqual } from "../domain/secrets.ts";
-import { authenticateSession, type SessionAuth } from "../domain/sessions.ts";
-import { config } from "../env.ts";
-import { AppError } from "../errors.ts";
+import { db } from "../../core/db/client.ts";
+import { authenticateApi } from "../../core/domain/authn.ts";
+import { secretsEqual } from "../../core/domain/secrets.ts";
+import { authenticateSession, type SessionAuth } from "../../core/domain/sessions.ts";
+import { config } from "../../core/env.ts";
+import { AppError } from "../../core/errors.ts";
 import type { AppEnv } from "./types.ts";
 
 export function bearer(header: string | undefined): string {

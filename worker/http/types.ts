@@ -1,6 +1,6 @@
-import type { DomainContext } from "../domain/context.ts";
-import type { SessionAuth } from "../domain/sessions.ts";
-import type { Env } from "../env.ts";
+import type { DomainContext } from "../../core/domain/context.ts";
+import type { SessionAuth } from "../../core/domain/sessions.ts";
+import type { Env } from "../../core/env.ts";
 
 /** Hono's typing for every sub-app: the bindings, and the domain context auth sets. */
 export interface AppEnv {

@@ -4,7 +4,7 @@
  */
 import type { Context } from "hono";
 import type { z } from "zod";
-import { AppError } from "../errors.ts";
+import { AppError } from "../../core/errors.ts";
 
 export function fromZodError(error: z.ZodError, where: string): AppError {
   const issue = error.issues[0]!;

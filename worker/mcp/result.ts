@@ -5,8 +5,8 @@
  * logged and answered with a generic tool error, so internals never leak into a prompt.
  */
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { AppError } from "../errors.ts";
-import { log } from "../log.ts";
+import { AppError } from "../../core/errors.ts";
+import { log } from "../../core/log.ts";
 
 export function text(message: string): CallToolResult {
   return { content: [{ type: "text", text: message }] };

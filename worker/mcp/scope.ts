@@ -7,10 +7,10 @@
  * another channel's id answers "not found", exactly as over REST.
  */
 import { ChannelId, EnsureChannel } from "../../protocol/api.ts";
-import { visibleChannels } from "../domain/actor.ts";
-import { loadChannelByDir } from "../domain/channels.ts";
-import type { DomainContext } from "../domain/context.ts";
-import { invalid } from "../errors.ts";
+import { visibleChannels } from "../../core/domain/actor.ts";
+import { loadChannelByDir } from "../../core/domain/channels.ts";
+import type { DomainContext } from "../../core/domain/context.ts";
+import { invalid } from "../../core/errors.ts";
 
 /** The arguments every channel-level tool takes. */
 export const ChannelArgs = {

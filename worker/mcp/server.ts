@@ -14,8 +14,8 @@ import { getParseErrorMessage, safeParseAsync } from "@modelcontextprotocol/sdk/
 import { toJsonSchemaCompat } from "@modelcontextprotocol/sdk/server/zod-json-schema-compat.js";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult, type Tool } from "@modelcontextprotocol/sdk/types.js";
-import { VERSION } from "../env.ts";
-import type { DomainContext } from "../domain/context.ts";
+import { VERSION } from "../../core/env.ts";
+import type { DomainContext } from "../../core/domain/context.ts";
 import type { McpScope } from "./scope.ts";
 import type { LoopTool, ToolCall } from "./tool.ts";
 import { approvalTools } from "./tools/approvals.ts";

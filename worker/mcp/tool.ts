@@ -11,7 +11,7 @@
  */
 import { objectFromShape, type AnyObjectSchema, type ShapeOutput, type ZodRawShapeCompat } from "@modelcontextprotocol/sdk/server/zod-compat.js";
 import type { CallToolResult, ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
-import type { DomainContext } from "../domain/context.ts";
+import type { DomainContext } from "../../core/domain/context.ts";
 import { guard } from "./result.ts";
 import type { McpScope } from "./scope.ts";
 

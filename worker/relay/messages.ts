@@ -7,14 +7,14 @@
  */
 import { desc, eq } from "drizzle-orm";
 import type { RelayBatch, RelayBatchResult, RelayMessage, RelayOutcome } from "../../protocol/relay.ts";
-import type { Db } from "../db/client.ts";
-import { channels, runs, type ChannelRow } from "../db/schema.ts";
-import type { Actor } from "../domain/actor.ts";
-import { ensureDiscordChannel, ensureDmChannel, ownsAnyChannel } from "../domain/discord-channels.ts";
-import { queueRun } from "../domain/runs.ts";
-import { discordRest } from "../discord/rest.ts";
-import type { Config, Env } from "../env.ts";
-import { log } from "../log.ts";
+import type { Db } from "../../core/db/client.ts";
+import { channels, runs, type ChannelRow } from "../../core/db/schema.ts";
+import type { Actor } from "../../core/domain/actor.ts";
+import { ensureDiscordChannel, ensureDmChannel, ownsAnyChannel } from "../../core/domain/discord-channels.ts";
+import { queueRun } from "../../core/domain/runs.ts";
+import { discordRest } from "../../core/discord/rest.ts";
+import type { Config, Env } from "../../core/env.ts";
+import { log } from "../../core/log.ts";
 import { decide, type Facts } from "./accept.ts";
 import { claimNotice } from "./notices.ts";
 import { boundContext, buildPrompt } from "./prompt.ts";

@@ -4,8 +4,8 @@
  * through per window, however many duplicates or retries arrive at once.
  */
 import { sql } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
-import { discordNotices } from "../db/schema.ts";
+import type { Db } from "../../core/db/client.ts";
+import { discordNotices } from "../../core/db/schema.ts";
 
 /** The shortest time between two refusals to one user in one channel. */
 export const NOTICE_INTERVAL_MS = 60_000;

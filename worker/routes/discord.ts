@@ -5,13 +5,13 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { db } from "../db/client.ts";
+import { db } from "../../core/db/client.ts";
 import { handleInteraction } from "../discord/answer-interaction.ts";
 import { Interaction } from "../discord/interaction-payload.ts";
 import { verifyInteraction } from "../discord/verify.ts";
-import { config, type Env } from "../env.ts";
-import { AppError } from "../errors.ts";
-import { log } from "../log.ts";
+import { config, type Env } from "../../core/env.ts";
+import { AppError } from "../../core/errors.ts";
+import { log } from "../../core/log.ts";
 
 /** Interaction payloads are a few KiB; resolved users and messages can add some. */
 const MAX_INTERACTION_BYTES = 256 * 1024;

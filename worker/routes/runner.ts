@@ -25,15 +25,15 @@ import {
   type WorktreesRemovedResponse,
 } from "../../protocol/runner.ts";
 import { dispatcherOf, sessionOf, type RunnerIdentity } from "../../durable-objects/contracts.ts";
-import { db } from "../db/client.ts";
-import { authenticateRunner } from "../domain/runners.ts";
-import { insertEvents } from "../domain/run-state.ts";
-import { recordMonitor } from "../loops/iterations.ts";
-import { ackRemovals, hasPendingRemovals, pendingRemovals } from "../domain/worktrees.ts";
+import { db } from "../../core/db/client.ts";
+import { authenticateRunner } from "../../core/domain/runners.ts";
+import { insertEvents } from "../../core/domain/run-state.ts";
+import { recordMonitor } from "../../core/loops/iterations.ts";
+import { ackRemovals, hasPendingRemovals, pendingRemovals } from "../../core/domain/worktrees.ts";
 import { handleBatch } from "../relay/messages.ts";
-import { randomId } from "../domain/secrets.ts";
-import { config, type Env } from "../env.ts";
-import { AppError } from "../errors.ts";
+import { randomId } from "../../core/domain/secrets.ts";
+import { config, type Env } from "../../core/env.ts";
+import { AppError } from "../../core/errors.ts";
 import { bearer } from "../http/auth.ts";
 import { intParam, readBody } from "../http/validate.ts";
 

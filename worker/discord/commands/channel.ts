@@ -1,19 +1,19 @@
 /** /loop status, dir, session reset, owner …, template …: the channel's own settings. */
-import { VERSION } from "../../env.ts";
-import { AppError } from "../../errors.ts";
-import { resetSession } from "../../domain/channels.ts";
-import { addOwners, bindDirectory, removeOwner } from "../../domain/discord-channels.ts";
-import { relayHolder } from "../../domain/relay.ts";
-import { listRuns } from "../../domain/runs.ts";
-import { listTasks } from "../../domain/tasks.ts";
-import { runView, taskView } from "../../domain/views.ts";
-import { policyOf } from "../../domain/policy.ts";
-import { addTemplateToChannel, listTemplates } from "../../domain/templates.ts";
-import { discordTime, inlineCode, mention, waitingForApproval } from "../format.ts";
+import { VERSION } from "../../../core/env.ts";
+import { AppError } from "../../../core/errors.ts";
+import { resetSession } from "../../../core/domain/channels.ts";
+import { addOwners, bindDirectory, removeOwner } from "../../../core/domain/discord-channels.ts";
+import { relayHolder } from "../../../core/domain/relay.ts";
+import { listRuns } from "../../../core/domain/runs.ts";
+import { listTasks } from "../../../core/domain/tasks.ts";
+import { runView, taskView } from "../../../core/domain/views.ts";
+import { policyOf } from "../../../core/domain/policy.ts";
+import { addTemplateToChannel, listTemplates } from "../../../core/domain/templates.ts";
+import { discordTime, inlineCode, mention, waitingForApproval } from "../../../core/discord/format.ts";
 import { ephemeral, message } from "../reply.ts";
 import { listMessage, scheduleText } from "./tasks.ts";
 import type { CommandSpec } from "./types.ts";
-import { cutLine } from "../../text.ts";
+import { cutLine } from "../../../core/text.ts";
 
 const BOOTSTRAP_NOTE = "nobody yet — bootstrap mode: everyone is an owner until `/loop owner add` names one";
 

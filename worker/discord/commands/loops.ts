@@ -1,17 +1,17 @@
 /**
  * /loop loop, /loop memory show|set|clear, and stopping a loop (/loop stop and the loop
- * message's Stop button): thin calls into worker/domain/loops.ts and memory.ts
+ * message's Stop button): thin calls into core/domain/loops.ts and memory.ts
  * (docs/loops.md). The loop's progress shows in its own live message, which the
  * ChannelSession posts and edits.
  */
 import type { APIInteractionResponse } from "discord-api-types/v10";
 import { MEMORY_KINDS, type Loop, type Memory } from "../../../protocol/api.ts";
-import { loadLoop, runningLoop, startLoop, stopLoop } from "../../domain/loops.ts";
-import { getMemory, setMemory } from "../../domain/memory.ts";
-import { formatInterval } from "../../domain/schedule-grammar.ts";
+import { loadLoop, runningLoop, startLoop, stopLoop } from "../../../core/domain/loops.ts";
+import { getMemory, setMemory } from "../../../core/domain/memory.ts";
+import { formatInterval } from "../../../core/domain/schedule-grammar.ts";
 import type { Access } from "../access.ts";
-import { inlineCode } from "../format.ts";
-import { cutLine } from "../../text.ts";
+import { inlineCode } from "../../../core/discord/format.ts";
+import { cutLine } from "../../../core/text.ts";
 import { ephemeral, message } from "../reply.ts";
 import type { CommandSpec } from "./types.ts";
 

@@ -5,9 +5,9 @@
  */
 import type { PermissionPolicy } from "../../../protocol/policy.ts";
 import { ownersOnly } from "../access.ts";
-import { setChannelPolicy } from "../../domain/policy-store.ts";
-import { policyOf } from "../../domain/policy.ts";
-import { inlineCode } from "../format.ts";
+import { setChannelPolicy } from "../../../core/domain/policy-store.ts";
+import { policyOf } from "../../../core/domain/policy.ts";
+import { inlineCode } from "../../../core/discord/format.ts";
 import { ephemeral, message } from "../reply.ts";
 import type { CommandSpec } from "./types.ts";
 

@@ -8,15 +8,15 @@
  */
 import type { APIInteractionResponse } from "discord-api-types/v10";
 import type { Run } from "../../../protocol/api.ts";
-import { activeRun, cancelRun, createRun, loadRun } from "../../domain/runs.ts";
-import { AppError } from "../../errors.ts";
-import { log } from "../../log.ts";
+import { activeRun, cancelRun, createRun, loadRun } from "../../../core/domain/runs.ts";
+import { AppError } from "../../../core/errors.ts";
+import { log } from "../../../core/log.ts";
 import type { Access } from "../access.ts";
 import { snowflakeTime, type Interaction } from "../interaction-payload.ts";
-import { INTERACTION_TOKEN_TTL_MS } from "../live-state.ts";
+import { INTERACTION_TOKEN_TTL_MS } from "../../../core/discord/live-state.ts";
 import { ephemeral } from "../reply.ts";
 import { channelLoop, stopLoopAs } from "./loops.ts";
-import { discordRest } from "../rest.ts";
+import { discordRest } from "../../../core/discord/rest.ts";
 import type { CommandSpec } from "./types.ts";
 
 /** Any member may ask, and nothing stored can refuse it: answered before anything is read. */

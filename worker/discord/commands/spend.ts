@@ -5,13 +5,13 @@
  * exactly what the queue will decide on. A thread shows and sets its parent channel's.
  */
 import { SPEND_WINDOWS, type PutBudget, type SpendWindow } from "../../../protocol/spend.ts";
-import { type CapFigure, type CapPeriod, type CapScope } from "../../domain/budget-rule.ts";
-import { readStartCheck, saveChannelBudget } from "../../domain/budget-store.ts";
-import { channelSpend, type ChannelSpend, type TaskSpend, type WindowFigures } from "../../domain/channel-spend.ts";
-import { AppError } from "../../errors.ts";
-import { cutLine } from "../../text.ts";
+import { type CapFigure, type CapPeriod, type CapScope } from "../../../core/domain/budget-rule.ts";
+import { readStartCheck, saveChannelBudget } from "../../../core/domain/budget-store.ts";
+import { channelSpend, type ChannelSpend, type TaskSpend, type WindowFigures } from "../../../core/domain/channel-spend.ts";
+import { AppError } from "../../../core/errors.ts";
+import { cutLine } from "../../../core/text.ts";
 import { ownersOnly } from "../access.ts";
-import { formatCost, formatInt, inlineCode } from "../format.ts";
+import { formatCost, formatInt, inlineCode } from "../../../core/discord/format.ts";
 import { ephemeral, message } from "../reply.ts";
 import type { CommandSpec } from "./types.ts";
 

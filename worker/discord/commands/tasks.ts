@@ -1,13 +1,13 @@
-/** /loop schedule, tasks, task, cancel, toggle, edit: thin calls into worker/domain/tasks.ts. */
+/** /loop schedule, tasks, task, cancel, toggle, edit: thin calls into core/domain/tasks.ts. */
 import type { Run, Task, TaskWithPreview } from "../../../protocol/api.ts";
-import { listRuns, runTaskNow } from "../../domain/runs.ts";
-import { createTask, deleteTask, getTask, listTasks, loadTask, previewTask, updateTask } from "../../domain/tasks.ts";
-import { AppError } from "../../errors.ts";
-import { discordTime, formatDuration, inlineCode, RUN_MARKS } from "../format.ts";
+import { listRuns, runTaskNow } from "../../../core/domain/runs.ts";
+import { createTask, deleteTask, getTask, listTasks, loadTask, previewTask, updateTask } from "../../../core/domain/tasks.ts";
+import { AppError } from "../../../core/errors.ts";
+import { discordTime, formatDuration, inlineCode, RUN_MARKS } from "../../../core/discord/format.ts";
 import { parseEdit } from "../options.ts";
 import { ephemeral, message } from "../reply.ts";
 import type { CommandSpec } from "./types.ts";
-import { cutLine } from "../../text.ts";
+import { cutLine } from "../../../core/text.ts";
 import { MESSAGE_CONTENT_LIMIT } from "../../../protocol/discord-constants.ts";
 
 const NEXT_COUNT = 5;

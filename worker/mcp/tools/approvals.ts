@@ -6,8 +6,8 @@
 import { z } from "zod";
 import { Run } from "../../../protocol/api.ts";
 import { ApprovalRequest, PermissionPolicy, SetPolicy } from "../../../protocol/policy.ts";
-import { choiceWord, decideApproval } from "../../domain/approvals.ts";
-import { setChannelPolicy } from "../../domain/policy-store.ts";
+import { choiceWord, decideApproval } from "../../../core/domain/approvals.ts";
+import { setChannelPolicy } from "../../../core/domain/policy-store.ts";
 import { structured } from "../result.ts";
 import { ChannelArgs, targetChannel } from "../scope.ts";
 import { defineTool, type LoopTool } from "../tool.ts";

@@ -1,8 +1,8 @@
 /** Loop tools (docs/loops.md): start and stop a loop, read it, and the agent's loop_done. Same domain functions as /api/loops. */
 import { z } from "zod";
 import { Loop, LoopWithIterations, MAX_LOOP_ITERATIONS, StartLoop, type LoopWithIterations as LoopWithIterationsT } from "../../../protocol/api.ts";
-import { getLoop, loopDone, runningLoop, startLoop, stopLoop } from "../../domain/loops.ts";
-import { invalid } from "../../errors.ts";
+import { getLoop, loopDone, runningLoop, startLoop, stopLoop } from "../../../core/domain/loops.ts";
+import { invalid } from "../../../core/errors.ts";
 import { structured } from "../result.ts";
 import { ChannelArgs, targetChannel } from "../scope.ts";
 import { defineTool, type LoopTool } from "../tool.ts";

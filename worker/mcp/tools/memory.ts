@@ -1,6 +1,6 @@
 /** Memory tools (docs/loops.md): the agent keeps its own notes in the channel's memory. Same domain functions as /api/channels/:id/memory. */
 import { AppendMemory, Memory, MemoryKind, SetMemory } from "../../../protocol/api.ts";
-import { appendMemory, getMemory, setMemory } from "../../domain/memory.ts";
+import { appendMemory, getMemory, setMemory } from "../../../core/domain/memory.ts";
 import { structured } from "../result.ts";
 import { ChannelArgs, targetChannel } from "../scope.ts";
 import { defineTool, type LoopTool } from "../tool.ts";

@@ -1,6 +1,6 @@
 /** send_message: post into the channel's Discord channel (the original's send_message; content, optional channel_id). */
 import { z } from "zod";
-import { postToChannel } from "../../domain/messages.ts";
+import { postToChannel } from "../../../core/domain/messages.ts";
 import { structured } from "../result.ts";
 import { ChannelArgs, targetChannel } from "../scope.ts";
 import { defineTool, type LoopTool } from "../tool.ts";

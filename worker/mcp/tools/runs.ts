@@ -1,14 +1,14 @@
 /** Run tools: run a task (or a prompt) now, and read run history. Same domain functions as /api/runs. */
 import { z } from "zod";
 import { CreateRun, Run, RunEvent, RunStatus } from "../../../protocol/api.ts";
-import { createRun, getRunWithEvents, listRuns, loadRun, runTaskNow } from "../../domain/runs.ts";
-import { runView } from "../../domain/views.ts";
-import { invalid } from "../../errors.ts";
+import { createRun, getRunWithEvents, listRuns, loadRun, runTaskNow } from "../../../core/domain/runs.ts";
+import { runView } from "../../../core/domain/views.ts";
+import { invalid } from "../../../core/errors.ts";
 import { structured } from "../result.ts";
 import { ChannelArgs, targetChannel } from "../scope.ts";
 import { defineTool, type LoopTool } from "../tool.ts";
 import { TaskId } from "./tasks.ts";
-import { cut } from "../../text.ts";
+import { cut } from "../../../core/text.ts";
 
 /** list_runs trims each result to this many characters: twenty full results would flood a model's context. get_run has the whole text. */
 export const LIST_RESULT_CHARS = 500;

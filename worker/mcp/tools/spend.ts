@@ -6,10 +6,10 @@
  */
 import { z } from "zod";
 import { Budget, PutBudget, UsageQuery, UsageReport, type CapStatus, type UsageFigures } from "../../../protocol/spend.ts";
-import { money } from "../../domain/budget-rule.ts";
-import { getChannelBudget, getGlobalBudget, setChannelBudget, setGlobalBudget } from "../../domain/budget-store.ts";
-import { usageReport } from "../../domain/usage.ts";
-import { invalid } from "../../errors.ts";
+import { money } from "../../../core/domain/budget-rule.ts";
+import { getChannelBudget, getGlobalBudget, setChannelBudget, setGlobalBudget } from "../../../core/domain/budget-store.ts";
+import { usageReport } from "../../../core/domain/usage.ts";
+import { invalid } from "../../../core/errors.ts";
 import { parseWith } from "../../http/validate.ts";
 import { structured } from "../result.ts";
 import { ChannelArgs, targetChannel } from "../scope.ts";

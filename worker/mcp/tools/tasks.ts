@@ -6,12 +6,12 @@
  */
 import { z } from "zod";
 import { CreateTask, ScheduleText, Task, TaskWithPreview, UpdateTask } from "../../../protocol/api.ts";
-import { createTask, deleteTask, getTask, listTasks, updateTask } from "../../domain/tasks.ts";
-import { invalid } from "../../errors.ts";
+import { createTask, deleteTask, getTask, listTasks, updateTask } from "../../../core/domain/tasks.ts";
+import { invalid } from "../../../core/errors.ts";
 import { structured, text } from "../result.ts";
 import { ChannelArgs, targetChannel } from "../scope.ts";
 import { defineTool, type LoopTool } from "../tool.ts";
-import { cut } from "../../text.ts";
+import { cut } from "../../../core/text.ts";
 
 export const TaskId = z.number().int().positive().describe("The task's id, as list_tasks shows it.");
 

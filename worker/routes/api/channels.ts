@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import { AddTemplate, EnsureChannel, ListChannelsQuery, SetChannel } from "../../../protocol/api.ts";
-import { ensureChannel, getChannel, listChannels, resetSession, setChannel } from "../../domain/channels.ts";
-import { addTemplateToChannel } from "../../domain/templates.ts";
+import { ensureChannel, getChannel, listChannels, resetSession, setChannel } from "../../../core/domain/channels.ts";
+import { addTemplateToChannel } from "../../../core/domain/templates.ts";
 import { SetPolicy } from "../../../protocol/policy.ts";
-import { setChannelPolicy } from "../../domain/policy-store.ts";
+import { setChannelPolicy } from "../../../core/domain/policy-store.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { readBody, readQuery } from "../../http/validate.ts";
 

@@ -1,8 +1,8 @@
 import { Hono } from "hono";
-import { db } from "../../db/client.ts";
-import { relayHolder } from "../../domain/relay.ts";
-import { rescuedSince } from "../../domain/sweep.ts";
-import { VERSION } from "../../env.ts";
+import { db } from "../../../core/db/client.ts";
+import { relayHolder } from "../../../core/domain/relay.ts";
+import { rescuedSince } from "../../../core/domain/sweep.ts";
+import { VERSION } from "../../../core/env.ts";
 import type { AppEnv } from "../../http/types.ts";
 
 const HOUR_MS = 3_600_000;

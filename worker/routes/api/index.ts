@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { MAX_BODY_BYTES } from "../../../protocol/api.ts";
-import { AppError } from "../../errors.ts";
+import { AppError } from "../../../core/errors.ts";
 import { apiAuth } from "../../http/auth.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { channelRoutes } from "./channels.ts";

@@ -1,7 +1,7 @@
 /** /api/loops: start, list, read (with iterations) and stop loops (docs/loops.md). */
 import { Hono } from "hono";
 import { ListLoopsQuery, StartLoop } from "../../../protocol/api.ts";
-import { getLoop, listLoops, startLoop, stopLoop } from "../../domain/loops.ts";
+import { getLoop, listLoops, startLoop, stopLoop } from "../../../core/domain/loops.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { intParam, readBody, readQuery } from "../../http/validate.ts";
 

@@ -1,7 +1,7 @@
 /** /api/channels/:id/memory: a channel's persistent and working memory (docs/loops.md). */
 import { Hono } from "hono";
 import { AppendMemory, MemoryKind, SetMemory } from "../../../protocol/api.ts";
-import { appendMemory, getMemory, setMemory } from "../../domain/memory.ts";
+import { appendMemory, getMemory, setMemory } from "../../../core/domain/memory.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { parseWith, readBody } from "../../http/validate.ts";
 

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { RegisterRunner } from "../../../protocol/api.ts";
-import { deleteRunner, listRunners, registerRunner } from "../../domain/runners.ts";
+import { deleteRunner, listRunners, registerRunner } from "../../../core/domain/runners.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { readBody } from "../../http/validate.ts";
 

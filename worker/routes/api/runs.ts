@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { CreateRun, ListRunsQuery } from "../../../protocol/api.ts";
 import { ApprovalRequest } from "../../../protocol/policy.ts";
-import { decideApproval } from "../../domain/approvals.ts";
-import { cancelRun, createRun, getRunWithEvents, listRuns, streamRun } from "../../domain/runs.ts";
+import { decideApproval } from "../../../core/domain/approvals.ts";
+import { cancelRun, createRun, getRunWithEvents, listRuns, streamRun } from "../../../core/domain/runs.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { intParam, readBody, readQuery } from "../../http/validate.ts";
 

@@ -7,12 +7,12 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { SESSION_COOKIE, SignIn, type Session } from "../../../protocol/dashboard.ts";
-import { db } from "../../db/client.ts";
-import type { Actor } from "../../domain/actor.ts";
-import { signIn, signOut, type SessionAuth } from "../../domain/sessions.ts";
-import { iso } from "../../domain/views.ts";
-import { config } from "../../env.ts";
-import { AppError } from "../../errors.ts";
+import { db } from "../../../core/db/client.ts";
+import type { Actor } from "../../../core/domain/actor.ts";
+import { signIn, signOut, type SessionAuth } from "../../../core/domain/sessions.ts";
+import { iso } from "../../../core/domain/views.ts";
+import { config } from "../../../core/env.ts";
+import { AppError } from "../../../core/errors.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { readBody } from "../../http/validate.ts";
 

@@ -1,9 +1,9 @@
 /** Spend control over REST (issue 14): the usage ledger, budgets and per-run limits. */
 import { Hono } from "hono";
 import { PutBudget, SetRunLimits, UsageQuery } from "../../../protocol/spend.ts";
-import { getChannelBudget, getGlobalBudget, setChannelBudget, setGlobalBudget } from "../../domain/budget-store.ts";
-import { getChannelLimits, getTaskLimits, setChannelLimits, setTaskLimits } from "../../domain/limits.ts";
-import { usageReport } from "../../domain/usage.ts";
+import { getChannelBudget, getGlobalBudget, setChannelBudget, setGlobalBudget } from "../../../core/domain/budget-store.ts";
+import { getChannelLimits, getTaskLimits, setChannelLimits, setTaskLimits } from "../../../core/domain/limits.ts";
+import { usageReport } from "../../../core/domain/usage.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { intParam, readBody, readQuery } from "../../http/validate.ts";
 

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { CreateTask, ListTasksQuery, PreviewQuery, UpdateTask } from "../../../protocol/api.ts";
-import { runTaskNow } from "../../domain/runs.ts";
-import { createTask, deleteTask, getTask, listTasks, previewTask, updateTask } from "../../domain/tasks.ts";
+import { runTaskNow } from "../../../core/domain/runs.ts";
+import { createTask, deleteTask, getTask, listTasks, previewTask, updateTask } from "../../../core/domain/tasks.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { intParam, readBody, readQuery } from "../../http/validate.ts";
 

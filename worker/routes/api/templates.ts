@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { PutTemplate, TemplateName } from "../../../protocol/api.ts";
-import { deleteTemplate, listTemplates, putTemplate } from "../../domain/templates.ts";
+import { deleteTemplate, listTemplates, putTemplate } from "../../../core/domain/templates.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { parseWith, readBody } from "../../http/validate.ts";
 

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { CreateToken } from "../../../protocol/api.ts";
-import { createToken, deleteToken, listTokens } from "../../domain/tokens.ts";
+import { createToken, deleteToken, listTokens } from "../../../core/domain/tokens.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { readBody } from "../../http/validate.ts";
 

@@ -1,7 +1,7 @@
 /**
  * The rules of a loop (docs/loops.md) as pure functions: what happens when an iteration
  * ends, when the next one is due, and whether the monitor command runs before it. The
- * effectful side (worker/loops/iterations.ts, run by the channel's ChannelSession) reads
+ * effectful side (core/loops/iterations.ts, run by the channel's ChannelSession) reads
  * the rows, asks these functions and writes what they decide. Nothing here touches D1, a
  * Durable Object or the clock.
  */

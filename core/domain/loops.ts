@@ -1,7 +1,7 @@
 /**
  * Loops as people and agents drive them (docs/loops.md): start, stop, read, and the
  * agent's loop_done. One rule each for REST, MCP and Discord. The iterations themselves
- * move through the run pipeline (worker/loops/iterations.ts).
+ * move through the run pipeline (core/loops/iterations.ts).
  */
 import { and, asc, desc, eq, inArray, type SQL } from "drizzle-orm";
 import {
