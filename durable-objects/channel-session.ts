@@ -22,10 +22,14 @@ import { warnBudget } from "../core/domain/budget-warnings.ts";
 import { endRun, isTerminal, lastEventSeq } from "../core/domain/run-state.ts";
 import { earliestDue, fireDueTasks } from "../core/domain/scheduler.ts";
 import { runView } from "../core/domain/views.ts";
+import { channelOfPlace } from "../core/domain/discord-channels.ts";
+import { insertRun } from "../core/domain/runs.ts";
+import { discordRest } from "../core/discord/rest.ts";
+import { AppError } from "../core/errors.ts";
 import { dueIteration, iterationEnded } from "../core/loops/iterations.ts";
 import { config, type Config, type Env } from "../core/env.ts";
 import { log } from "../core/log.ts";
-import { dispatcherOf, type CancelOutcome, type ChannelSessionApi, type FiredBy, type FiredRun, type LiveTarget } from "./contracts.ts";
+import { ASK_FAILED, dispatcherOf, sessionOf, type AskRequest, type CancelOutcome, type ChannelSessionApi, type FiredBy, type FiredRun, type QueuedRun, type RunRequest } from "./contracts.ts";
 import { LiveMessages } from "./live-messages.ts";
 import { LoopMessages } from "./loop-messages.ts";
 import { RunWatchers } from "./run-watchers.ts";
@@ -126,19 +130,67 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
   // ---- run queue -----------------------------------------------------------------------
 
   /**
-   * A run was queued for this channel (or the sweep is checking): start it if the channel is
-   * free. A new run's live Discord message is set up first: the interaction that asked for
-   * it (/loop ask), or else a new message in the channel's Discord channel (REST, MCP).
+   * Queues a run: the one pipeline of REST, MCP, /loop ask and relayed messages. It is
+   * inserted, its live Discord message set up (the interaction that asked for it, a reply to
+   * the relayed message, or else a new message in the channel's Discord channel), and it
+   * starts if the channel is free. Budget checks happen when it leaves the queue (#pumpOnce).
    */
-  async enqueue(channelId: string, live?: { runId: number } & LiveTarget): Promise<number | null> {
+  async queueRun(channelId: string, request: RunRequest): Promise<QueuedRun> {
     await this.#remember(channelId);
+    const { row, created } = await insertRun(this.#db, channelId, request);
+    if (!created) return { run: runView(row), created };
     try {
-      if (live?.target) await this.#live.attach(live.runId, live.target, live.userId ?? null);
-      else if (live) await this.#live.attachChannel(channelId, live.runId);
+      const live = request.live;
+      if (live?.target) await this.#live.attach(row.id, live.target, live.userId ?? null);
+      else await this.#live.attachChannel(channelId, row.id);
     } catch (err) {
       // The message is a view of the run; failing to set it up must not hold the run back.
-      log.error("channel: could not set up a run's live message", { channelId, runId: live?.runId, error: String(err) });
+      log.error("channel: could not set up a run's live message", { channelId, runId: row.id, error: String(err) });
     }
+    await this.#pump(channelId);
+    return { run: runView(row), created };
+  }
+
+  /**
+   * /loop ask, after the Worker answered Discord with a deferral: everything else happens
+   * here, so the Worker's invocation does one call after its answer. The channel is found
+   * (or created) from the interaction's place, a refusal (another user's direct message) or
+   * a failure replaces the deferred reply, and the run is queued as `queueRun` queues any run.
+   */
+  async ask(request: AskRequest): Promise<void> {
+    let runId: number | null = null;
+    try {
+      const channel = await channelOfPlace(this.#db, request.place);
+      if (typeof channel === "string") return await this.#answerAsk(request, channel);
+      const queued: RunRequest = {
+        prompt: request.prompt,
+        trigger: "discord",
+        requestedBy: `discord:${request.userId}`,
+        live: { target: request.target, userId: request.userId },
+      };
+      // A channel Loop made for Discord has the Discord id as its Loop id: it is this session.
+      const session = channel.id === request.place.channelId ? this : sessionOf(this.env, channel.id);
+      runId = (await session.queueRun(channel.id, queued)).run.id;
+    } catch (err) {
+      log.error("discord: ask failed after the deferral", { runId, error: String(err) });
+      const why = err instanceof AppError ? err.message : ASK_FAILED;
+      await this.#answerAsk(
+        request,
+        runId !== null ? `Run #${runId} is queued, but its live message could not be set up; follow it with \`GET /api/runs/${runId}\`.` : `⚠️ ${why}`,
+      );
+    }
+  }
+
+  /** Replaces an ask's deferred reply with a short text (a refusal, or what went wrong). */
+  async #answerAsk(request: AskRequest, content: string): Promise<void> {
+    const { appId, token } = request.target;
+    const res = await discordRest(this.#cfg).editOriginal(appId, token, { content, allowed_mentions: { parse: [] } });
+    if (!res.ok) log.error("discord: could not answer an ask's deferral", { status: res.status, message: res.message });
+  }
+
+  /** The sweep is checking: start the next queued run if the channel is free. */
+  async enqueue(channelId: string): Promise<number | null> {
+    await this.#remember(channelId);
     return this.#pump(channelId);
   }
 

@@ -6,7 +6,7 @@
  * interfaces; `core/env.ts` types its bindings with them, which keeps the type graph free
  * of cycles. Imports nothing of the project but protocol/ and one pure type module.
  */
-import type { FiredBy, Run } from "../protocol/api.ts";
+import type { FiredBy, Run, RunTrigger } from "../protocol/api.ts";
 import type { RelayHolder } from "../protocol/relay.ts";
 import type { AbandonReason, Completion, Job, WireEvent } from "../protocol/runner.ts";
 // A pure module (no bindings, no I/O): where a live message goes is the pump's own type.
@@ -22,6 +22,53 @@ export interface LiveTarget {
   target?: Target;
   userId?: string | null;
 }
+
+/**
+ * A run to queue in a channel: the one way every run but a task's occurrence or a loop's
+ * iteration is created (REST, MCP, /loop ask, a relayed message), so that inserting it,
+ * setting up its live message and starting it are one call to the channel's session.
+ */
+export interface RunRequest {
+  prompt: string;
+  trigger: RunTrigger;
+  /** Who asked, as runs.requested_by reads ("discord:<user id>", a token id). */
+  requestedBy: string | null;
+  taskId?: number | null;
+  /** A relayed message's id: a second request for it queues nothing (runs.discord_message_id is unique). */
+  discordMessageId?: string | null;
+  /** Where the live message goes; by default a new message in the channel's Discord channel. */
+  live?: LiveTarget;
+}
+
+export interface QueuedRun {
+  run: Run;
+  /** False when the request's Discord message had queued its run already. */
+  created: boolean;
+}
+
+/**
+ * Where a /loop ask came from, read from the interaction's payload alone (no I/O): a server
+ * channel or thread, or a direct message with the bot.
+ */
+export type AskPlace =
+  | { kind: "guild"; channelId: string; guildId: string; name: string; parent?: { id: string; name: string } | undefined }
+  | { kind: "dm"; channelId: string; user: { id: string; username: string } };
+
+/**
+ * A /loop ask whose deferred answer is already sent: the Worker hands the rest to the
+ * channel's session in this one call (its Discord channel id names the session: a channel
+ * Loop made for Discord has the Discord id as its Loop id).
+ */
+export interface AskRequest {
+  place: AskPlace;
+  userId: string;
+  prompt: string;
+  /** The interaction whose deferred reply becomes the run's live message (or says what went wrong). */
+  target: Extract<Target, { kind: "interaction" }>;
+}
+
+/** What an ask's deferred reply says when its run could not be queued (in the session, or reaching it). */
+export const ASK_FAILED = "Loop could not queue the run; it has been logged.";
 
 export type CancelOutcome = { run: Run; outcome: "cancelled" | "signalled" | "already_finished" };
 
@@ -42,8 +89,18 @@ export interface ChannelSessionApi extends Rpc.DurableObjectBranded {
   arm(channelId: string): Promise<number | null>;
   /** Fires whatever is due now; the sweep calls this for channels whose alarm fell behind. */
   fire(channelId: string, firedBy: FiredBy): Promise<FiredRun[]>;
-  /** A run was queued (or the sweep is checking): start the next one if the channel is free. */
-  enqueue(channelId: string, live?: { runId: number } & LiveTarget): Promise<number | null>;
+  /**
+   * Queues a run: inserts it, sets up its live message, and starts it if the channel is free.
+   * (Not named `queue`: that is the Queues handler's name, which RPC refuses to call.)
+   */
+  queueRun(channelId: string, request: RunRequest): Promise<QueuedRun>;
+  /**
+   * /loop ask after its deferral: finds (or creates) the channel, refuses what the channel
+   * refuses, queues the run as `queueRun` does, and reports any failure in the deferred reply.
+   */
+  ask(request: AskRequest): Promise<void>;
+  /** The sweep is checking: start the next queued run if the channel is free. */
+  enqueue(channelId: string): Promise<number | null>;
   /**
    * The Dispatcher says a run's lease ended: free the channel, keep its session, start the
    * next. A run waiting for approval keeps the channel; `events` (its request) are shown.

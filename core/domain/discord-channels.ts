@@ -8,6 +8,7 @@
  */
 import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Channel } from "../../protocol/api.ts";
+import type { AskPlace } from "../../durable-objects/contracts.ts";
 import type { Db } from "../db/client.ts";
 import { channels, runs, tasks, type ChannelRow, type RunRow, type TaskRow } from "../db/schema.ts";
 import { conflict, invalid } from "../errors.ts";
@@ -124,6 +125,19 @@ export async function ensureDmChannel(db: Db, channelId: string, user: { id: str
     .onConflictDoNothing()
     .returning();
   return row ?? (await db.query.channels.findFirst({ where: eq(channels.discordChannelId, channelId) }))!;
+}
+
+/** What /loop answers in a direct message with the bot that belongs to someone else. */
+export const NOT_YOUR_DM = "/loop works in server channels, threads and your own direct messages with the bot.";
+
+/**
+ * The Loop channel an interaction's place stands for, created on first use; a string says
+ * why /loop cannot be used there (another user's direct message with the bot).
+ */
+export async function channelOfPlace(db: Db, place: AskPlace): Promise<ChannelRow | string> {
+  if (place.kind === "guild") return ensureDiscordChannel(db, { id: place.channelId, guildId: place.guildId, name: place.name, parent: place.parent });
+  const channel = await ensureDmChannel(db, place.channelId, place.user);
+  return channel.dmUserId === place.user.id ? channel : NOT_YOUR_DM;
 }
 
 /** Whether the user owns any Loop channel (DMs are not counted: everyone owns their own). */

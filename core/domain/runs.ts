@@ -1,6 +1,7 @@
 /** Run history as users read it. Creating and advancing runs lives with the run pipeline. */
 import { and, asc, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
-import { sessionOf, type CancelOutcome, type LiveTarget } from "../../durable-objects/contracts.ts";
+import { sessionOf, type CancelOutcome, type LiveTarget, type QueuedRun, type RunRequest } from "../../durable-objects/contracts.ts";
+import type { Db } from "../db/client.ts";
 import type { Run, RunStatus, RunTrigger } from "../../protocol/api.ts";
 import { runEvents, runs, type ChannelRow, type RunRow } from "../db/schema.ts";
 import { notFound } from "../errors.ts";
@@ -72,35 +73,48 @@ export async function createRun(
  * createRun, once per Discord message: with `discord_message_id`, a second call for the same
  * message (a resumed Gateway session, a retried relay batch) inserts nothing, because
  * runs.discord_message_id is unique, and answers the first call's run with created: false.
+ * The caller's visibility is checked here; the rest is one call to the channel's session
+ * (ChannelSession.queueRun, which runs insertRun), the same one /loop ask's session makes.
  */
 export async function queueRun(
   ctx: DomainContext,
   input: { channel_id: string | ChannelRow; prompt: string; task_id?: number; discord_message_id?: string },
   trigger: RunTrigger,
   live?: LiveTarget,
-): Promise<{ run: Run; created: boolean }> {
+): Promise<QueuedRun> {
   const channel = await channelRef(ctx, input.channel_id);
-  const [row] = await ctx.db
+  return sessionOf(ctx.env, channel.id).queueRun(channel.id, {
+    prompt: input.prompt,
+    trigger,
+    requestedBy: actorLabel(ctx.actor),
+    taskId: input.task_id ?? null,
+    discordMessageId: input.discord_message_id ?? null,
+    live,
+  });
+}
+
+/**
+ * Inserts a queued run (ChannelSession.queueRun's first step). When the request's Discord
+ * message already has its run (runs.discord_message_id is unique), that run is the answer.
+ */
+export async function insertRun(db: Db, channelId: string, request: RunRequest): Promise<{ row: RunRow; created: boolean }> {
+  const [row] = await db
     .insert(runs)
     .values({
-      channelId: channel.id,
-      taskId: input.task_id ?? null,
-      trigger,
-      prompt: input.prompt,
+      channelId,
+      taskId: request.taskId ?? null,
+      trigger: request.trigger,
+      prompt: request.prompt,
       status: "queued",
-      requestedBy: actorLabel(ctx.actor),
-      discordMessageId: input.discord_message_id ?? null,
+      requestedBy: request.requestedBy,
+      discordMessageId: request.discordMessageId ?? null,
       createdAt: Date.now(),
     })
     .onConflictDoNothing({ target: runs.discordMessageId })
     .returning();
-  if (!row) {
-    const first = await ctx.db.query.runs.findFirst({ where: eq(runs.discordMessageId, input.discord_message_id!) });
-    return { run: runView(first!), created: false };
-  }
-  // One round trip: the channel takes the run's live message and starts the run if free.
-  await sessionOf(ctx.env, channel.id).enqueue(channel.id, { runId: row.id, ...live });
-  return { run: runView(row), created: true };
+  if (row) return { row, created: true };
+  const first = await db.query.runs.findFirst({ where: eq(runs.discordMessageId, request.discordMessageId!) });
+  return { row: first!, created: false };
 }
 
 /**

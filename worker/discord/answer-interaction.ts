@@ -39,7 +39,7 @@ export async function handleInteraction(
       case Kind.ApplicationCommand: {
         call = readCommand(i.data);
         if (!call) return ephemeral("That /loop subcommand is not one this Loop knows; re-register the commands with `loop discord register`.");
-        return await answerCommand(call, i, cfg, resolve, later);
+        return await answerCommand(call, i, env, cfg, resolve, later);
       }
       case Kind.ApplicationCommandAutocomplete: {
         call = readCommand(i.data);

@@ -1,51 +1,46 @@
 /**
  * /loop ask and /loop stop (and the Stop button, which shares stopRun).
  *
- * Asking answers "deferred" at once and queues the run after the response (waitUntil):
- * the run goes through the domain's createRun, and the interaction is handed to the
- * channel's ChannelSession, which turns the deferred response into the run's live
- * message. Should queuing fail, the deferred response is edited to say why.
+ * Asking answers "deferred" at once, reading nothing stored, and after the answer makes one
+ * call to the channel's ChannelSession (ask), which finds the channel, queues the run as
+ * every run is queued (ChannelSession.queueRun), and turns the deferred response into the run's
+ * live message. Refusals and failures found there replace the deferred response; should the
+ * call itself fail, the Worker says so there.
  */
 import type { APIInteractionResponse } from "discord-api-types/v10";
-import type { Run } from "../../../protocol/api.ts";
-import { activeRun, cancelRun, createRun, loadRun } from "../../../core/domain/runs.ts";
-import { AppError } from "../../../core/errors.ts";
+import { ASK_FAILED, sessionOf } from "../../../durable-objects/contracts.ts";
+import { activeRun, cancelRun, loadRun } from "../../../core/domain/runs.ts";
 import { log } from "../../../core/log.ts";
 import type { Access } from "../access.ts";
-import { snowflakeTime, type Interaction } from "../interaction-payload.ts";
+import { snowflakeTime } from "../interaction-payload.ts";
 import { INTERACTION_TOKEN_TTL_MS } from "../../../core/discord/live-state.ts";
 import { ephemeral } from "../reply.ts";
 import { channelLoop, stopLoopAs } from "./loops.ts";
 import { discordRest } from "../../../core/discord/rest.ts";
-import type { CommandSpec } from "./types.ts";
+import type { CommandSpec, DeferredInput } from "./types.ts";
 
 /** Any member may ask, and nothing stored can refuse it: answered before anything is read. */
 export const ask: CommandSpec<"ask"> = {
   owners: null,
-  afterDeferral: ({ access, options, interaction }) => queueAsk(access, options.prompt, interaction),
+  afterDeferral: queueAsk,
 };
 
-async function queueAsk(access: Access, prompt: string, interaction: Interaction): Promise<void> {
-  let run: Run | null = null;
+async function queueAsk({ place, userId, options, interaction, env, cfg }: DeferredInput<"ask">): Promise<void> {
+  const target = {
+    kind: "interaction" as const,
+    appId: interaction.application_id,
+    token: interaction.token,
+    channelId: place.channelId,
+    // The token's 15 minutes run from the interaction's creation, which its id encodes.
+    expiresAt: snowflakeTime(interaction.id) + INTERACTION_TOKEN_TTL_MS,
+  };
   try {
-    run = await createRun(access.ctx, { channel_id: access.channel, prompt }, "discord", {
-      target: {
-        kind: "interaction",
-        appId: interaction.application_id,
-        token: interaction.token,
-        channelId: access.channel.discordChannelId!,
-        // The token's 15 minutes run from the interaction's creation, which its id encodes.
-        expiresAt: snowflakeTime(interaction.id) + INTERACTION_TOKEN_TTL_MS,
-      },
-      userId: access.userId,
-    });
+    await sessionOf(env, place.channelId).ask({ place, userId, prompt: options.prompt, target });
   } catch (err) {
-    log.error("discord: ask failed after the deferral", { runId: run?.id, error: String(err) });
-    const why = err instanceof AppError ? err.message : "Loop could not queue the run; it has been logged.";
-    const content = run
-      ? `Run #${run.id} is queued, but its live message could not be set up; follow it with \`GET /api/runs/${run.id}\`.`
-      : `⚠️ ${why}`;
-    const res = await discordRest(access.ctx.cfg).editOriginal(interaction.application_id, interaction.token, { content, allowed_mentions: { parse: [] } });
+    // The session reports what fails inside it; this is the call itself failing (the object
+    // could not be reached, or was reset mid-call): the asker still learns of it.
+    log.error("discord: an ask could not reach its channel's session", { channelId: place.channelId, error: String(err) });
+    const res = await discordRest(cfg).editOriginal(target.appId, target.token, { content: `⚠️ ${ASK_FAILED}`, allowed_mentions: { parse: [] } });
     if (!res.ok) log.error("discord: could not report the failure", { status: res.status, message: res.message });
   }
 }

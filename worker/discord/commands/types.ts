@@ -1,6 +1,8 @@
 /** What every /loop subcommand handler receives and returns. */
 import type { APIInteractionResponse } from "discord-api-types/v10";
 import type { Subcommand } from "../../../protocol/discord-commands.ts";
+import type { AskPlace } from "../../../durable-objects/contracts.ts";
+import type { Config, Env } from "../../../core/env.ts";
 import type { Access } from "../access.ts";
 import type { Interaction } from "../interaction-payload.ts";
 import type { Options } from "../options.ts";
@@ -26,11 +28,24 @@ export interface AnsweringSpec<P extends Subcommand> extends SpecBase {
 }
 
 /**
- * Answered "deferred" before anything stored is read (only its options are checked first);
- * its work runs after the answer, with access resolved, and shows in the deferred reply.
+ * Answered "deferred" before anything stored is read (only its options and the payload's
+ * place are checked first); its work runs after the answer, where it resolves its own
+ * channel (the channel's session, for /loop ask), and shows in the deferred reply.
  */
 export interface DeferredSpec<P extends Subcommand> extends SpecBase {
-  afterDeferral(input: Omit<CommandInput<P>, "later" | "raw">): Promise<void>;
+  /** Nothing stored is read before the answer, so no owner check can come first. */
+  owners: null;
+  afterDeferral(input: DeferredInput<P>): Promise<void>;
+}
+
+export interface DeferredInput<P extends Subcommand> {
+  /** Where the interaction came from and who sent it, from its payload alone. */
+  place: AskPlace;
+  userId: string;
+  options: Options<P>;
+  interaction: Interaction;
+  env: Env;
+  cfg: Config;
 }
 
 export type CommandSpec<P extends Subcommand> = AnsweringSpec<P> | DeferredSpec<P>;
