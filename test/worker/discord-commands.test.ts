@@ -3,11 +3,12 @@
  * answers, what it changes in D1, and the ephemeral error (with a correct example) for
  * bad options.
  */
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { LOOP_COMMAND, SUBCOMMANDS } from "../../protocol/discord-commands.ts";
 import { COMMAND_TABLE } from "../../worker/discord/commands/index.ts";
 import { optionNames } from "../../worker/discord/options.ts";
+import { insertRun } from "./helpers.ts";
 import { admin, askAndWait, command, newPlace, run, send, snowflake, waitForCalls, webhookPath, type Place } from "./discord-helpers.ts";
 
 const EPHEMERAL = 64;
@@ -119,6 +120,70 @@ describe("ask", () => {
     expect(edit).toMatchObject({ method: "PATCH", path: `${webhookPath(dm.token)}/messages/@original` });
     expect(edit!.body.content).toMatch(/your own direct messages with the bot/);
     expect(await runsOf(place.channelId)).toEqual([]);
+  });
+});
+
+describe("ask, handed to the channel's session after the answer", () => {
+  const liveRecord = (channelId: string, runId: number) =>
+    runInDurableObject(env.CHANNEL_SESSION.getByName(channelId), (_o, state) => state.storage.get<any>(`discord:live:${runId}`));
+  /** The session queues after the answer: polls until `read` gives something `ok` accepts. */
+  async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const v = await read();
+      if (ok(v) || Date.now() > deadline) return v;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it("queues exactly one run per ask and starts its live message on the deferred reply", async () => {
+    const place = newPlace();
+    const { interaction, runId } = await askAndWait("first question", place);
+    // The session set up the live message on the interaction's deferred reply before answering.
+    expect(await until(() => liveRecord(place.channelId, runId), Boolean)).toMatchObject({ runId, target: { kind: "interaction", token: interaction.token, channelId: place.channelId } });
+    await askAndWait("second question", place);
+    expect((await runsOf(place.channelId)).map((r: any) => r.prompt)).toEqual(["first question", "second question"]);
+  });
+
+  it("in a thread, creates the thread's channel under its parent and queues the run there", async () => {
+    const place = newPlace({ thread: { parentId: snowflake() } });
+    const { runId } = await askAndWait("in a thread", place);
+    expect(await channelRow(place.channelId)).toMatchObject({ id: place.channelId, parent_id: place.thread!.parentId });
+    expect((await runsOf(place.channelId)).map((r: any) => r.id)).toEqual([runId]);
+  });
+
+  it("past the channel's budget, the run ends skipped_budget and the deferred reply says why", async () => {
+    const place = newPlace();
+    await run("owner add", { user: place.userId }, place);
+    await insertRun({ channelId: place.channelId, status: "succeeded", costUsd: 0.02, finishedAt: Date.now() - 1000 });
+    await run("budget", { daily_usd: 0.01 }, place);
+    const { interaction, runId } = await askAndWait("one more", place);
+    const row = await until(() => env.DB.prepare("SELECT status, error FROM runs WHERE id = ?").bind(runId).first<any>(), (r) => r?.status !== "queued");
+    expect(row).toEqual({ status: "skipped_budget", error: "over budget: the channel's daily budget: $0.0200 spent of $0.0100 today (UTC)" });
+    const calls = await waitForCalls(webhookPath(interaction.token), (c) => c.some((x) => /Not started: over budget/.test(x.body?.content ?? "")));
+    expect(calls.at(-1)!.body.content).toMatch(/Not started: over budget/);
+  });
+
+  it("a failure inside the session after the answer replaces the deferral with what went wrong, and queues nothing", async () => {
+    const place = newPlace();
+    // A real D1 failure where the session inserts the run (only for this prompt).
+    await env.DB.exec("CREATE TRIGGER IF NOT EXISTS test_refuse_boom BEFORE INSERT ON runs WHEN NEW.prompt = 'boom' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;");
+    try {
+      const interaction = command("ask", { prompt: "boom" }, place);
+      expect((await send(interaction)).body).toEqual({ type: 5 });
+      const [edit] = await waitForCalls(webhookPath(interaction.token), (c) => c.length > 0);
+      expect(edit).toMatchObject({ method: "PATCH", path: `${webhookPath(interaction.token)}/messages/@original` });
+      expect(edit!.body.content).toBe("⚠️ Loop could not queue the run; it has been logged.");
+      expect(await runsOf(place.channelId)).toEqual([]);
+    } finally {
+      await env.DB.exec("DROP TRIGGER IF EXISTS test_refuse_boom;");
+    }
+  });
+
+  it("a place /loop cannot be used from is refused at once, without a deferral", async () => {
+    const { guild_id: _g, member: _m, ...nowhere } = command("ask", { prompt: "hello" }, newPlace()) as any;
+    const res = await send(nowhere);
+    expect(res.body).toMatchObject({ type: 4, data: { flags: EPHEMERAL, content: "/loop works in server channels, threads and the bot's direct messages." } });
   });
 });
 
