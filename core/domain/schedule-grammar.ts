@@ -15,7 +15,7 @@
 import { Cron } from "croner";
 import type { TaskType } from "../../protocol/api.ts";
 import { AppError } from "../errors.ts";
-
+import { Lru } from "../lru.ts";
 
 export type Schedule =
   | { type: "cron"; expr: string; tz: string | null }
@@ -94,8 +94,8 @@ function parseCron(expr: string, tz: string | null): Schedule {
     );
   }
   try {
-    // Constructing validates the pattern; paused so nothing is ever started.
-    new Cron(expr, { paused: true, mode: "5-part", timezone: tz ?? "UTC" });
+    // Constructing validates the pattern (and keeps it for nextOccurrence).
+    cronOf(expr, tz);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw invalid(`"${expr}" is not a valid cron expression (${why}).`, "schedule", "cron");
@@ -217,9 +217,7 @@ export function storedSchedule(t: { type: TaskType; schedule: string; tz: string
 export function nextOccurrence(s: Schedule, after: number): number | null {
   switch (s.type) {
     case "cron": {
-      const next = new Cron(s.expr, { paused: true, mode: "5-part", timezone: s.tz ?? "UTC" }).nextRun(
-        new Date(after),
-      );
+      const next = cronOf(s.expr, s.tz).nextRun(new Date(after));
       return next ? next.getTime() : null;
     }
     case "interval":
@@ -236,7 +234,7 @@ export function previewOccurrences(s: Schedule, count: number, after: number): n
   const out: number[] = [];
   let cursor = after;
   while (out.length < count) {
-    const next = nextOccurrence(s, cursor);
+    const next = nextAfterOccurrence(s, cursor);
     if (next === null) break;
     out.push(next);
     cursor = next;
@@ -259,13 +257,49 @@ export function advance(
     return { next: scheduledFor + steps * s.everyMs, missed: steps - 1 };
   }
   let missed = 0;
-  let next = nextOccurrence(s, scheduledFor);
+  let next = nextAfterOccurrence(s, scheduledFor);
   while (next !== null && next <= now) {
     // Counting every missed minute of a long outage is not worth the CPU: stop counting.
     if (++missed >= MAX_COUNTED_MISSES) return { next: nextOccurrence(s, now), missed };
-    next = nextOccurrence(s, next);
+    next = nextAfterOccurrence(s, next);
   }
   return { next, missed };
 }
 
 const MAX_COUNTED_MISSES = 1000;
+
+/*
+ * Per-isolate caches for cron (issue 19). bench/cpu found croner among the heaviest work of a
+ * task's create and edit: parsing the pattern on every call (three times for the preview),
+ * and the time-zone arithmetic of each next occurrence (an Intl formatToParts per candidate).
+ * Both are pure functions of their inputs, so caching changes no answer:
+ *  - a paused Cron with no job is never mutated by nextRun (croner reads its state only when
+ *    no "after" date is given, or for a job that has run), so one per (expression, zone)
+ *    serves every caller;
+ *  - "the next occurrence after an occurrence" depends only on (expression, zone, that
+ *    time). The preview chains from next_run_at and the scheduler from scheduled_for, both
+ *    occurrences many requests share (every weekday-at-nine task has the same next three).
+ *    "Next after now" is left uncached: now is new on every call.
+ * Both are bounded LRUs: distinct expressions are few, but a user could send many.
+ */
+const CRON_CACHE_SIZE = 100;
+const NEXT_CACHE_SIZE = 500;
+const crons = new Lru<string, Cron>(CRON_CACHE_SIZE);
+const nextAfter = new Lru<string, number | null>(NEXT_CACHE_SIZE);
+
+/** The parsed pattern; throws croner's error for an invalid one (not cached). */
+function cronOf(expr: string, tz: string | null): Cron {
+  // Paused, and given no function: nothing is ever started.
+  return crons.getOrSet(`${tz ?? "UTC"}\n${expr}`, () => new Cron(expr, { paused: true, mode: "5-part", timezone: tz ?? "UTC" }));
+}
+
+/** nextOccurrence from a time that is itself an occurrence (a time many calls share). */
+function nextAfterOccurrence(s: Schedule, occurrence: number): number | null {
+  if (s.type !== "cron") return nextOccurrence(s, occurrence);
+  return nextAfter.getOrSet(`${s.tz ?? "UTC"}\n${s.expr}\n${occurrence}`, () => nextOccurrence(s, occurrence));
+}
+
+/** For tests: how many patterns and next-occurrence answers this isolate keeps. */
+export function cronCacheSizes(): { patterns: number; nexts: number } {
+  return { patterns: crons.size, nexts: nextAfter.size };
+}
