@@ -6,9 +6,11 @@
  */
 export class Lru<K, V> {
   readonly #entries = new Map<K, V>();
+  readonly capacity: number;
 
-  constructor(readonly capacity: number) {
+  constructor(capacity: number) {
     if (!(capacity >= 1)) throw new Error(`Lru capacity must be at least 1, got ${capacity}`);
+    this.capacity = capacity;
   }
 
   get size(): number {
