@@ -20,12 +20,19 @@ export type { FiredBy, FiredRun };
 
 /** Earliest next_run_at among the channel's enabled tasks, or null when none is pending. */
 export async function earliestDue(db: Db, channelId: string): Promise<number | null> {
-  const [row] = await db
+  return earliestOf(await earliestDueQuery(db, channelId));
+}
+
+/** earliestDue's statement, unrun, for a D1 batch around a write (tasks.ts). */
+export function earliestDueQuery(db: Db, channelId: string) {
+  return db
     .select({ at: min(tasks.nextRunAt) })
     .from(tasks)
     .where(and(eq(tasks.channelId, channelId), eq(tasks.enabled, true), isNotNull(tasks.nextRunAt)));
-  return row?.at ?? null;
 }
+
+/** earliestDueQuery's rows → the time. */
+export const earliestOf = (rows: { at: number | null }[]): number | null => rows[0]?.at ?? null;
 
 /** Fires every due task of one channel. A task that fails is logged and does not stop the rest. */
 export async function fireDueTasks(d1: D1Database, db: Db, channelId: string, now: number, firedBy: FiredBy): Promise<FiredRun[]> {

@@ -8,10 +8,11 @@ import type { Db } from "../db/client.ts";
 import { channels, tasks, type ChannelRow, type TaskRow } from "../db/schema.ts";
 import { conflict, invalid, notFound } from "../errors.ts";
 import { canSeeChannel, visibleChannels } from "./actor.ts";
-import { armChannel } from "./arm.ts";
+import { armChannel, armIfMoved } from "./arm.ts";
 import { channelRef, loadChannel } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
 import { assertMayGovern } from "./policy.ts";
+import { earliestDueQuery, earliestOf } from "./scheduler.ts";
 import { canonicalSchedule, nextOccurrence, parseSchedule, previewOccurrences, storedSchedule } from "./schedule-grammar.ts";
 import { iso, taskView } from "./views.ts";
 import { projectDirOf, recordWorktreeRemovals } from "./worktrees.ts";
@@ -27,7 +28,9 @@ function withPreview(row: TaskRow): TaskWithPreview {
 }
 
 export async function loadTask(ctx: DomainContext, id: number): Promise<TaskRow> {
-  const row = await ctx.db.query.tasks.findFirst({ where: eq(tasks.id, id) });
+  // The core builder rather than db.query: the relational one costs several times the CPU
+  // to build and map the same row (bench/cpu, issue 19).
+  const [row] = await ctx.db.select().from(tasks).where(eq(tasks.id, id)).limit(1);
   if (!row || !canSeeChannel(ctx.actor, row.channelId)) throw notFound("task", id);
   return row;
 }
@@ -59,7 +62,7 @@ export async function createTask(ctx: DomainContext, input: CreateTask): Promise
     const taken = await ctx.db.query.tasks.findFirst({ where: and(eq(tasks.channelId, channel.id), eq(tasks.templateName, templateName)), columns: { id: true } });
     if (taken) throw conflict(`task #${taken.id} of this channel already carries template_name ${templateName}.`, "template_name");
   }
-  const [row] = await ctx.db
+  const insert = ctx.db
     .insert(tasks)
     .values({
       channelId: channel.id,
@@ -76,7 +79,8 @@ export async function createTask(ctx: DomainContext, input: CreateTask): Promise
       updatedAt: now,
     })
     .returning();
-  await armChannel(ctx.env, channel.id);
+  const [before, [row], after] = await ctx.db.batch([earliestDueQuery(ctx.db, channel.id), insert, earliestDueQuery(ctx.db, channel.id)]);
+  await armIfMoved(ctx.env, channel.id, earliestOf(before), earliestOf(after));
   return withPreview(row!);
 }
 
@@ -91,7 +95,7 @@ export async function listTasks(ctx: DomainContext, channelRefOrId?: string | Ch
     where = visible ? inArray(tasks.channelId, visible) : undefined;
   }
   if (page.before !== undefined) where = and(where, lt(tasks.id, page.before));
-  const rows = await ctx.db.query.tasks.findMany({ where, orderBy: desc(tasks.id), limit: Math.min(page.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE) });
+  const rows = await ctx.db.select().from(tasks).where(where).orderBy(desc(tasks.id)).limit(Math.min(page.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE));
   return rows.map(taskView);
 }
 
@@ -155,7 +159,7 @@ export async function updateTask(ctx: DomainContext, id: number, patch: UpdateTa
   }
   if (!enabled) nextRunAt = null;
 
-  const [row] = await ctx.db
+  const update = ctx.db
     .update(tasks)
     .set({
       type,
@@ -171,9 +175,10 @@ export async function updateTask(ctx: DomainContext, id: number, patch: UpdateTa
     })
     .where(eq(tasks.id, id))
     .returning();
+  const [before, [row], after] = await ctx.db.batch([earliestDueQuery(ctx.db, current.channelId), update, earliestDueQuery(ctx.db, current.channelId)]);
   // The worktree it no longer uses is removed from the runners that made it.
   if (current.worktree && !options.worktree) await recordWorktreeRemovals(ctx.db, current);
-  await armChannel(ctx.env, current.channelId);
+  await armIfMoved(ctx.env, current.channelId, earliestOf(before), earliestOf(after));
   return withPreview(row!);
 }
 
