@@ -69,6 +69,30 @@ describe("alarms", () => {
     expect(await alarmOf(ch)).toBeNull();
   });
 
+  it("re-arms only when a write moves the earliest due time: the alarm always follows it", async () => {
+    const ch = await channel();
+    const first = await task(ch, "1h");
+    expect(await alarmOf(ch)).toBe(Date.parse(first.next_run_at));
+    // A marker alarm shows whether a write reached the ChannelSession: a re-arm replaces it.
+    const marker = Date.now() + 7 * 86_400_000;
+    const mark = () => runInDurableObject(session(ch), (_o, state) => state.storage.setAlarm(marker));
+    await mark();
+    // Behind the earliest task, a new task or an edit leaves the earliest (and the alarm) alone.
+    const later = await task(ch, "3h");
+    await api("PATCH", `/api/tasks/${later.id}`, { prompt: "check the queue twice", schedule: "2h" });
+    await api("PATCH", `/api/tasks/${first.id}`, { prompt: "a new prompt, same schedule" });
+    expect(await alarmOf(ch)).toBe(marker);
+    // A task before it moves the earliest: re-armed.
+    const sooner = await task(ch, "10m");
+    expect(await alarmOf(ch)).toBe(Date.parse(sooner.next_run_at));
+    // Disabling the earliest moves it later; moving a later task in front moves it sooner.
+    await mark();
+    await api("PATCH", `/api/tasks/${sooner.id}`, { enabled: false });
+    expect(await alarmOf(ch)).toBe(Date.parse(first.next_run_at));
+    const front = await api("PATCH", `/api/tasks/${later.id}`, { schedule: "5m" });
+    expect(await alarmOf(ch)).toBe(Date.parse(front.body.next_run_at));
+  });
+
   it("fires a due interval task once, queued, and schedules the next from the scheduled time", async () => {
     const ch = await channel();
     const t = await task(ch, "10m");
