@@ -12,9 +12,10 @@
  * (docs/discord.md), "discord:loop:<loop id>" (docs/loops.md).
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import type { WireEvent } from "../protocol/runner.ts";
 import { db, type Db } from "../core/db/client.ts";
+import { nextQueuedRun } from "../core/db/run-lookups.ts";
 import { channels, runs, type RunRow } from "../core/db/schema.ts";
 import { footerCap, verdict, withUnfinishedCost, type SpendFigures } from "../core/domain/budget-rule.ts";
 import { readStartCheck } from "../core/domain/budget-store.ts";
@@ -373,11 +374,7 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
       await this.ctx.storage.delete("active");
     }
     for (;;) {
-      const next = await this.#db.query.runs.findFirst({
-        where: and(eq(runs.channelId, channelId), eq(runs.status, "queued")),
-        orderBy: asc(runs.id),
-        columns: { id: true },
-      });
+      const next = await nextQueuedRun(this.#db, channelId);
       if (!next) return null;
       // The budget check is part of the read the hand-over needs anyway (the runner label):
       // a run past a cap ends here and never reaches a runner (issue 14).

@@ -72,7 +72,8 @@ export const channels = sqliteTable(
   },
   (t) => [
     uniqueIndex("channels_discord_channel_id").on(t.discordChannelId),
-    uniqueIndex("channels_dir_path").on(t.dirPath),
+    // Threads and DMs have no directory of their own: only rows with one are indexed.
+    uniqueIndex("channels_dir_path").on(t.dirPath).where(sql`${t.dirPath} IS NOT NULL`),
   ],
 );
 
@@ -165,19 +166,28 @@ export const runs = sqliteTable(
     approvalExpiresAt: integer("approval_expires_at", { mode: "number" }),
     approvalDecision: text("approval_decision", { mode: "json" }).$type<ApprovalDecisionRow>(),
   },
+  // D1 bills every index entry a write makes as a row written (issue 15): an index holds only
+  // the runs its queries ask for (migration 0009; docs/storage.md lists who uses which). A
+  // query uses a partial index only when its WHERE implies the index's: `col = ?` implies
+  // `col IS NOT NULL`; a condition on a literal is best written as that literal (see
+  // db/run-lookups.ts, which holds those queries).
+  // An upsert into a partial unique index names its WHERE in the conflict target.
   (t) => [
     // One run per occurrence: a doubled alarm or a racing sweep cannot start it twice.
-    uniqueIndex("runs_task_occurrence").on(t.taskId, t.scheduledFor),
+    uniqueIndex("runs_task_occurrence").on(t.taskId, t.scheduledFor).where(sql`${t.taskId} IS NOT NULL`),
     index("runs_channel_created").on(t.channelId, t.id),
-    index("runs_status").on(t.status),
-    index("runs_fired_by").on(t.firedBy, t.createdAt),
+    // Runs by status, and the next queued run of a channel (ChannelSession). Succeeded runs,
+    // most of them, are left out: a listing of those walks ids backwards and finds them at once.
+    index("runs_status").on(t.status, t.channelId).where(sql`${t.status} <> 'succeeded'`),
+    // Occurrences the sweep had to fire itself (health).
+    index("runs_rescued").on(t.createdAt).where(sql`${t.firedBy} = 'sweep'`),
     // One run per iteration: a doubled wake-up can never start an iteration twice.
-    uniqueIndex("runs_loop_iteration").on(t.loopId, t.iteration),
+    uniqueIndex("runs_loop_iteration").on(t.loopId, t.iteration).where(sql`${t.loopId} IS NOT NULL`),
     // Spend is counted by when runs finished; cost_usd in the index keeps the sums index-only.
-    index("runs_finished").on(t.finishedAt, t.costUsd),
-    index("runs_channel_finished").on(t.channelId, t.finishedAt, t.costUsd),
-    uniqueIndex("runs_discord_message").on(t.discordMessageId),
-    index("runs_approval_expires").on(t.approvalExpiresAt),
+    index("runs_finished").on(t.finishedAt, t.costUsd).where(sql`${t.finishedAt} IS NOT NULL`),
+    index("runs_channel_finished").on(t.channelId, t.finishedAt, t.costUsd).where(sql`${t.finishedAt} IS NOT NULL`),
+    uniqueIndex("runs_discord_message").on(t.discordMessageId).where(sql`${t.discordMessageId} IS NOT NULL`),
+    index("runs_approval_expires").on(t.approvalExpiresAt).where(sql`${t.approvalExpiresAt} IS NOT NULL`),
   ],
 );
 

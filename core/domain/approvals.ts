@@ -8,12 +8,13 @@
  * Decisions are idempotent: a second identical answer to the same deferral gets the run back
  * unchanged; any other answer to a run that is not waiting is a 409 naming its status.
  */
-import { and, eq, lte } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { sessionOf } from "../../durable-objects/contracts.ts";
 import type { Run } from "../../protocol/api.ts";
 import type { ApprovalChoice, ApprovalRequest, PermissionPolicy } from "../../protocol/policy.ts";
 import type { Completion, RunEventData, WireEvent } from "../../protocol/runner.ts";
 import type { Db } from "../db/client.ts";
+import { expiredApprovals } from "../db/run-lookups.ts";
 import { runs, type ApprovalDecisionRow, type RunRow } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 import { log } from "../log.ts";
@@ -143,10 +144,7 @@ export const choiceWord = (c: ApprovalChoice): string => (c === "always_allow" ?
 
 /** The sweep: held calls nobody decided on in time are denied with "no decision". */
 export async function expireApprovals(db: Db, env: Env, now: number): Promise<number[]> {
-  const due = await db.query.runs.findMany({
-    where: and(eq(runs.status, "waiting_approval"), lte(runs.approvalExpiresAt, now)),
-    limit: EXPIRE_BATCH,
-  });
+  const due = await expiredApprovals(db, now, EXPIRE_BATCH);
   const expired: number[] = [];
   for (const run of due) {
     try {

@@ -3,6 +3,7 @@ import { and, asc, desc, eq, inArray, lt, type SQL } from "drizzle-orm";
 import { sessionOf, type CancelOutcome, type LiveTarget, type QueuedRun, type RunRequest } from "../../durable-objects/contracts.ts";
 import type { Db } from "../db/client.ts";
 import type { Run, RunStatus, RunTrigger } from "../../protocol/api.ts";
+import { runStatusIs } from "../db/run-lookups.ts";
 import { runEvents, runs, type ChannelRow, type RunRow } from "../db/schema.ts";
 import { notFound } from "../errors.ts";
 import { actorLabel, canSeeChannel, visibleChannels } from "./actor.ts";
@@ -37,7 +38,7 @@ export async function listRuns(ctx: DomainContext, filter: RunFilter): Promise<R
     if (visible) where.push(inArray(runs.channelId, visible));
   }
   if (filter.task_id) where.push(eq(runs.taskId, filter.task_id));
-  if (filter.status) where.push(eq(runs.status, filter.status));
+  if (filter.status) where.push(runStatusIs(filter.status));
   if (filter.trigger) where.push(eq(runs.trigger, filter.trigger));
   if (filter.before) where.push(lt(runs.id, filter.before));
   const rows = await ctx.db.query.runs.findMany({
@@ -110,7 +111,10 @@ export async function insertRun(db: Db, channelId: string, request: RunRequest):
       discordMessageId: request.discordMessageId ?? null,
       createdAt: Date.now(),
     })
-    .onConflictDoNothing({ target: runs.discordMessageId })
+    // The only unique key this row can meet is runs_discord_message (its task has no
+    // occurrence, it is no loop iteration). No target: that index is partial, and drizzle
+    // puts a target's WHERE after DO NOTHING, where SQLite does not take it.
+    .onConflictDoNothing()
     .returning();
   if (row) return { row, created: true };
   const first = await db.query.runs.findFirst({ where: eq(runs.discordMessageId, request.discordMessageId!) });

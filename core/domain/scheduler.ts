@@ -65,7 +65,7 @@ async function fireOccurrence(d1: D1Database, task: TaskRow, now: number, firedB
         `INSERT INTO runs (task_id, channel_id, trigger, status, prompt, scheduled_for, late_ms, missed_count, fired_by, created_at)
          SELECT id, channel_id, 'schedule', 'queued', prompt, ?1, ?2, ?3, ?4, ?5 FROM tasks
          WHERE id = ?6 AND enabled = 1 AND next_run_at = ?1
-         ON CONFLICT (task_id, scheduled_for) DO NOTHING RETURNING id`,
+         ON CONFLICT (task_id, scheduled_for) WHERE task_id IS NOT NULL DO NOTHING RETURNING id`,
       )
       .bind(scheduledFor, lateMs, missed, firedBy, now, task.id),
     d1

@@ -5,9 +5,10 @@
  * the Discord threads of runs whose task's auto_delete_sec has passed, and prune old run
  * events.
  */
-import { and, count, eq, gte, inArray, isNull, lt, or } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt, or } from "drizzle-orm";
 import { dispatcherOf, sessionOf } from "../../durable-objects/contracts.ts";
 import type { Db } from "../db/client.ts";
+import { channelsQueuedBefore, rescuedCount } from "../db/run-lookups.ts";
 import { loops, runEvents, runs, tasks } from "../db/schema.ts";
 import { TERMINAL } from "./run-state.ts";
 import type { Config, Env } from "../env.ts";
@@ -63,11 +64,7 @@ export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise
 
   // Leases whose alarm did not fire, and channels whose "run ended" message was lost.
   const reaped = await dispatcherOf(env).reap(now);
-  const stuck = await db
-    .selectDistinct({ channelId: runs.channelId })
-    .from(runs)
-    .where(and(eq(runs.status, "queued"), lt(runs.createdAt, now - SWEEP_GRACE_MS)))
-    .limit(SWEEP_CHANNEL_BATCH);
+  const stuck = await channelsQueuedBefore(db, now - SWEEP_GRACE_MS, SWEEP_CHANNEL_BATCH);
   await Promise.allSettled(stuck.map(({ channelId }) => sessionOf(env, channelId).enqueue(channelId)));
 
   // Running loops whose newest iteration ended a while ago with nothing queued after it (the
@@ -112,9 +109,6 @@ export async function sweep(env: Env, db: Db, cfg: Config, now: number): Promise
 
 /** How many occurrences the sweep had to fire itself since `since`. */
 export async function rescuedSince(db: Db, since: number): Promise<number> {
-  const [row] = await db
-    .select({ n: count() })
-    .from(runs)
-    .where(and(eq(runs.firedBy, "sweep"), gte(runs.createdAt, since)));
+  const [row] = await rescuedCount(db, since);
   return row?.n ?? 0;
 }

@@ -154,7 +154,7 @@ export async function createIteration(d1: D1Database, loopId: number, iteration:
          SELECT l.channel_id, p.trigger, 'queued', l.prompt, l.id, ?2, p.requested_by, ?3
          FROM loops l JOIN runs p ON p.loop_id = l.id AND p.iteration = ?2 - 1
          WHERE l.id = ?1 AND l.status = 'running' AND l.iteration = ?2 - 1
-         ON CONFLICT (loop_id, iteration) DO NOTHING RETURNING id`,
+         ON CONFLICT (loop_id, iteration) WHERE loop_id IS NOT NULL DO NOTHING RETURNING id`,
       )
       .bind(loopId, iteration, now),
     d1.prepare(`UPDATE loops SET iteration = ?2, next_at = NULL WHERE id = ?1 AND status = 'running' AND iteration = ?2 - 1`).bind(loopId, iteration),
