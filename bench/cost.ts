@@ -18,6 +18,11 @@
  * (https://developers.cloudflare.com/d1/platform/pricing/).
  * Goals (issue 15): ≤ 8 Worker requests and ≤ 25 D1 rows written per job besides event rows;
  * ≤ 1,000 requests a day from an idle runner.
+ * Rows written are listed per statement: D1 counts each index entry a statement writes as a
+ * row (deleting one is not counted by workerd), so an insert into `runs` costs the row,
+ * `sqlite_sequence` and one entry per index that holds the run. Migration 0009 made the
+ * indexes on `runs` partial (docs/storage.md, "Indexes on runs"): a scheduled run's insert
+ * went from 11 rows to 5.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
