@@ -3,8 +3,9 @@
  * created over REST/MCP) bound to a project directory on the runner host.
  */
 import { posix } from "node:path";
-import { and, asc, eq, gt, inArray, or } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, or, sql } from "drizzle-orm";
 import { MAX_LIST_PAGE, type Channel, type EnsureChannel } from "../../protocol/api.ts";
+import { preparedPer } from "../db/prepared.ts";
 import { channels, type ChannelRow } from "../db/schema.ts";
 import { createGuildChannelFor } from "../discord/guild.ts";
 import { conflict, notFound } from "../errors.ts";
@@ -16,14 +17,23 @@ import { channelView } from "./views.ts";
 
 const SNOWFLAKE = /^\d{17,20}$/;
 
-/** A channel by its Loop id or its Discord channel id, if the actor may see it. */
-export async function loadChannel(ctx: DomainContext, idOrDiscordId: string): Promise<ChannelRow> {
-  // The core builder, not db.query: the same row for a fraction of the CPU (bench/cpu, issue 19).
-  const [row] = await ctx.db
+/**
+ * Prepared once per D1 binding (core/db/prepared.ts), with the core builder: every REST, MCP
+ * and Discord call on a channel starts here, and the relational builder (db.query) cost
+ * several times the CPU for the same row (bench/cpu, issue 19).
+ */
+const channelByRef = preparedPer((db) =>
+  db
     .select()
     .from(channels)
-    .where(or(eq(channels.id, idOrDiscordId), eq(channels.discordChannelId, idOrDiscordId)))
-    .limit(1);
+    .where(or(eq(channels.id, sql.placeholder("ref")), eq(channels.discordChannelId, sql.placeholder("ref"))))
+    .limit(1)
+    .prepare(),
+);
+
+/** A channel by its Loop id or its Discord channel id, if the actor may see it. */
+export async function loadChannel(ctx: DomainContext, idOrDiscordId: string): Promise<ChannelRow> {
+  const row = await channelByRef(ctx.db).get({ ref: idOrDiscordId });
   if (!row || !canSeeChannel(ctx.actor, row.id)) throw notFound("channel", idOrDiscordId);
   return row;
 }

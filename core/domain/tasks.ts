@@ -2,9 +2,10 @@
  * Scheduled tasks: the one place their rules live. REST, Discord and MCP all call these
  * functions; every change re-arms the channel's alarm.
  */
-import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import { MAX_LIST_PAGE, type CreateTask, type Task, type TaskWithPreview, type UpdateTask } from "../../protocol/api.ts";
 import type { Db } from "../db/client.ts";
+import { preparedPer } from "../db/prepared.ts";
 import { channels, tasks, type ChannelRow, type TaskRow } from "../db/schema.ts";
 import { conflict, invalid, notFound } from "../errors.ts";
 import { canSeeChannel, visibleChannels } from "./actor.ts";
@@ -27,10 +28,23 @@ function withPreview(row: TaskRow): TaskWithPreview {
   return { ...taskView(row), preview: preview.map((ms) => iso(ms)!) };
 }
 
+/**
+ * The hot reads, prepared once per D1 binding (core/db/prepared.ts), with drizzle's core
+ * builder: the relational one (db.query) costs several times the CPU for the same rows.
+ */
+const statements = preparedPer((db) => ({
+  taskById: db.select().from(tasks).where(eq(tasks.id, sql.placeholder("id"))).limit(1).prepare(),
+  tasksOfChannel: db
+    .select()
+    .from(tasks)
+    .where(eq(tasks.channelId, sql.placeholder("channelId")))
+    .orderBy(desc(tasks.id))
+    .limit(sql.placeholder("limit"))
+    .prepare(),
+}));
+
 export async function loadTask(ctx: DomainContext, id: number): Promise<TaskRow> {
-  // The core builder rather than db.query: the relational one costs several times the CPU
-  // to build and map the same row (bench/cpu, issue 19).
-  const [row] = await ctx.db.select().from(tasks).where(eq(tasks.id, id)).limit(1);
+  const row = await statements(ctx.db).taskById.get({ id });
   if (!row || !canSeeChannel(ctx.actor, row.channelId)) throw notFound("task", id);
   return row;
 }
@@ -86,16 +100,19 @@ export async function createTask(ctx: DomainContext, input: CreateTask): Promise
 
 /** Newest first, one page of at most MAX_LIST_PAGE: no request reads an unbounded number of rows. */
 export async function listTasks(ctx: DomainContext, channelRefOrId?: string | ChannelRow, page: { limit?: number; before?: number | undefined } = {}): Promise<Task[]> {
+  const limit = Math.min(page.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE);
   let where;
   if (channelRefOrId) {
     const channel = await channelRef(ctx, channelRefOrId);
+    // The first page of one channel, what every list shows: prepared.
+    if (page.before === undefined) return (await statements(ctx.db).tasksOfChannel.all({ channelId: channel.id, limit })).map(taskView);
     where = eq(tasks.channelId, channel.id);
   } else {
     const visible = visibleChannels(ctx.actor);
     where = visible ? inArray(tasks.channelId, visible) : undefined;
   }
   if (page.before !== undefined) where = and(where, lt(tasks.id, page.before));
-  const rows = await ctx.db.select().from(tasks).where(where).orderBy(desc(tasks.id)).limit(Math.min(page.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE));
+  const rows = await ctx.db.select().from(tasks).where(where).orderBy(desc(tasks.id)).limit(limit);
   return rows.map(taskView);
 }
 

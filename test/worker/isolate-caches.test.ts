@@ -4,10 +4,14 @@
  * (expression, zone). (The MCP tool table's per-request scoping is tested in
  * mcp.test.ts; the Ed25519 key cache in discord-signature.test.ts.)
  */
-import { env } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { Cron } from "croner";
 import { db } from "../../core/db/client.ts";
+import { loadChannel } from "../../core/domain/channels.ts";
+import type { DomainContext } from "../../core/domain/context.ts";
+import { createTask, listTasks, loadTask } from "../../core/domain/tasks.ts";
+import { config } from "../../core/env.ts";
 import { cronCacheSizes, nextOccurrence, parseSchedule, previewOccurrences, type Schedule } from "../../core/domain/schedule-grammar.ts";
 
 const cron = (expr: string, tz: string | null): Schedule => ({ type: "cron", expr, tz });
@@ -34,6 +38,69 @@ describe("per-isolate caches", () => {
     // The shared instance still goes to its own binding, not the other one.
     await db(env.DB).query.channels.findMany({ limit: 1 });
     expect(calls).toHaveLength(1);
+  });
+});
+
+describe("prepared statements per D1 binding (tasks, channels)", () => {
+  const ctxOf = (d1: D1Database, actor: DomainContext["actor"] = { kind: "admin", tokenId: null }): DomainContext => ({ db: db(d1), env, cfg: config(env), actor });
+  const admin = ctxOf(env.DB);
+
+  async function channelWithTasks(n: number) {
+    const dir = `/srv/prepared-${crypto.randomUUID()}`;
+    const res = await SELF.fetch("http://loop.test/api/channels", { method: "POST", headers: { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ dir_path: dir }) });
+    const { id } = (await res.json()) as { id: string };
+    const tasks = [];
+    for (let i = 0; i < n; i++) tasks.push(await createTask(admin, { channel_id: id, type: "interval", schedule: `${i + 1}h`, prompt: `task ${i} of ${id}` }));
+    return { id, tasks };
+  }
+
+  it("concurrent calls each get their own parameters' rows", async () => {
+    const [a, b] = await Promise.all([channelWithTasks(3), channelWithTasks(2)]);
+    const [ta, tb, ca, cb, la, lb] = await Promise.all([
+      loadTask(admin, a.tasks[0]!.id),
+      loadTask(admin, b.tasks[1]!.id),
+      loadChannel(admin, a.id),
+      loadChannel(admin, b.id),
+      listTasks(admin, a.id),
+      listTasks(admin, b.id, { limit: 1 }),
+    ]);
+    expect([ta.prompt, tb.prompt]).toEqual([`task 0 of ${a.id}`, `task 1 of ${b.id}`]);
+    expect([ca.id, cb.id]).toEqual([a.id, b.id]);
+    expect(la.map((t) => t.prompt)).toEqual([2, 1, 0].map((i) => `task ${i} of ${a.id}`));
+    expect(lb.map((t) => t.prompt)).toEqual([`task 1 of ${b.id}`]);
+  });
+
+  it("a token scoped to one channel still cannot read another's through the shared statements", async () => {
+    const [mine, theirs] = await Promise.all([channelWithTasks(1), channelWithTasks(1)]);
+    const scoped = ctxOf(env.DB, { kind: "channels", tokenId: "tok_test", channelIds: [mine.id] });
+    expect((await loadTask(scoped, mine.tasks[0]!.id)).channelId).toBe(mine.id);
+    await expect(loadTask(scoped, theirs.tasks[0]!.id)).rejects.toMatchObject({ code: "not_found" });
+    await expect(loadChannel(scoped, theirs.id)).rejects.toMatchObject({ code: "not_found" });
+    await expect(listTasks(scoped, theirs.id)).rejects.toMatchObject({ code: "not_found" });
+  });
+
+  it("another binding prepares its own statements and reads through its own database", async () => {
+    const { id, tasks } = await channelWithTasks(1);
+    const calls: string[] = [];
+    const other = {
+      prepare: (sql: string) => {
+        calls.push(sql);
+        return env.DB.prepare(sql);
+      },
+      batch: env.DB.batch.bind(env.DB),
+      exec: env.DB.exec.bind(env.DB),
+      dump: () => Promise.reject(new Error("unused")),
+      withSession: env.DB.withSession.bind(env.DB),
+    } as unknown as D1Database;
+    await loadTask(admin, tasks[0]!.id); // the shared binding's statements exist already
+    expect((await loadTask(ctxOf(other), tasks[0]!.id)).id).toBe(tasks[0]!.id);
+    expect((await loadChannel(ctxOf(other), id)).id).toBe(id);
+    expect(calls.length).toBeGreaterThan(0);
+    const seen = calls.length;
+    // Prepared once: the same binding's next reads prepare nothing new.
+    await loadTask(ctxOf(other), tasks[0]!.id);
+    await loadChannel(ctxOf(other), id);
+    expect(calls).toHaveLength(seen);
   });
 });
 
