@@ -10,6 +10,7 @@ import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Channel } from "../../protocol/api.ts";
 import type { AskPlace } from "../../durable-objects/contracts.ts";
 import type { Db } from "../db/client.ts";
+import { batchPrepared, preparedPer } from "../db/prepared.ts";
 import { channels, runs, tasks, type ChannelRow, type RunRow, type TaskRow } from "../db/schema.ts";
 import { conflict, invalid } from "../errors.ts";
 import { loadChannel, normalizeDir } from "./channels.ts";
@@ -72,24 +73,38 @@ const ACTIVE_STATUSES = ["running", "queued", "waiting_approval"] as const;
  * not seen the channel yet (ensureDiscordChannel creates it).
  */
 export async function findDiscordChannel(db: Db, discordChannelId: string, withStatus = false): Promise<KnownDiscordChannel | null> {
-  const self = db.select().from(channels).where(eq(channels.discordChannelId, discordChannelId)).limit(1);
-  const ids = db.select({ id: channels.id }).from(channels).where(eq(channels.discordChannelId, discordChannelId));
-  const parentIds = db.select({ id: channels.parentId }).from(channels).where(eq(channels.discordChannelId, discordChannelId));
-  const parent = db.select().from(channels).where(inArray(channels.id, parentIds)).limit(1);
+  const q = discordChannelQueries(db);
+  const values = { discordId: discordChannelId };
   if (!withStatus) {
-    const [[row], [up]] = await db.batch([self, parent]);
+    const [[row], [up]] = await batchPrepared(db, values, [q.self, q.parent]);
     return row ? { channel: row, parent: up ?? null, status: null } : null;
   }
-  const active = db
-    .select()
-    .from(runs)
-    .where(and(inArray(runs.channelId, ids), inArray(runs.status, [...ACTIVE_STATUSES])))
-    .orderBy(desc(runs.id))
-    .limit(200);
-  const channelTasks = db.select().from(tasks).where(inArray(tasks.channelId, ids)).orderBy(desc(tasks.id)).limit(500);
-  const [[row], [up], activeRows, taskRows] = await db.batch([self, parent, active, channelTasks]);
+  const [[row], [up], activeRows, taskRows] = await batchPrepared(db, values, [q.self, q.parent, q.active, q.tasks]);
   return row ? { channel: row, parent: up ?? null, status: { active: activeRows, tasks: taskRows } } : null;
 }
+
+/**
+ * findDiscordChannel's statements, prepared once per D1 binding: every interaction reads
+ * them, and building their SQL (subqueries included) was a good share of an interaction's
+ * CPU (bench/cpu, issue 19).
+ */
+const discordChannelQueries = preparedPer((db) => {
+  const discordId = sql.placeholder("discordId");
+  const ids = db.select({ id: channels.id }).from(channels).where(eq(channels.discordChannelId, discordId));
+  const parentIds = db.select({ id: channels.parentId }).from(channels).where(eq(channels.discordChannelId, discordId));
+  return {
+    self: db.select().from(channels).where(eq(channels.discordChannelId, discordId)).limit(1).prepare(),
+    parent: db.select().from(channels).where(inArray(channels.id, parentIds)).limit(1).prepare(),
+    active: db
+      .select()
+      .from(runs)
+      .where(and(inArray(runs.channelId, ids), inArray(runs.status, [...ACTIVE_STATUSES])))
+      .orderBy(desc(runs.id))
+      .limit(200)
+      .prepare(),
+    tasks: db.select().from(tasks).where(inArray(tasks.channelId, ids)).orderBy(desc(tasks.id)).limit(500).prepare(),
+  };
+});
 
 /**
  * A thread a run started (its live message's thread): a Loop channel of its own under the
