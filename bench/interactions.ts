@@ -4,22 +4,33 @@
  * gives an endpoint 3 seconds; the goal is p99 ≤ 20 ms. Each request is signed with a real
  * Ed25519 key, as Discord signs it, and sent one at a time:
  *   ping:         verify + PONG (the floor: signature check and routing only)
- *   status:       verify + the channel's row, runs and tasks from D1 + an ephemeral reply
- *   autocomplete: verify + the channel's tasks filtered for task_id
- *   ask:          verify + the channel's row + defer; the run is queued after the answer
- *                 (waitUntil), its live message edited through the fake, across 100 channels;
- *                 measured back to back, then again with BENCH_ASK_GAP_MS (25) between asks
+ *   status:       verify + the channel's row, runs and tasks from D1 (one batch) + an ephemeral reply
+ *   autocomplete: verify + the channel's tasks filtered for task_id (one statement)
+ *   ask:          verify + defer, reading nothing stored; after the answer (waitUntil) one call
+ *                 to the channel's ChannelSession, which queues the run and edits the live
+ *                 message through the fake, across 100 channels; measured back to back, then
+ *                 again with BENCH_ASK_GAP_MS (25) between asks
  * Beside them, the no-op route (GET /discord/nope: routing and a 404) before and after, as
  * the floor this machine sets (the load generator shares its 2 cores with workerd); each
  * kind's p99 is also given as a ratio to the no-op's.
+ *
+ * Every series runs twice, on the same Worker: through wrangler dev's proxy (what `wrangler
+ * dev` serves: a second workerd whose worker queues each request in a Durable Object and
+ * fetches the user worker over local HTTP), and straight to the user worker's own workerd
+ * socket (bench/dev-worker.ts), which is the closer picture of Cloudflare, where no such
+ * proxy exists. A plain Node HTTP server in this process, timed the same way, gives the
+ * client's own round trip; the differences between the three floors are what each layer costs.
+ * BENCH_PATHS=proxy or direct runs one of them.
+ *
  * BENCH_INTERACTIONS requests of each kind (default 1,000), after a warm-up. The live
  * messages the asks start are edited through a fake Discord API, never the real one.
  * Prints figures only; nothing here asserts.
  */
 import { ChannelKind, InteractionKind, OptionType } from "../protocol/discord-constants.ts";
 import { startFakeDiscord } from "../test/fakes/discord.ts";
-import { startWorker } from "../test/support/worker.ts";
-import { median, percentile, report, round } from "./lib.ts";
+import { createServer } from "node:http";
+import { startDevWorker } from "./dev-worker.ts";
+import { median, percentile, report, round, type Figure } from "./lib.ts";
 import { discordSigner } from "./signer.ts";
 
 const N = Number(process.env.BENCH_INTERACTIONS ?? 1000);
@@ -63,24 +74,32 @@ const EXPECT: Record<string, number> = { ping: 1, status: 4, autocomplete: 8, as
 const ONLY = process.env.BENCH_KINDS?.split(",");
 const ASK_GAP_MS = Number(process.env.BENCH_ASK_GAP_MS ?? 25);
 
-const send = signer.send;
-
 /**
  * The floor on this machine: a Worker route that does nothing (routing and the app's 404,
  * the same one bench/cpu uses), timed the same way. The load generator shares the 2 cores
  * with workerd, so a kind's p99 ÷ this p99 says how much is the route's own.
  */
-async function sendNoop(url: string): Promise<{ ms: number; type: number }> {
+async function sendNoop(url: string, headers: Record<string, string>): Promise<{ ms: number; type: number }> {
   const t0 = performance.now();
-  const res = await fetch(`${url}/discord/nope`);
+  const res = await fetch(`${url}/discord/nope`, { headers });
   await res.text();
   const ms = performance.now() - t0;
   if (res.status !== 404) throw new Error(`the no-op route answered ${res.status}`);
   return { ms, type: 0 };
 }
 
+/** The client's own round trip: a Node HTTP server in this process that answers 404 at once. */
+const plain = createServer((_req, res) => res.writeHead(404).end());
+await new Promise<void>((r) => plain.listen(0, "127.0.0.1", r));
+const plainUrl = `http://127.0.0.1:${(plain.address() as { port: number }).port}`;
+
+const PATHS = [
+  { key: "proxy", label: "", title: "through wrangler dev's proxy" },
+  { key: "direct", label: " (direct to workerd)", title: "straight to the user worker's workerd" },
+].filter((p) => !process.env.BENCH_PATHS || process.env.BENCH_PATHS.split(",").includes(p.key));
+
 const fake = await startFakeDiscord({ botToken: "bench-bot-token" });
-const worker = await startWorker({ vars: { DISCORD_PUBLIC_KEY: signer.publicKey, DISCORD_API_BASE: fake.url, DISCORD_BOT_TOKEN: "bench-bot-token", LOG_LEVEL: "error" } });
+const worker = await startDevWorker({ DISCORD_PUBLIC_KEY: signer.publicKey, DISCORD_API_BASE: fake.url, DISCORD_BOT_TOKEN: "bench-bot-token", LOG_LEVEL: "error", ADMIN_TOKEN: `bench-admin-${crypto.randomUUID()}` });
 try {
   // A channel with a few tasks, so status and autocomplete read real rows.
   for (let i = 0; i < 5; i++) {
@@ -89,11 +108,11 @@ try {
       { type: OptionType.String, name: "prompt", value: `bench task ${i}` },
       { type: OptionType.String, name: "type", value: "interval" },
     ];
-    await send(worker.url, JSON.stringify(interaction(InteractionKind.ApplicationCommand, sub("schedule", opts))));
+    await signer.send(worker.url, JSON.stringify(interaction(InteractionKind.ApplicationCommand, sub("schedule", opts))));
   }
 
-  const results: Record<string, number[]> = {};
-  const measure = async (name: string, make: () => object, expected: number, gapMs = 0, one = (m: () => object) => send(worker.url, JSON.stringify(m()))) => {
+  const figures: Figure[] = [];
+  const measure = async (results: Record<string, number[]>, name: string, make: () => object, expected: number, gapMs: number, one: (m: () => object) => Promise<{ ms: number; type: number }>) => {
     for (let i = 0; i < WARMUP; i++) await one(make);
     const times: number[] = [];
     for (let i = 0; i < N; i++) {
@@ -102,40 +121,63 @@ try {
       times.push(ms);
       if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
     }
-    results[name] = times;
-    console.log(`${name.padEnd(22)} ${N} requests  p50 ${round(median(times))} ms  p99 ${round(percentile(times, 99))} ms  max ${round(Math.max(...times))} ms`);
+    results[name] = [...(results[name] ?? []), ...times];
+    console.log(`${name.padEnd(42)} ${N} requests  p50 ${round(median(times))} ms  p99 ${round(percentile(times, 99))} ms  max ${round(Math.max(...times))} ms`);
   };
-  await measure("no-op route", () => ({}), 0, 0, () => sendNoop(worker.url));
-  for (const [kind, make] of Object.entries(KINDS).filter(([k]) => !ONLY || ONLY.includes(k))) {
-    await measure(kind, make, EXPECT[kind]!);
+
+  const floors: Record<string, number[]> = {};
+  for (const path of PATHS) {
+    const url = path.key === "proxy" ? worker.url : worker.directUrl;
+    const headers = path.key === "proxy" ? {} : worker.directHeaders;
+    const results: Record<string, number[]> = {};
+    const noop = `no-op route${path.label}`;
+    console.log(`-- ${path.title}`);
+    await measure(results, noop, () => ({}), 0, 0, () => sendNoop(url, headers));
+    const send = (m: () => object) => signer.send(url, JSON.stringify(m()), headers);
+    for (const [kind, make] of Object.entries(KINDS).filter(([k]) => !ONLY || ONLY.includes(k))) {
+      await measure(results, `${kind}${path.label}`, make, EXPECT[kind]!, 0, send);
+    }
+    // Back to back, each ask's queued run and live-message edits (after the answer, in the
+    // same local workerd) compete with the next ask. Spaced out, as people type, they do not.
+    if (!ONLY || ONLY.includes("ask")) await measure(results, `ask, one per ${ASK_GAP_MS} ms${path.label}`, KINDS.ask!, EXPECT.ask!, ASK_GAP_MS, send);
+    // The no-op series again at the end: the floor before and after, in case the machine's load moved.
+    await measure(results, noop, () => ({}), 0, 0, () => sendNoop(url, headers));
+    const floor = results[noop]!;
+    floors[path.key] = floor;
+    const floorP99 = percentile(floor, 99);
+    for (const [kind, xs] of Object.entries(results)) {
+      if (kind === noop) {
+        figures.push(
+          { bench: "interactions", figure: `${noop} p50 (the machine's floor)`, value: round(median(xs)), unit: "ms" },
+          { bench: "interactions", figure: `${noop} p99 (the machine's floor)`, value: round(percentile(xs, 99)), unit: "ms" },
+        );
+        continue;
+      }
+      console.log(`${kind.padEnd(42)} p99 ÷ no-op p99 = ${round(percentile(xs, 99) / floorP99, 2)}×`);
+      figures.push(
+        { bench: "interactions", figure: `${kind} p50`, value: round(median(xs)), unit: "ms" },
+        { bench: "interactions", figure: `${kind} p99`, value: round(percentile(xs, 99)), unit: "ms", goal: "≤ 20" },
+        { bench: "interactions", figure: `${kind} p99 ÷ no-op p99`, value: round(percentile(xs, 99) / floorP99, 2), unit: "×" },
+      );
+    }
   }
-  // Back to back, each ask's queued run and live-message edits (after the answer, in the
-  // same local isolate) compete with the next ask. Spaced out, as people type, they do not.
-  if (!ONLY || ONLY.includes("ask")) await measure(`ask, one per ${ASK_GAP_MS} ms`, KINDS.ask!, EXPECT.ask!, ASK_GAP_MS);
-  // The no-op series again at the end: the floor before and after, in case the machine's load moved.
-  const before = results["no-op route"]!;
-  await measure("no-op route", () => ({}), 0, 0, () => sendNoop(worker.url));
-  const floor = [...before, ...results["no-op route"]!];
-  results["no-op route"] = floor;
-  const floorP99 = percentile(floor, 99);
-  const all = Object.entries(results).filter(([k]) => k !== "no-op route").flatMap(([, xs]) => xs);
-  console.log(`${"all".padEnd(22)} ${all.length} requests  p50 ${round(median(all))} ms  p99 ${round(percentile(all, 99))} ms`);
-  for (const [kind, xs] of Object.entries(results)) if (kind !== "no-op route") console.log(`${kind.padEnd(22)} p99 ÷ no-op p99 = ${round(percentile(xs, 99) / floorP99, 2)}×`);
-  report(
-    Object.entries(results).flatMap(([kind, xs]) =>
-      kind === "no-op route"
-        ? [
-            { bench: "interactions", figure: "no-op route p50 (the machine's floor)", value: round(median(xs)), unit: "ms" },
-            { bench: "interactions", figure: "no-op route p99 (the machine's floor)", value: round(percentile(xs, 99)), unit: "ms" },
-          ]
-        : [
-            { bench: "interactions", figure: `${kind} p50`, value: round(median(xs)), unit: "ms" },
-            { bench: "interactions", figure: `${kind} p99`, value: round(percentile(xs, 99)), unit: "ms", goal: "≤ 20" },
-            { bench: "interactions", figure: `${kind} p99 ÷ no-op p99`, value: round(percentile(xs, 99) / floorP99, 2), unit: "×" },
-          ],
-    ),
-  );
+
+  // What each layer under the no-op costs: the client's round trip, workerd with Loop's 404,
+  // and wrangler dev's proxy on top.
+  const plainTimes: Record<string, number[]> = {};
+  await measure(plainTimes, "plain Node HTTP 404 (the client's floor)", () => ({}), 0, 0, () => sendNoop(plainUrl, {}));
+  const client = plainTimes["plain Node HTTP 404 (the client's floor)"]!;
+  figures.push({ bench: "interactions", figure: "plain Node HTTP round trip p50 (the client's floor)", value: round(median(client)), unit: "ms" });
+  if (floors.direct) figures.push({ bench: "interactions", figure: "workerd + Loop's 404 route, p50 over the client's floor", value: round(median(floors.direct) - median(client)), unit: "ms" });
+  if (floors.direct && floors.proxy) {
+    figures.push(
+      { bench: "interactions", figure: "wrangler dev's proxy, p50 added", value: round(median(floors.proxy) - median(floors.direct)), unit: "ms" },
+      { bench: "interactions", figure: "wrangler dev's proxy, p99 added", value: round(percentile(floors.proxy, 99) - percentile(floors.direct, 99)), unit: "ms" },
+    );
+  }
+  report(figures);
 } finally {
   await worker.stop();
   await fake.close();
+  plain.close();
 }

@@ -11,13 +11,13 @@ export async function discordSigner() {
     /** The DISCORD_PUBLIC_KEY the Worker must be given. */
     publicKey,
     /** Signs and sends; timed from sending the signed request to having the whole answer. */
-    async send(url: string, body: string): Promise<{ ms: number; type: number }> {
+    async send(url: string, body: string, extraHeaders: Record<string, string> = {}): Promise<{ ms: number; type: number }> {
       const timestamp = String(Math.floor(Date.now() / 1000));
       const sig = Buffer.from(await webcrypto.subtle.sign({ name: "Ed25519" }, pair.privateKey, new TextEncoder().encode(timestamp + body))).toString("hex");
       const t0 = performance.now();
       const res = await fetch(`${url}/discord/interactions`, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-signature-ed25519": sig, "x-signature-timestamp": timestamp },
+        headers: { ...extraHeaders, "content-type": "application/json", "x-signature-ed25519": sig, "x-signature-timestamp": timestamp },
         body,
       });
       const json = (await res.json()) as { type: number };
