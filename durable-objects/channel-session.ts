@@ -26,7 +26,6 @@ import { runView } from "../core/domain/views.ts";
 import { channelOfPlace } from "../core/domain/discord-channels.ts";
 import { insertRun } from "../core/domain/runs.ts";
 import { discordRest } from "../core/discord/rest.ts";
-import { AppError } from "../core/errors.ts";
 import { dueIteration, iterationEnded } from "../core/loops/iterations.ts";
 import { config, type Config, type Env } from "../core/env.ts";
 import { log } from "../core/log.ts";
@@ -159,7 +158,6 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
    * a failure replaces the deferred reply, and the run is queued as `queueRun` queues any run.
    */
   async ask(request: AskRequest): Promise<void> {
-    let runId: number | null = null;
     try {
       const channel = await channelOfPlace(this.#db, request.place);
       if (typeof channel === "string") return await this.#answerAsk(request, channel);
@@ -171,14 +169,11 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
       };
       // A channel Loop made for Discord has the Discord id as its Loop id: it is this session.
       const session = channel.id === request.place.channelId ? this : sessionOf(this.env, channel.id);
-      runId = (await session.queueRun(channel.id, queued)).run.id;
+      await session.queueRun(channel.id, queued);
     } catch (err) {
-      log.error("discord: ask failed after the deferral", { runId, error: String(err) });
-      const why = err instanceof AppError ? err.message : ASK_FAILED;
-      await this.#answerAsk(
-        request,
-        runId !== null ? `Run #${runId} is queued, but its live message could not be set up; follow it with \`GET /api/runs/${runId}\`.` : `⚠️ ${why}`,
-      );
+      // A run inserted before the failure is not lost: the sweep starts a channel's stuck queue.
+      log.error("discord: ask failed after the deferral", { channelId: request.place.channelId, error: String(err) });
+      await this.#answerAsk(request, `⚠️ ${ASK_FAILED}`);
     }
   }
 
