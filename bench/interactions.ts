@@ -23,13 +23,14 @@
  * BENCH_PATHS=proxy or direct runs one of them.
  *
  * BENCH_INTERACTIONS requests of each kind (default 1,000), after a warm-up. The live
- * messages the asks start are edited through a fake Discord API, never the real one.
+ * messages the asks start are edited through a fake Discord API, never the real one, served
+ * from a process of its own (bench/fake-discord-process.ts) so that its work is not timed.
  * Prints figures only; nothing here asserts.
  */
 import { ChannelKind, InteractionKind, OptionType } from "../protocol/discord-constants.ts";
-import { startFakeDiscord } from "../test/fakes/discord.ts";
 import { createServer } from "node:http";
 import { startDevWorker } from "./dev-worker.ts";
+import { startFakeDiscordProcess } from "./fake-discord-process.ts";
 import { median, percentile, report, round, type Figure } from "./lib.ts";
 import { discordSigner } from "./signer.ts";
 
@@ -68,8 +69,13 @@ const KINDS: Record<string, () => object> = {
   ping: () => ({ id: snowflake(), application_id: APP, type: InteractionKind.Ping, token: "ping", version: 1 }),
   status: () => interaction(InteractionKind.ApplicationCommand, sub("status")),
   autocomplete: () => interaction(InteractionKind.ApplicationCommandAutocomplete, sub("cancel", [{ type: OptionType.Integer, name: "task_id", value: "1", focused: true }])),
-  ask: () => interaction(InteractionKind.ApplicationCommand, sub("ask", [{ type: OptionType.String, name: "prompt", value: "benchmark question" }]), String(960000000000000000n + (ids % BigInt(ASK_CHANNELS)))),
+  ask: () => {
+    asks++;
+    return interaction(InteractionKind.ApplicationCommand, sub("ask", [{ type: OptionType.String, name: "prompt", value: "benchmark question" }]), String(960000000000000000n + (ids % BigInt(ASK_CHANNELS))));
+  },
 };
+/** Asks sent (warm-ups included), to give the Discord calls they caused per ask. */
+let asks = 0;
 const EXPECT: Record<string, number> = { ping: 1, status: 4, autocomplete: 8, ask: 5 };
 const ONLY = process.env.BENCH_KINDS?.split(",");
 const ASK_GAP_MS = Number(process.env.BENCH_ASK_GAP_MS ?? 25);
@@ -98,7 +104,8 @@ const PATHS = [
   { key: "direct", label: " (direct to workerd)", title: "straight to the user worker's workerd" },
 ].filter((p) => !process.env.BENCH_PATHS || process.env.BENCH_PATHS.split(",").includes(p.key));
 
-const fake = await startFakeDiscord({ botToken: "bench-bot-token" });
+// In a process of its own: the asks' live-message edits must not run on the client's event loop.
+const fake = await startFakeDiscordProcess("bench-bot-token");
 const worker = await startDevWorker({ DISCORD_PUBLIC_KEY: signer.publicKey, DISCORD_API_BASE: fake.url, DISCORD_BOT_TOKEN: "bench-bot-token", LOG_LEVEL: "error", ADMIN_TOKEN: `bench-admin-${crypto.randomUUID()}` });
 try {
   // A channel with a few tasks, so status and autocomplete read real rows.
@@ -174,6 +181,12 @@ try {
       { bench: "interactions", figure: "wrangler dev's proxy, p50 added", value: round(median(floors.proxy) - median(floors.direct)), unit: "ms" },
       { bench: "interactions", figure: "wrangler dev's proxy, p99 added", value: round(percentile(floors.proxy, 99) - percentile(floors.direct, 99)), unit: "ms" },
     );
+  }
+  if (asks) {
+    // Each ask's live message: the background work a later request competes with.
+    const perAsk = (await fake.callCount()) / asks;
+    console.log(`Discord API calls per ask (its live message, after the answer): ${round(perAsk, 2)}`);
+    figures.push({ bench: "interactions", figure: "Discord API calls per ask, after its answer", value: round(perAsk, 2), unit: "calls" });
   }
   report(figures);
 } finally {
