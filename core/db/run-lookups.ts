@@ -10,7 +10,7 @@
  * statement again once it is bound. Without the index, the sweep's look for stuck queues would
  * read every run, every minute.
  */
-import { and, asc, count, eq, gte, lt, lte, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, gte, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
 import type { RunStatus } from "../../protocol/api.ts";
 import type { Db } from "./client.ts";
 import { runs } from "./schema.ts";
@@ -24,6 +24,9 @@ export const RUN_RESCUED = sql`${runs.firedBy} = 'sweep'`;
 
 /** `status = <status>`; on runs_status for every status it holds. */
 export const runStatusIs = (status: RunStatus): SQL => (status === "succeeded" ? eq(runs.status, status) : and(eq(runs.status, status), NOT_SUCCEEDED)!);
+
+/** `status IN (<statuses>)`, none of them succeeded: on runs_status. */
+export const runStatusIn = (statuses: readonly Exclude<RunStatus, "succeeded">[]): SQL => and(inArray(runs.status, [...statuses]), NOT_SUCCEEDED)!;
 
 /** A channel's oldest queued run, the next to hand out. */
 export const nextQueuedRun = (db: Db, channelId: string) =>

@@ -11,6 +11,7 @@ import type { Channel } from "../../protocol/api.ts";
 import type { AskPlace } from "../../durable-objects/contracts.ts";
 import type { Db } from "../db/client.ts";
 import { batchPrepared, preparedPer } from "../db/prepared.ts";
+import { runStatusIn } from "../db/run-lookups.ts";
 import { channels, runs, tasks, type ChannelRow, type RunRow, type TaskRow } from "../db/schema.ts";
 import { conflict, invalid } from "../errors.ts";
 import { loadChannel, normalizeDir } from "./channels.ts";
@@ -98,7 +99,7 @@ const discordChannelQueries = preparedPer((db) => {
     active: db
       .select()
       .from(runs)
-      .where(and(inArray(runs.channelId, ids), inArray(runs.status, [...ACTIVE_STATUSES])))
+      .where(and(inArray(runs.channelId, ids), runStatusIn(ACTIVE_STATUSES)))
       .orderBy(desc(runs.id))
       .limit(200)
       .prepare(),

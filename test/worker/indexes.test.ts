@@ -6,10 +6,10 @@
  * drizzle generates for the product's own query builders (core/db/run-lookups.ts).
  */
 import { env } from "cloudflare:workers";
-import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, lt, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { RunStatus } from "../../protocol/api.ts";
-import { channelsQueuedBefore, expiredApprovals, nextQueuedRun, rescuedCount, runStatusIs } from "../../core/db/run-lookups.ts";
+import { channelsQueuedBefore, expiredApprovals, nextQueuedRun, rescuedCount, runStatusIn, runStatusIs } from "../../core/db/run-lookups.ts";
 import { channels, runs } from "../../core/db/schema.ts";
 import { createChannel, createTask, insertDiscordChannel, insertRun, store, uniqueDir } from "./helpers.ts";
 
@@ -57,6 +57,12 @@ describe("lookups on partial indexes", () => {
       expect(await plan(listing(status)), status).toMatch(uses("runs_status"));
     }
     expect(await plan(listing("succeeded"))).toMatch(/^SCAN runs$/);
+  });
+
+  it("a Discord channel's live runs (/loop status) use runs_status, not every run of the channel", async () => {
+    const ids = db.select({ id: channels.id }).from(channels).where(eq(channels.discordChannelId, "123"));
+    const live = db.select().from(runs).where(and(inArray(runs.channelId, ids), runStatusIn(["running", "queued", "waiting_approval"]))).orderBy(desc(runs.id)).limit(200);
+    expect(await plan(live)).toMatch(/USING INDEX runs_status \(status=\? AND channel_id=\?\)/);
   });
 
   it("the count of the sweep's rescues uses runs_rescued", async () => {
