@@ -1,6 +1,6 @@
 /**
- * bench/cpu's window on the Worker: a Chrome DevTools Protocol client (`ws`) on the
- * `wrangler dev --inspector-port` socket, driving V8's CPU profiler (Profiler.enable /
+ * bench/cpu's window on an isolate: a Chrome DevTools Protocol client (`ws`) on workerd's
+ * inspector, driving V8's CPU profiler (Profiler.enable /
  * setSamplingInterval / start / stop), and the arithmetic that turns a profile into CPU time.
  *
  * How a profile becomes CPU milliseconds (and why not the obvious sum of timeDeltas):
@@ -45,14 +45,34 @@ export interface Profiler {
   stop(): Promise<CpuProfile>;
   /** A script's source (the Worker's bundle), for mapping frames to modules. */
   source(scriptId: string): Promise<string>;
-  close(): void;
+  /** Ends the session, resolved once workerd closed it (it then accepts the next one). */
+  close(): Promise<void>;
 }
 
-/** Connects to the Worker's inspector (wrangler's proxy serves one target, at /ws). */
-export async function attachProfiler(inspectorPort: number): Promise<Profiler> {
-  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as { webSocketDebuggerUrl: string }[];
-  const url = targets[0]?.webSocketDebuggerUrl;
-  if (!url) throw new Error(`no inspector target on port ${inspectorPort}`);
+/** How long attachProfiler keeps trying while workerd still holds the previous session. */
+const ATTACH_TIMEOUT_MS = 15_000;
+const ATTACH_RETRY_MS = 200;
+
+/**
+ * Connects to one isolate's inspector (a DevTools WebSocket URL: see workerdInspector in
+ * cpu-split.ts). workerd serves one inspector session at a time, across all its isolates: it
+ * accepts a second connection and closes it at once, also for a moment after the previous
+ * one closed. So close a session before attaching to another isolate; the attach retries
+ * until workerd keeps the connection (answers Profiler.enable).
+ */
+export async function attachProfiler(url: string): Promise<Profiler> {
+  const deadline = Date.now() + ATTACH_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return await attachOnce(url);
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`could not attach to ${url} within ${ATTACH_TIMEOUT_MS / 1000} s (is another inspector session open?): ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, ATTACH_RETRY_MS));
+    }
+  }
+}
+
+async function attachOnce(url: string): Promise<Profiler> {
   const ws = new WebSocket(url);
   await new Promise((resolve, reject) => {
     ws.once("open", resolve);
@@ -68,15 +88,26 @@ export async function attachProfiler(inspectorPort: number): Promise<Profiler> {
     if (msg.error) waiter.reject(new Error(`CDP: ${msg.error.message}`));
     else waiter.resolve(msg.result);
   });
+  // A closed session answers nothing more: fail what waits rather than hang.
+  ws.on("close", (code) => {
+    for (const waiter of pending.values()) waiter.reject(new Error(`the inspector closed the session (${code})`));
+    pending.clear();
+  });
   const send = <T = unknown>(method: string, params: object = {}): Promise<T> =>
     new Promise((resolve, reject) => {
+      if (ws.readyState !== WebSocket.OPEN) return reject(new Error("the inspector session is closed"));
       const id = ++nextId;
       pending.set(id, { resolve, reject });
       ws.send(JSON.stringify({ id, method, params }));
     });
-  await send("Profiler.enable");
-  // V8 refuses a new interval while profiling, so it is set once, before any start.
-  await send("Profiler.setSamplingInterval", { interval: SAMPLING_INTERVAL_US });
+  try {
+    await send("Profiler.enable");
+    // V8 refuses a new interval while profiling, so it is set once, before any start.
+    await send("Profiler.setSamplingInterval", { interval: SAMPLING_INTERVAL_US });
+  } catch (e) {
+    ws.terminate();
+    throw e;
+  }
   return {
     start: () => send("Profiler.start").then(() => undefined),
     stop: async () => (await send<{ profile: CpuProfile }>("Profiler.stop")).profile,
@@ -89,7 +120,12 @@ export async function attachProfiler(inspectorPort: number): Promise<Profiler> {
         await send("Debugger.disable");
       }
     },
-    close: () => ws.close(),
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (ws.readyState === WebSocket.CLOSED) return resolve();
+        ws.once("close", () => resolve());
+        ws.close();
+      }),
   };
 }
 

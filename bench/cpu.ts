@@ -1,29 +1,32 @@
 /**
  * bench/cpu: CPU time per request, per route kind, as the Workers Free plan counts it
- * (10 ms per invocation; error 1102 past it). `wrangler dev` (local workerd, local D1 and
- * Durable Objects) with `--inspector-port`; V8's CPU profiler over the DevTools Protocol
- * (bench/cpu-profile.ts says how samples become milliseconds). For each kind: a warm-up, then
- * BENCH_CPU_N requests (100) one at a time inside one profile, and the profile's CPU ÷ N.
- * This is done BENCH_CPU_ROUNDS times (3), the kinds interleaved, and the median taken.
+ * (10 ms per invocation; error 1102 past it). `wrangler dev` (local workerd, local D1) runs
+ * the Worker and its Durable Objects as two workers (cpu-split.ts), so the Worker's isolate
+ * does the Worker's work alone, as on Cloudflare, where a DO call is an invocation of its own
+ * with its own CPU limit. V8's CPU profiler over workerd's inspector (bench/cpu-profile.ts says
+ * how samples become milliseconds). For each kind: a warm-up, then BENCH_CPU_N requests (100)
+ * one at a time inside one profile, and the profile's CPU ÷ N. workerd profiles one isolate at
+ * a time, so each round runs every kind twice: once profiling the Worker's isolate, once the
+ * Durable Objects'. BENCH_CPU_ROUNDS rounds (3), the kinds interleaved, and the median taken.
  *
  * The baseline is the no-op route, `GET /discord/nope` (routing + the app's 404), measured in
  * the same round: a route's own CPU is its figure minus the no-op's, and the ratio is its
  * figure ÷ the no-op's. Both cancel what every request pays here and not on Cloudflare
  * (the profiler's sampling, wrangler's dev proxy, a loaded machine).
  *
- * Two builds: the dev bundle (`wrangler dev` bundling worker/index.ts, unminified), and the
- * production bundle (`wrangler deploy --dry-run --minify --outdir`) served as is by
- * `wrangler dev --no-bundle`, i.e. what would be deployed. BENCH_CPU_BUILDS=dev|prod picks one.
+ * Two builds: the dev bundle (wrangler bundling worker/index.ts, unminified), and the
+ * production bundle (`wrangler deploy --dry-run --minify --outdir`) served as is by both
+ * workers (`no_bundle`), i.e. what would be deployed. BENCH_CPU_BUILDS=dev|prod picks one.
  *
  * A figure includes everything the isolate does for the request, also after the answer
- * (waitUntil work, the live Discord message's edits) and the Durable Objects it calls: in
- * workerd locally they run in the same isolate. On Cloudflare a Durable Object's work is an
- * invocation of its own with its own CPU budget, so for claim, events, complete, ask and the
- * sweep these figures over-state the Worker's share. bench/cpu.md gives the figures and the
- * estimate for Cloudflare.
+ * (waitUntil work, the live Discord message's edits). The Durable Objects' column is the CPU
+ * the same requests cause in the objects' isolate (the Dispatcher, the ChannelSessions). In
+ * the dev bundle the bench checks the split: the Worker's profile must hold no Durable Object
+ * code (it stops with an error otherwise). bench/cpu.md gives the figures and the estimate for
+ * Cloudflare.
  *
  * BENCH_CPU_TOP=8 also prints each kind's heaviest functions (self time), for finding cuts.
- * Prints figures only; nothing here asserts.
+ * Prints figures; the one thing it checks is the split (above).
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -34,8 +37,9 @@ import { ChannelKind, InteractionKind, OptionType } from "../protocol/discord-co
 import { MCP_PATH } from "../protocol/mcp.ts";
 import { RUNNER_PATH, type Job } from "../protocol/runner.ts";
 import { startFakeDiscord } from "../test/fakes/discord.ts";
-import { freePort, startWorker, type TestWorker } from "../test/support/worker.ts";
+import { startWorker, type TestWorker } from "../test/support/worker.ts";
 import { attachProfiler, cpuMicros, topSelf, type CallFrame, type CpuProfile, type Profiler } from "./cpu-profile.ts";
+import { workerdInspector, writeSplitConfigs } from "./cpu-split.ts";
 import { client, median, report, round, type Figure } from "./lib.ts";
 import { discordSigner } from "./signer.ts";
 
@@ -264,11 +268,12 @@ async function kinds(worker: TestWorker, fakeDiscordUrl: string, signer: Awaited
 /**
  * Maps a frame to its source module: the unminified dev bundle marks each module with a
  * `// path` line (esbuild); the minified production bundle has no marks, so there it is "".
+ * One per isolate: script ids are an isolate's own.
  */
-function moduleMapper(profiler: Profiler): { load(p: CpuProfile): Promise<void>; moduleOf(f: CallFrame): string } {
+function moduleMapper(): { load(p: CpuProfile, profiler: Profiler): Promise<void>; moduleOf(f: CallFrame): string } {
   const marks = new Map<string, { line: number; module: string }[]>();
   return {
-    async load(p) {
+    async load(p, profiler) {
       for (const n of p.nodes) {
         const { scriptId, url } = n.callFrame;
         if (marks.has(scriptId) || url !== "index.js") continue;
@@ -303,48 +308,85 @@ async function quiesce(profiler: Profiler, before: string): Promise<void> {
   }
 }
 
-/** Per build, each kind's CPU in Durable Object code, per round (dev bundle only: see moduleMapper). */
-const doShare = new Map<string, Map<string, number[]>>();
+/** One of the two isolates (cpu-split.ts): the Worker's, or its Durable Objects'. */
+interface Isolate {
+  label: "Worker" | "Durable Objects";
+  /** Its inspector's DevTools WebSocket URL. */
+  url: string;
+  modules: ReturnType<typeof moduleMapper>;
+  /** Each kind's CPU per request, per round. */
+  perRound: Map<string, number[]>;
+}
+
+/** Runs `fn` with a profiler attached to `isolate`, detaching after (one session at a time). */
+async function attached<T>(isolate: Isolate, fn: (profiler: Profiler) => Promise<T>): Promise<T> {
+  const profiler = await attachProfiler(isolate.url);
+  try {
+    return await fn(profiler);
+  } finally {
+    await profiler.close();
+  }
+}
+
+/**
+ * Durable Object code, by module, in the unminified bundle. contracts.ts is the Worker's side
+ * of the contract (dispatcherOf, sessionOf: building stubs), so it runs in the Worker.
+ */
+const isDoCode = (module: string) => module.startsWith("durable-objects/") && module !== "durable-objects/contracts.ts";
+
 /** Each kind's surface, by name, for its goal. */
 const surfaceOf = new Map<string, string>();
 
-async function profileKinds(build: string, profiler: Profiler, all: Kind[]): Promise<Map<string, number[]>> {
+/**
+ * workerd profiles one isolate at a time (see attachProfiler), so each round runs every kind
+ * twice: a pass profiling the Worker's isolate, then a pass profiling the Durable Objects'.
+ * A pass runs the kinds in order, as the runner's claim → events → complete need.
+ */
+async function profileKinds(build: string, isolates: Isolate[], all: Kind[]): Promise<void> {
   for (const k of all) surfaceOf.set(k.name, k.surface);
-  const perRound = new Map<string, number[]>(all.map((k) => [k.name, []]));
-  const doPerRound = new Map<string, number[]>(all.map((k) => [k.name, []]));
-  doShare.set(build, doPerRound);
-  const modules = moduleMapper(profiler);
-  const isDo = (f: CallFrame) => modules.moduleOf(f).startsWith("durable-objects/");
-  const where = (f: CallFrame) => `(${modules.moduleOf(f) || `${f.url}:${f.lineNumber + 1}`})`;
-  // The warm-up runs under a profile that is thrown away: V8's first profile in an isolate
-  // recompiles every function it meets with source positions, which would land in the figures.
-  await profiler.start();
-  for (const kind of all) {
-    await kind.prepare?.(WARMUP);
-    for (let i = 0; i < WARMUP; i++) await kind.request(i);
+  for (const isolate of isolates) for (const k of all) isolate.perRound.set(k.name, []);
+  const where = (isolate: Isolate) => (f: CallFrame) => `(${isolate.modules.moduleOf(f) || `${f.url}:${f.lineNumber + 1}`})`;
+  // The warm-up runs under a profile that is thrown away, once per isolate: V8's first profile
+  // in an isolate recompiles every function it meets with source positions, which would land
+  // in the figures.
+  for (const isolate of isolates) {
+    console.log(`${build}: warm-up, profiling the ${isolate.label} isolate`);
+    await attached(isolate, async (profiler) => {
+      await profiler.start();
+      for (const kind of all) {
+        await kind.prepare?.(WARMUP);
+        for (let i = 0; i < WARMUP; i++) await kind.request(i);
+      }
+      await profiler.stop();
+    });
   }
-  await profiler.stop();
   let i = WARMUP;
   for (let r = 0; r < ROUNDS; r++) {
-    for (const kind of all) {
-      await kind.prepare?.(N);
-      await quiesce(profiler, kind.name);
-      await profiler.start();
-      for (let n = 0; n < N; n++) await kind.request(i++);
-      await sleep(SETTLE_MS);
-      const profile = await profiler.stop();
-      await modules.load(profile);
-      const { cpuUs, doUs } = cpuMicros(profile, isDo);
-      perRound.get(kind.name)!.push(cpuUs / 1000 / N);
-      doPerRound.get(kind.name)!.push(doUs / 1000 / N);
-      if (TOP && r === ROUNDS - 1) {
-        console.log(`  ${build} ${kind.name}: ${round(cpuUs / 1000 / N, 2)} ms/request; heaviest (ms/request):`);
-        for (const t of topSelf(profile, TOP, where)) console.log(`      ${round(t.us / 1000 / N, 3)}  ${t.name}`);
-      }
+    for (const isolate of isolates) {
+      console.log(`${build}: round ${r + 1}/${ROUNDS}, profiling the ${isolate.label} isolate`);
+      await attached(isolate, async (profiler) => {
+        for (const kind of all) {
+          await kind.prepare?.(N);
+          await quiesce(profiler, kind.name);
+          await profiler.start();
+          for (let n = 0; n < N; n++) await kind.request(i++);
+          await sleep(SETTLE_MS);
+          const profile = await profiler.stop();
+          await isolate.modules.load(profile, profiler);
+          const { cpuUs, doUs } = cpuMicros(profile, (f) => isDoCode(isolate.modules.moduleOf(f)));
+          // The split is real only if the Worker's isolate never runs Durable Object code.
+          if (isolate.label === "Worker" && doUs > 0) {
+            throw new Error(`${kind.name}: the Worker's isolate ran Durable Object code (${round(doUs / 1000, 2)} ms): the split into two workers failed`);
+          }
+          isolate.perRound.get(kind.name)!.push(cpuUs / 1000 / N);
+          if (TOP && r === ROUNDS - 1) {
+            console.log(`  ${build} ${kind.name}, ${isolate.label}: ${round(cpuUs / 1000 / N, 2)} ms/request; heaviest (ms/request):`);
+            for (const t of topSelf(profile, TOP, where(isolate))) console.log(`      ${round(t.us / 1000 / N, 3)}  ${t.name}`);
+          }
+        }
+      });
     }
-    console.log(`${build}: round ${r + 1}/${ROUNDS} done`);
-  }
-  return perRound;
+      }
 }
 
 /** `wrangler deploy --dry-run --minify`: the bundle `wrangler deploy` would upload. */
@@ -357,53 +399,59 @@ async function buildProduction(): Promise<{ script: string; dir: string }> {
   return { script: join(dir, "index.js"), dir };
 }
 
-async function measureBuild(build: string): Promise<Map<string, number[]>> {
+/** Each kind's CPU per request, per round, in the Worker's isolate and in the Durable Objects'. */
+interface BuildFigures {
+  worker: Map<string, number[]>;
+  dos: Map<string, number[]>;
+}
+
+async function measureBuild(build: string): Promise<BuildFigures> {
   const fake = await startFakeDiscord({ botToken: BOT_TOKEN });
   const signer = await discordSigner();
   const prod = build === "prod" ? await buildProduction() : null;
-  const inspectorPort = await freePort();
-  const worker = await startWorker({
-    inspectorPort,
-    // With a script path wrangler looks for its configuration beside the script: name ours.
-    ...(prod ? { script: prod.script, config: join(ROOT, "wrangler.toml") } : {}),
-    vars: { DISCORD_PUBLIC_KEY: signer.publicKey, DISCORD_API_BASE: fake.url, DISCORD_BOT_TOKEN: BOT_TOKEN, LOG_LEVEL: "error" },
-  });
+  const configDir = await mkdtemp(join(tmpdir(), "loop-cpu-split-"));
+  const vars = { DISCORD_PUBLIC_KEY: signer.publicKey, DISCORD_API_BASE: fake.url, DISCORD_BOT_TOKEN: BOT_TOKEN, LOG_LEVEL: "error" };
+  const split = await writeSplitConfigs(configDir, vars, prod?.script);
+  const worker = await startWorker({ config: split.paths, vars });
   try {
-    const profiler = await attachProfiler(inspectorPort);
-    try {
-      return await profileKinds(build, profiler, await kinds(worker, fake.url, signer));
-    } finally {
-      profiler.close();
-    }
+    const targets = await workerdInspector(worker.pid);
+    const isolate = (name: string, label: Isolate["label"]): Isolate => {
+      const url = targets.get(name);
+      if (!url) throw new Error(`workerd's inspector lists no isolate "${name}" (it has: ${[...targets.keys()].join(", ")})`);
+      return { label, url, modules: moduleMapper(), perRound: new Map() };
+    };
+    const isolates = [isolate(split.worker, "Worker"), isolate(split.dos, "Durable Objects")];
+    await profileKinds(build, isolates, await kinds(worker, fake.url, signer));
+    return { worker: isolates[0]!.perRound, dos: isolates[1]!.perRound };
   } finally {
     await worker.stop();
     await fake.close();
+    await rm(configDir, { recursive: true, force: true });
     if (prod) await rm(prod.dir, { recursive: true, force: true });
   }
 }
 
-const results = new Map<string, Map<string, number[]>>();
+const results = new Map<string, BuildFigures>();
 for (const build of BUILDS) results.set(build, await measureBuild(build));
 
 const figures: Figure[] = [];
-for (const [build, perRound] of results) {
+for (const [build, { worker: perRound, dos: inDo }] of results) {
   const noop = perRound.get("no-op (404)")!;
-  const inDo = doShare.get(build)!;
-  const attributed = [...inDo.values()].some((xs) => xs.some((x) => x > 0));
   console.log(`\n${build} bundle: CPU per request (median of ${ROUNDS} rounds × ${N} requests)`);
-  console.log(`| route | CPU per request | vs the no-op | own CPU (− no-op) |${attributed ? " of which in Durable Objects |" : ""}`);
-  console.log(`| --- | --- | --- | --- |${attributed ? " --- |" : ""}`);
+  console.log("| route | Worker CPU per request | vs the no-op | Worker's own CPU (− no-op) | Durable Objects' CPU per request |");
+  console.log("| --- | --- | --- | --- | --- |");
   for (const [name, xs] of perRound) {
     const baseline = name.startsWith("no-op");
     const ratio = median(xs.map((x, r) => x / noop[r]!));
     const own = median(xs.map((x, r) => x - noop[r]!));
     const doMs = median(inDo.get(name)!);
-    const cells = [name, `${round(median(xs), 2)} ms`, `${round(ratio, 1)}×`, baseline ? "" : `${round(own, 2)} ms`, ...(attributed ? [doMs ? `≥ ${round(doMs, 2)} ms` : ""] : [])];
+    const cells = [name, `${round(median(xs), 2)} ms`, `${round(ratio, 1)}×`, baseline ? "" : `${round(own, 2)} ms`, `${round(doMs, 2)} ms`];
     console.log(`| ${cells.join(" | ")} |`);
-    figures.push({ bench: "cpu", figure: `${build}: ${name} CPU per request`, value: round(median(xs), 2), unit: "ms" });
+    figures.push({ bench: "cpu", figure: `${build}: ${name} Worker CPU per request`, value: round(median(xs), 2), unit: "ms" });
+    figures.push({ bench: "cpu", figure: `${build}: ${name} Durable Objects' CPU per request`, value: round(doMs, 2), unit: "ms" });
     const goal = GOAL_MS[surfaceOf.get(name)!];
     if (!baseline) {
-      figures.push({ bench: "cpu", figure: `${build}: ${name} own CPU`, value: round(own, 2), unit: "ms", ...(goal && build === "prod" ? { goal: `≤ ${goal}` } : {}) });
+      figures.push({ bench: "cpu", figure: `${build}: ${name} Worker's own CPU`, value: round(own, 2), unit: "ms", ...(goal && build === "prod" ? { goal: `≤ ${goal}` } : {}) });
     }
   }
 }

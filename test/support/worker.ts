@@ -17,6 +17,8 @@ export interface TestWorker {
   url: string;
   adminToken: string;
   persistDir: string;
+  /** wrangler's pid, also its process group's (bench/cpu finds workerd among its children). */
+  pid: number;
   /** Everything wrangler printed, for diagnosing a failed test. */
   output(): string;
   stop(): Promise<void>;
@@ -45,15 +47,19 @@ const baseEnv = (): NodeJS.ProcessEnv => ({
 
 /**
  * `config`: another wrangler configuration (the benchmarks' metered build); default wrangler.toml.
+ * Several (bench/cpu's Worker and its Durable Objects' worker) run as one multi-worker session;
+ * the first is the one served on `port`, and migrations are applied with it.
  * `script`: serve this already-built Worker file as is (`--no-bundle`), e.g. the output of
  * `wrangler deploy --dry-run --outdir`; `inspectorPort`: where DevTools (bench/cpu) can attach.
  */
 export async function startWorker(
-  opts: { vars?: Record<string, string>; port?: number; config?: string; script?: string; inspectorPort?: number } = {},
+  opts: { vars?: Record<string, string>; port?: number; config?: string | string[]; script?: string; inspectorPort?: number } = {},
 ): Promise<TestWorker> {
   const persistDir = await mkdtemp(join(tmpdir(), "loop-worker-"));
-  const configArgs = opts.config ? ["--config", opts.config] : [];
-  await run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir, ...configArgs], { cwd: ROOT, env: baseEnv() });
+  const configs = opts.config === undefined ? [] : [opts.config].flat();
+  const configArgs = configs.flatMap((c) => ["--config", c]);
+  const migrateArgs = configs.length ? ["--config", configs[0]!] : [];
+  await run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir, ...migrateArgs], { cwd: ROOT, env: baseEnv() });
   const port = opts.port ?? (await freePort());
   const adminToken = `test-admin-${crypto.randomUUID()}`;
   const vars = { ADMIN_TOKEN: adminToken, LOG_LEVEL: "warn", ...opts.vars };
@@ -109,5 +115,5 @@ export async function startWorker(
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url, adminToken, persistDir, output: () => out, stop };
+  return { url, adminToken, persistDir, pid: child.pid!, output: () => out, stop };
 }
