@@ -51,6 +51,17 @@ describe("runners", () => {
     expect((await call("POST", "/runner/v1/claim", "loop_runner_nope", { wait_ms: 0 })).status).toBe(401);
   });
 
+  it("refuses a removed runner's token on its very next request", async () => {
+    const { label, runner } = await setup();
+    const seen = await call("POST", "/runner/v1/claim", runner, { wait_ms: 0, labels: [label] });
+    expect(seen.status).toBe(204);
+    const id = (await admin("GET", "/api/runners")).body.runners.find((r: any) => r.name === `${label}-r0`).id;
+    expect((await admin("DELETE", `/api/runners/${id}`)).status).toBe(204);
+    const refused = await call("POST", "/runner/v1/claim", runner, { wait_ms: 0 });
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.code).toBe("unauthorized");
+  });
+
   it("refuses a second runner with the same name", async () => {
     await admin("POST", "/api/runners", { name: "dup-runner" });
     const again = await admin("POST", "/api/runners", { name: "dup-runner" });

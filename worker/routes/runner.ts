@@ -45,7 +45,7 @@ interface RunnerEnv {
 const leaseLost = (reason: string) => new AppError(409, "lease_lost", `You no longer hold this run's lease: ${reason}.`);
 
 const runnerAuth = createMiddleware<RunnerEnv>(async function runnerAuth(c, next) {
-  c.set("runner", await authenticateRunner(db(c.env.DB), bearer(c.req.header("authorization")), (p) => c.executionCtx.waitUntil(p)));
+  c.set("runner", await authenticateRunner(c.env.DB, bearer(c.req.header("authorization")), (p) => c.executionCtx.waitUntil(p)));
   await next();
 });
 
