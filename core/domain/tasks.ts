@@ -1,6 +1,6 @@
 /**
  * Scheduled tasks: the one place their rules live. REST, Discord and MCP all call these
- * functions; every change re-arms the channel's alarm.
+ * functions; a change that moves the channel's earliest due time re-arms its alarm (arm.ts).
  */
 import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import { MAX_LIST_PAGE, type CreateTask, type Task, type TaskWithPreview, type UpdateTask } from "../../protocol/api.ts";
@@ -9,7 +9,7 @@ import { preparedPer } from "../db/prepared.ts";
 import { channels, tasks, type ChannelRow, type TaskRow } from "../db/schema.ts";
 import { conflict, invalid, notFound } from "../errors.ts";
 import { canSeeChannel, visibleChannels } from "./actor.ts";
-import { armChannel, armIfMoved } from "./arm.ts";
+import { armIfMoved } from "./arm.ts";
 import { channelRef, loadChannel } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
 import { assertMayGovern } from "./policy.ts";
@@ -73,7 +73,7 @@ export async function createTask(ctx: DomainContext, input: CreateTask): Promise
   if (options.worktree) await assertWorktreePossible(ctx, channel);
   const templateName = input.template_name ?? null;
   if (templateName) {
-    const taken = await ctx.db.query.tasks.findFirst({ where: and(eq(tasks.channelId, channel.id), eq(tasks.templateName, templateName)), columns: { id: true } });
+    const [taken] = await ctx.db.select({ id: tasks.id }).from(tasks).where(and(eq(tasks.channelId, channel.id), eq(tasks.templateName, templateName))).limit(1);
     if (taken) throw conflict(`task #${taken.id} of this channel already carries template_name ${templateName}.`, "template_name");
   }
   const insert = ctx.db
@@ -204,6 +204,10 @@ export async function deleteTask(ctx: DomainContext, id: number): Promise<void> 
   // Recorded before the delete: the runs that say which runners made a worktree lose
   // their task_id with it (ON DELETE SET NULL).
   if (current.worktree) await recordWorktreeRemovals(ctx.db, current);
-  await ctx.db.delete(tasks).where(and(eq(tasks.id, id), eq(tasks.channelId, current.channelId)));
-  await armChannel(ctx.env, current.channelId);
+  const [before, , after] = await ctx.db.batch([
+    earliestDueQuery(ctx.db, current.channelId),
+    ctx.db.delete(tasks).where(and(eq(tasks.id, id), eq(tasks.channelId, current.channelId))),
+    earliestDueQuery(ctx.db, current.channelId),
+  ]);
+  await armIfMoved(ctx.env, current.channelId, earliestOf(before), earliestOf(after));
 }

@@ -91,6 +91,12 @@ describe("alarms", () => {
     expect(await alarmOf(ch)).toBe(Date.parse(first.next_run_at));
     const front = await api("PATCH", `/api/tasks/${later.id}`, { schedule: "5m" });
     expect(await alarmOf(ch)).toBe(Date.parse(front.body.next_run_at));
+    // Deleting a task behind the earliest leaves the alarm; deleting the earliest moves it.
+    await mark();
+    await api("DELETE", `/api/tasks/${sooner.id}`);
+    expect(await alarmOf(ch)).toBe(marker);
+    await api("DELETE", `/api/tasks/${later.id}`);
+    expect(await alarmOf(ch)).toBe(Date.parse(first.next_run_at));
   });
 
   it("fires a due interval task once, queued, and schedules the next from the scheduled time", async () => {
