@@ -147,7 +147,13 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
       // The message is a view of the run; failing to set it up must not hold the run back.
       log.error("channel: could not set up a run's live message", { channelId, runId: row.id, error: String(err) });
     }
-    await this.#pump(channelId);
+    try {
+      await this.#pump(channelId);
+    } catch (err) {
+      // The run is stored and queued, so the caller must hear that it is: the sweep starts a
+      // channel's stuck queue within a minute. Throwing would tell an asker "could not queue".
+      log.error("channel: a queued run could not be started now; the sweep will start it", { channelId, runId: row.id, error: String(err) });
+    }
     return { run: runView(row), created };
   }
 
@@ -171,7 +177,7 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
       const session = channel.id === request.place.channelId ? this : sessionOf(this.env, channel.id);
       await session.queueRun(channel.id, queued);
     } catch (err) {
-      // A run inserted before the failure is not lost: the sweep starts a channel's stuck queue.
+      // Nothing was queued: queueRun does not throw once its run is stored.
       log.error("discord: ask failed after the deferral", { channelId: request.place.channelId, error: String(err) });
       await this.#answerAsk(request, `⚠️ ${ASK_FAILED}`);
     }

@@ -180,6 +180,26 @@ describe("ask, handed to the channel's session after the answer", () => {
     }
   });
 
+  it("a failure starting the queue after the run is stored still tells the asker the run is queued, never 'could not queue'", async () => {
+    const place = newPlace();
+    await run("owner add", { user: place.userId }, place);
+    await insertRun({ channelId: place.channelId, status: "succeeded", costUsd: 0.02, finishedAt: Date.now() - 1000 });
+    await run("budget", { daily_usd: 0.01 }, place);
+    // Over budget, starting the queue ends the run skipped_budget: a real D1 failure there
+    // (only for this prompt) fails the queue's start after the insert.
+    await env.DB.exec("CREATE TRIGGER IF NOT EXISTS test_refuse_skip BEFORE UPDATE OF status ON runs WHEN NEW.prompt = 'stuck' AND NEW.status = 'skipped_budget' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;");
+    try {
+      const interaction = command("ask", { prompt: "stuck" }, place);
+      expect((await send(interaction)).body).toEqual({ type: 5 });
+      const [edit] = await waitForCalls(webhookPath(interaction.token), (c) => c.length > 0);
+      expect(edit!.body.content).not.toMatch(/could not queue/);
+      const runs = await runsOf(place.channelId);
+      expect(runs.filter((r: any) => r.prompt === "stuck").map((r: any) => r.status)).toEqual(["queued"]);
+    } finally {
+      await env.DB.exec("DROP TRIGGER IF EXISTS test_refuse_skip;");
+    }
+  });
+
   it("a place /loop cannot be used from is refused at once, without a deferral", async () => {
     const { guild_id: _g, member: _m, ...nowhere } = command("ask", { prompt: "hello" }, newPlace()) as any;
     const res = await send(nowhere);
