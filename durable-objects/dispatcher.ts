@@ -18,7 +18,7 @@ import { randomId, sha256Hex } from "../core/domain/secrets.ts";
 import { prepareIteration } from "../core/loops/iterations.ts";
 import { config, type Env } from "../core/env.ts";
 import { log } from "../core/log.ts";
-import { sessionOf, type CompleteResult, type DispatcherApi, type DispatcherCancel, type HandBackResult, type LeaseCheck, type LeaseInfo, type ReapResult, type RunnerIdentity } from "./contracts.ts";
+import { sessionOf, type CompleteResult, type DispatcherApi, type DispatcherCancel, type EventsResult, type HandBackResult, type LeaseCheck, type LeaseInfo, type ReapResult, type RunnerIdentity } from "./contracts.ts";
 import { Leases, type Release } from "./leases.ts";
 import { ParkedClaims } from "./parked-claims.ts";
 import { RelayLeases } from "./relay-lease.ts";
@@ -87,6 +87,14 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
     const check = this.#leases.extend(runnerId, runId, leaseId, Date.now());
     if (check.ok) await this.#armAlarm();
     return check;
+  }
+
+  async events(runnerId: string, runId: number, leaseId: string, events: WireEvent[]): Promise<EventsResult> {
+    const check = await this.heartbeat(runnerId, runId, leaseId);
+    if (!check.ok) return check;
+    const accepted = await insertEvents(this.env.DB, runId, events);
+    await sessionOf(this.env, check.channelId).publish(runId, events);
+    return { ok: true, accepted, cancel: check.cancel };
   }
 
   async complete(runnerId: string, runId: number, completion: Completion): Promise<CompleteResult> {

@@ -225,6 +225,8 @@ describe("events", () => {
     const stale = await call("POST", `/runner/v1/runs/${job.run_id}/events`, runner, { lease_id: "lease_wrong", events: [{ seq: 9, at: 1, data: { type: "text", text: "x" } }] });
     expect(stale.status).toBe(409);
     expect(stale.body.error.code).toBe("lease_lost");
+    // Refused before anything is stored: the Dispatcher checks the lease first.
+    expect((await run(r.id)).events.map((e: any) => e.seq)).toEqual([1, 2, 3, 4, 5]);
     await complete(runner, job);
   });
 

@@ -24,10 +24,9 @@ import {
   type WorktreeRemovals,
   type WorktreesRemovedResponse,
 } from "../../protocol/runner.ts";
-import { dispatcherOf, sessionOf, type RunnerIdentity } from "../../durable-objects/contracts.ts";
+import { dispatcherOf, type RunnerIdentity } from "../../durable-objects/contracts.ts";
 import { db } from "../../core/db/client.ts";
 import { authenticateRunner } from "../../core/domain/runners.ts";
-import { insertEvents } from "../../core/domain/run-state.ts";
 import { recordMonitor } from "../../core/loops/iterations.ts";
 import { ackRemovals, hasPendingRemovals, pendingRemovals } from "../../core/domain/worktrees.ts";
 import { handleBatch } from "../relay/messages.ts";
@@ -92,12 +91,11 @@ export const runnerRoutes = new Hono<RunnerEnv>()
   .post("/runs/:id/events", async (c) => {
     const runId = intParam(c, "id", "run");
     const batch = await readBody(c, EventBatch);
-    // An event batch is proof of life too: it extends the lease like a heartbeat.
-    const check = await dispatcherOf(c.env).heartbeat(c.var.runner.id, runId, batch.lease_id);
-    if (!check.ok) throw leaseLost(check.reason);
-    const accepted = await insertEvents(c.env.DB, runId, batch.events);
-    await sessionOf(c.env, check.channelId).publish(runId, batch.events);
-    return c.json({ accepted, cancel: check.cancel } satisfies EventBatchResponse);
+    // An event batch is proof of life too: the Dispatcher extends the lease like a heartbeat,
+    // then stores the events and hands them to the channel's watchers.
+    const result = await dispatcherOf(c.env).events(c.var.runner.id, runId, batch.lease_id, batch.events);
+    if (!result.ok) throw leaseLost(result.reason);
+    return c.json({ accepted: result.accepted, cancel: result.cancel } satisfies EventBatchResponse);
   })
   .post("/runs/:id/monitor", async (c) => {
     const runId = intParam(c, "id", "run");
