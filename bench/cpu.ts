@@ -259,7 +259,16 @@ async function kinds(worker: TestWorker, fakeDiscordUrl: string, signer: Awaited
         jobs.push(job);
       },
     },
-    { name: "runner events (10)", surface: "runner", request: (i) => batch(jobs[i % jobs.length]!).then(() => undefined) },
+    {
+      name: "runner events (10)",
+      surface: "runner",
+      // A runner acknowledges a lease with a heartbeat the moment its claim is answered; an
+      // unacknowledged one goes back after LEASE_ACK_MS (10 s), which waiting for a quiet
+      // isolate on a loaded machine can outlast (the batches then got 409 lease_lost). Acked
+      // here, outside the profiles, right after the claims' profile.
+      prepare: () => Promise.all(jobs.map((job) => runnerCall(`/runs/${job.run_id}/heartbeat`, { lease_id: job.lease_id }).then((res) => expectStatus(res, [200], "heartbeat")))).then(() => undefined),
+      request: (i) => batch(jobs[i % jobs.length]!).then(() => undefined),
+    },
     { name: "runner complete", surface: "runner", request: (i) => complete(jobs[i % jobs.length]!).then(() => undefined) },
     { name: "scheduled sweep", surface: "cron", request: () => fetch(`${worker.url}/cdn-cgi/local/scheduled`).then((r) => expectStatus(r, [200], "scheduled")).then(() => undefined) },
   ];
