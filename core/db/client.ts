@@ -1,4 +1,5 @@
 import { drizzle } from "drizzle-orm/d1";
+import { oncePer } from "../once-per.ts";
 import * as schema from "./schema.ts";
 
 export type Db = ReturnType<typeof build>;
@@ -12,13 +13,4 @@ const build = (d1: D1Database) => drizzle(d1, { schema });
  * no logger context), only the binding, so it is keyed by the binding: a different binding
  * (another environment, a test's own database) gets its own.
  */
-const instances = new WeakMap<D1Database, Db>();
-
-export function db(d1: D1Database): Db {
-  let instance = instances.get(d1);
-  if (!instance) {
-    instance = build(d1);
-    instances.set(d1, instance);
-  }
-  return instance;
-}
+export const db: (d1: D1Database) => Db = oncePer(build);

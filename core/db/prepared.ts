@@ -7,20 +7,11 @@
  * concurrent requests without sharing their parameters.
  */
 import { fillPlaceholders } from "drizzle-orm";
+import { oncePer } from "../once-per.ts";
 import type { Db } from "./client.ts";
 
 /** `build` run once per Db instance, its result kept as long as the instance lives. */
-export function preparedPer<T>(build: (db: Db) => T): (db: Db) => T {
-  const built = new WeakMap<Db, T>();
-  return function prepared(db: Db): T {
-    let statements = built.get(db);
-    if (!statements) {
-      statements = build(db);
-      built.set(db, statements);
-    }
-    return statements;
-  };
-}
+export const preparedPer = <T>(build: (db: Db) => T): ((db: Db) => T) => oncePer(build);
 
 /** What batchPrepared needs of a prepared select (public drizzle API: its SQL, its row mapping). */
 interface PreparedSelect {

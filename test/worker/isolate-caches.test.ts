@@ -16,21 +16,24 @@ import { cronCacheSizes, nextOccurrence, parseSchedule, previewOccurrences, type
 
 const cron = (expr: string, tz: string | null): Schedule => ({ type: "cron", expr, tz });
 
+/** Another D1 binding (another environment's database) over the same data, recording each SQL it prepares. */
+const otherBinding = (calls: string[]): D1Database =>
+  ({
+    prepare: (sql: string) => {
+      calls.push(sql);
+      return env.DB.prepare(sql);
+    },
+    batch: env.DB.batch.bind(env.DB),
+    exec: env.DB.exec.bind(env.DB),
+    dump: () => Promise.reject(new Error("unused")),
+    withSession: env.DB.withSession.bind(env.DB),
+  }) as unknown as D1Database;
+
 describe("per-isolate caches", () => {
   it("one drizzle instance per D1 binding: the same binding shares it, another binding gets its own", async () => {
     expect(db(env.DB)).toBe(db(env.DB));
-    // Another binding (another environment's database): a D1Database of its own.
     const calls: string[] = [];
-    const other = {
-      prepare: (sql: string) => {
-        calls.push(sql);
-        return env.DB.prepare(sql);
-      },
-      batch: env.DB.batch.bind(env.DB),
-      exec: env.DB.exec.bind(env.DB),
-      dump: () => Promise.reject(new Error("unused")),
-      withSession: env.DB.withSession.bind(env.DB),
-    } as unknown as D1Database;
+    const other = otherBinding(calls);
     expect(db(other)).not.toBe(db(env.DB));
     expect(db(other)).toBe(db(other));
     await db(other).query.channels.findMany({ limit: 1 });
@@ -82,16 +85,7 @@ describe("prepared statements per D1 binding (tasks, channels)", () => {
   it("another binding prepares its own statements and reads through its own database", async () => {
     const { id, tasks } = await channelWithTasks(1);
     const calls: string[] = [];
-    const other = {
-      prepare: (sql: string) => {
-        calls.push(sql);
-        return env.DB.prepare(sql);
-      },
-      batch: env.DB.batch.bind(env.DB),
-      exec: env.DB.exec.bind(env.DB),
-      dump: () => Promise.reject(new Error("unused")),
-      withSession: env.DB.withSession.bind(env.DB),
-    } as unknown as D1Database;
+    const other = otherBinding(calls);
     await loadTask(admin, tasks[0]!.id); // the shared binding's statements exist already
     expect((await loadTask(ctxOf(other), tasks[0]!.id)).id).toBe(tasks[0]!.id);
     expect((await loadChannel(ctxOf(other), id)).id).toBe(id);
