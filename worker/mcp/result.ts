@@ -4,7 +4,7 @@
  * read and act on (isError: true), never a JSON-RPC failure. Anything else is a bug: it is
  * logged and answered with a generic tool error, so internals never leak into a prompt.
  */
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult } from "@modelcontextprotocol/server";
 import { AppError } from "../../core/errors.ts";
 import { log } from "../../core/log.ts";
 
