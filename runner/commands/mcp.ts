@@ -5,12 +5,24 @@
  * (from --dir, ensured first, or --channel-id) travels in the Loop-Channel header, which
  * the Worker uses when a tool call names no channel. stdout carries only protocol
  * messages; every log line goes to stderr.
+ *
+ * Both protocol eras pass through unchanged. A 2026-07-28 client (server/discover first, a
+ * `_meta` envelope on every request) needs nothing from the bridge: the SDK v2 HTTP
+ * transport derives the MCP-Protocol-Version, Mcp-Method and Mcp-Name headers the Worker
+ * checks from each message's envelope. A 2025-era client negotiates with initialize, and
+ * the bridge tells the transport the version it agreed on, as the SDK's Client would.
  */
 import { resolve } from "node:path";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { isInitializeRequest, isJSONRPCRequest, isJSONRPCResultResponse, type RequestId } from "@modelcontextprotocol/sdk/types.js";
+import {
+  isInitializeRequest,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
+  SdkHttpError,
+  StreamableHTTPClientTransport,
+  type RequestId,
+  type Transport,
+} from "@modelcontextprotocol/client";
+import { StdioServerTransport } from "@modelcontextprotocol/server/stdio";
 import { ErrorBody } from "../../protocol/api.ts";
 import { MCP_CHANNEL_HEADER, MCP_PATH } from "../../protocol/mcp.ts";
 import { ApiClient, resolveTarget } from "../api-client.ts";
@@ -53,19 +65,24 @@ export async function run(argv: string[]): Promise<number> {
 
 /** "Loop API answered HTTP 401: unauthorized: …" from the transport's error, which carries the status and the raw body. */
 function describeFailure(err: Error): string {
-  const status = (err as { code?: unknown }).code;
-  const body = ErrorBody.safeParse(parseJsonTail(err.message));
+  const http = err instanceof SdkHttpError ? err : undefined;
+  const text = http?.data.text;
+  const body = ErrorBody.safeParse(typeof text === "string" ? parseJson(text) : parseJsonTail(err.message));
   const detail = body.success ? `${body.data.error.code}: ${body.data.error.message}` : err.message;
-  return typeof status === "number" && status > 0 ? `Loop API answered HTTP ${status}: ${detail}` : `Loop API unreachable: ${detail}`;
+  return http && http.status > 0 ? `Loop API answered HTTP ${http.status}: ${detail}` : `Loop API unreachable: ${detail}`;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
 
 function parseJsonTail(text: string): unknown {
   const start = text.indexOf("{");
-  try {
-    return start >= 0 ? JSON.parse(text.slice(start)) : null;
-  } catch {
-    return null;
-  }
+  return start >= 0 ? parseJson(text.slice(start)) : null;
 }
 
 /**
@@ -92,8 +109,8 @@ export function bridge(local: Transport, remote: StreamableHTTPClientTransport):
       inFlight.add(sent);
     };
     remote.onmessage = (message) => {
-      // The Streamable HTTP client sends MCP-Protocol-Version once it knows it; a raw
-      // forwarder must tell it, as the SDK's Client would after initialize.
+      // 2025 era: the Streamable HTTP client sends MCP-Protocol-Version once it knows it; a
+      // raw forwarder must tell it, as the SDK's Client would after initialize.
       if (isJSONRPCResultResponse(message) && message.id === initializeId && typeof message.result.protocolVersion === "string") {
         remote.setProtocolVersion(message.result.protocolVersion);
       }

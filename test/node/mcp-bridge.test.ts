@@ -1,11 +1,11 @@
 /**
  * `loop mcp`, the stdio bridge, against a real Worker (`wrangler dev`): the SDK's Client
  * spawns it over stdio, as a stdio-only MCP client would, and what the tools did is
- * checked over REST.
+ * checked over REST. The client speaks either era: 2025 (initialize) or 2026-07-28
+ * (server/discover, then a `_meta` envelope on every request), as Claude Code does.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { Client, type CallToolResult } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { Channel, CreatedToken, Task } from "../../protocol/api.ts";
@@ -39,8 +39,10 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
 });
 
-/** Spawns `loop mcp` with these flags and connects the SDK's Client to it over stdio. */
-async function bridge(flags: string[]): Promise<{ client: Client; stderr: () => string }> {
+type Era = "legacy" | "modern";
+
+/** Spawns `loop mcp` with these flags and connects the SDK's Client to it over stdio, in one era. */
+async function bridge(flags: string[], era: Era = "legacy"): Promise<{ client: Client; stderr: () => string }> {
   const transport = new StdioClientTransport({
     command: NODE,
     args: [LOOP, "mcp", ...flags, "--api-url", worker.url],
@@ -49,16 +51,17 @@ async function bridge(flags: string[]): Promise<{ client: Client; stderr: () => 
   });
   let stderr = "";
   transport.stderr?.on("data", (d) => (stderr += d));
-  const client = new Client({ name: "stdio-only-client", version: "1" });
+  const client = new Client({ name: "stdio-only-client", version: "1" }, era === "modern" ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {});
   await client.connect(transport);
+  expect(client.getNegotiatedProtocolVersion()).toBe(era === "modern" ? "2026-07-28" : "2025-11-25");
   clients.push(client);
   return { client, stderr: () => stderr };
 }
 
 describe("loop mcp (stdio bridge)", () => {
-  it("with --dir: ensures the channel, lists the remote tools and schedules a task on that channel", async () => {
+  it.each(["legacy", "modern"] as const)("with --dir (%s era): ensures the channel, lists the remote tools and schedules a task on that channel", async (era) => {
     const dir = await tempDir("loop-proj-");
-    const { client, stderr } = await bridge(["--dir", dir, "--token", worker.adminToken]);
+    const { client, stderr } = await bridge(["--dir", dir, "--token", worker.adminToken], era);
 
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(["schedule_task", "list_tasks", "cancel_task", "toggle_task", "edit_task", "run_task", "send_message"]));
@@ -89,10 +92,10 @@ describe("loop mcp (stdio bridge)", () => {
     expect(listed.structuredContent).toEqual({ tasks: [] });
   });
 
-  it("answers a request the Worker refuses (token revoked mid-session) with a JSON-RPC error instead of hanging", async () => {
+  it.each(["legacy", "modern"] as const)("answers a request the Worker refuses (token revoked mid-session, %s era) with a JSON-RPC error instead of hanging", async (era) => {
     const channel = await api(Channel, "POST", "/api/channels", { dir_path: await tempDir("loop-proj-") });
     const minted = await api(CreatedToken, "POST", "/api/tokens", { name: "revoked mid-session", scope: [channel.id] });
-    const { client } = await bridge(["--channel-id", channel.id, "--token", minted.token]);
+    const { client } = await bridge(["--channel-id", channel.id, "--token", minted.token], era);
     expect((await client.callTool({ name: "list_tasks", arguments: {} })).isError).toBeFalsy();
 
     const res = await fetch(`${worker.url}/api/tokens/${minted.id}`, { method: "DELETE", headers: { authorization: `Bearer ${worker.adminToken}` } });
