@@ -141,8 +141,8 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
     if (!created) return { run: runView(row), created };
     try {
       const live = request.live;
-      if (live?.target) await this.#live.attach(row.id, live.target, live.userId ?? null);
-      else await this.#live.attachChannel(channelId, row.id);
+      if (live?.target) await this.#live.attachNew(row, live.target, live.userId ?? null);
+      else await this.#live.attachChannel(channelId, row);
     } catch (err) {
       // The message is a view of the run; failing to set it up must not hold the run back.
       log.error("channel: could not set up a run's live message", { channelId, runId: row.id, error: String(err) });

@@ -57,6 +57,20 @@ export class LiveMessages {
     );
   }
 
+  /**
+   * Starts the live message of a run this object has just inserted (ChannelSession.queueRun,
+   * before its pump): it has not been handed to a runner, so it has no events and has not
+   * ended, and its prompt is in the row at hand. One storage write and nothing read from D1:
+   * attach's three reads were half of each /loop ask's D1 statements in the channel's object
+   * (bench/interactions, issue 15).
+   */
+  async attachNew(run: Pick<RunRow, "id" | "prompt">, target: Target, userId: string | null): Promise<void> {
+    if (await this.#get(run.id)) return; // attached already: a retried request
+    const rec = newRecord(run.id, target, { userId, prompt: run.prompt, now: Date.now() });
+    rec.pending = null; // no backlog to read
+    await this.#put(rec);
+  }
+
   /** Starts a live message for a run. Events stored before this call are read back from D1. */
   async attach(runId: number, target: Target, userId: string | null): Promise<void> {
     if (await this.#get(runId)) return; // attached already: a retried request
@@ -79,10 +93,10 @@ export class LiveMessages {
    * A run started over REST or MCP in a channel that has a Discord channel: it is posted
    * there too, so the channel sees all of its agent's work, not only what Discord started.
    */
-  async attachChannel(channelId: string, runId: number): Promise<void> {
+  async attachChannel(channelId: string, run: Pick<RunRow, "id" | "prompt">): Promise<void> {
     if (!this.#rest.hasBotToken) return;
     const channel = await this.#db.query.channels.findFirst({ where: eq(channels.id, channelId), columns: { discordChannelId: true } });
-    if (channel?.discordChannelId) await this.attach(runId, { kind: "channel", channelId: channel.discordChannelId }, null);
+    if (channel?.discordChannelId) await this.attachNew(run, { kind: "channel", channelId: channel.discordChannelId }, null);
   }
 
   /** Scheduled runs of a Discord channel: each gets a thread named after its task. */
