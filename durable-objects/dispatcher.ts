@@ -22,7 +22,11 @@ import { sessionOf, type CompleteResult, type DispatcherApi, type DispatcherCanc
 import { Leases, type Release } from "./leases.ts";
 import { ParkedClaims } from "./parked-claims.ts";
 import { RelayLeases } from "./relay-lease.ts";
+import { RelayMirror } from "./relay-mirror.ts";
 import type { RelayClaimant, RelayRenewal } from "./contracts.ts";
+
+/** A relay holder's D1 copy that could not be written is tried again this much later. */
+const RELAY_MIRROR_RETRY_MS = 30_000;
 
 /** A run token outlives the lease: the agent may call MCP until the run ends. */
 const RUN_TOKEN_TTL_MS = 6 * 3_600_000;
@@ -32,6 +36,7 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
   readonly #leases: Leases;
   readonly #parked = new ParkedClaims();
   readonly #relay: RelayLeases;
+  readonly #relayMirror: RelayMirror;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -39,6 +44,7 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
     this.#db = db(env.DB);
     this.#leases = new Leases(ctx.storage.sql, cfg.leaseTtlMs);
     this.#relay = new RelayLeases(ctx.storage.sql, cfg.relayLeaseTtlMs);
+    this.#relayMirror = new RelayMirror(ctx.storage, this.#db, () => this.#relay.holder(Date.now()));
   }
 
   // ---- the conversation relay's lease (relay-lease.ts) -----------------------------------
@@ -47,6 +53,7 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
     const now = Date.now();
     const result = this.#relay.acquire(claimant, now);
     if (result.granted && result.holder?.acquired_at === now) log.info("dispatcher: relay lease granted", { runnerId: claimant.runnerId, instance: claimant.instance });
+    await this.#syncRelayMirror();
     return { ...result, ttlMs: this.#relay.ttlMs };
   }
 
@@ -57,7 +64,18 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
   }
 
   async relayRelease(runnerId: string, instance: string): Promise<boolean> {
-    return this.#relay.release(runnerId, instance);
+    const released = this.#relay.release(runnerId, instance);
+    await this.#syncRelayMirror();
+    return released;
+  }
+
+  /**
+   * D1's copy of the holder (relay-mirror.ts) follows a change; the alarm then watches the
+   * lease's expiry, so a holder that dies without releasing leaves the copy when it lapses.
+   * A renewal changes nothing there, and re-arms nothing.
+   */
+  async #syncRelayMirror(): Promise<void> {
+    if ((await this.#relayMirror.sync()) !== "same") await this.#armAlarm();
   }
 
   async relayHolder(): Promise<RelayHolder | null> {
@@ -128,6 +146,8 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
   }
 
   override async alarm(): Promise<void> {
+    // A relay lease at its expiry: renewed (the alarm moves to the new expiry) or lapsed (the mirror drops it).
+    await this.#relayMirror.sync();
     await this.reap();
   }
 
@@ -240,10 +260,13 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
     else log.info("dispatcher: lease handed back", { runId, runnerId, attempt, acked, cause, outcome });
   }
 
+  /** The earliest of: a run lease's expiry, the relay lease's expiry, a retry of the relay mirror. */
   async #armAlarm(): Promise<void> {
-    const next = this.#leases.nextExpiry();
-    if (next === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(next);
+    const now = Date.now();
+    const relayAt = this.#relay.holder(now)?.expires_at ?? (this.#relayMirror.behind ? now + RELAY_MIRROR_RETRY_MS : null);
+    const wakes = [this.#leases.nextExpiry(), relayAt].filter((w): w is number => w !== null);
+    if (!wakes.length) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(Math.min(...wakes));
   }
 
   async #notifyFinished(channelId: string, runId: number, events: WireEvent[] = []): Promise<void> {

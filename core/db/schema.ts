@@ -411,6 +411,19 @@ export const discordNotices = sqliteTable(
   (t) => [primaryKey({ columns: [t.userId, t.channelId] })],
 );
 
+/**
+ * The conversation relay's holder, mirrored from the Dispatcher's `relay_lease` (the truth)
+ * when the holder changes, so /loop status reads it with the channel in one D1 round trip
+ * (durable-objects/relay-mirror.ts). At most one row, `id` = 1.
+ */
+export const relayHolder = sqliteTable("relay_holder", {
+  id: integer("id", { mode: "number" }).primaryKey(),
+  runnerId: text("runner_id").notNull(),
+  runnerName: text("runner_name"),
+  instance: text("instance").notNull(),
+  acquiredAt: integer("acquired_at", { mode: "number" }).notNull(),
+});
+
 export type ChannelRow = typeof channels.$inferSelect;
 export type TaskRow = typeof tasks.$inferSelect;
 export type RunRow = typeof runs.$inferSelect;
@@ -421,3 +434,4 @@ export type TemplateRow = typeof templates.$inferSelect;
 export type DashboardSessionRow = typeof dashboardSessions.$inferSelect;
 export type LoopRow = typeof loops.$inferSelect;
 export type ChannelMemoryRow = typeof channelMemory.$inferSelect;
+export type RelayHolderRow = typeof relayHolder.$inferSelect;

@@ -12,7 +12,7 @@ import type { AskPlace } from "../../durable-objects/contracts.ts";
 import type { Db } from "../db/client.ts";
 import { batchPrepared, preparedPer } from "../db/prepared.ts";
 import { runStatusIn } from "../db/run-lookups.ts";
-import { channels, runs, tasks, type ChannelRow, type RunRow, type TaskRow } from "../db/schema.ts";
+import { channels, relayHolder, runs, tasks, type ChannelRow, type RelayHolderRow, type RunRow, type TaskRow } from "../db/schema.ts";
 import { conflict, invalid } from "../errors.ts";
 import { loadChannel, normalizeDir } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
@@ -60,8 +60,8 @@ export async function ensureDiscordChannel(db: Db, place: DiscordPlace): Promise
 export interface KnownDiscordChannel {
   channel: ChannelRow;
   parent: ChannelRow | null;
-  /** With `withStatus`: its running, queued and waiting runs (newest first) and its tasks. */
-  status: { active: RunRow[]; tasks: TaskRow[] } | null;
+  /** With `withStatus`: its running, queued and waiting runs (newest first), its tasks, and who relays the Gateway. */
+  status: { active: RunRow[]; tasks: TaskRow[]; relay: RelayHolderRow | null } | null;
 }
 
 /** Statuses /loop status reports: the run that holds the channel and those behind it. */
@@ -80,8 +80,8 @@ export async function findDiscordChannel(db: Db, discordChannelId: string, withS
     const [[row], [up]] = await batchPrepared(db, values, [q.self, q.parent]);
     return row ? { channel: row, parent: up ?? null, status: null } : null;
   }
-  const [[row], [up], activeRows, taskRows] = await batchPrepared(db, values, [q.self, q.parent, q.active, q.tasks]);
-  return row ? { channel: row, parent: up ?? null, status: { active: activeRows, tasks: taskRows } } : null;
+  const [[row], [up], activeRows, taskRows, [relay]] = await batchPrepared(db, values, [q.self, q.parent, q.active, q.tasks, q.relay]);
+  return row ? { channel: row, parent: up ?? null, status: { active: activeRows, tasks: taskRows, relay: relay ?? null } } : null;
 }
 
 /**
@@ -104,6 +104,8 @@ const discordChannelQueries = preparedPer((db) => {
       .limit(200)
       .prepare(),
     tasks: db.select().from(tasks).where(inArray(tasks.channelId, ids)).orderBy(desc(tasks.id)).limit(500).prepare(),
+    // The Dispatcher's relay holder, as D1 mirrors it (durable-objects/relay-mirror.ts).
+    relay: db.select().from(relayHolder).limit(1).prepare(),
   };
 });
 

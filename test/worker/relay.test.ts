@@ -5,7 +5,7 @@
  * as replies in the fake Discord API, deduped by message id, bots and strangers ignored,
  * DMs gated, a run's thread continuing the run's session.
  */
-import { env, runInDurableObject, SELF } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { RelayBatchResult, RelayLease, type RelayMessageInput } from "../../protocol/relay.ts";
 import { Job } from "../../protocol/runner.ts";
@@ -119,6 +119,47 @@ describe("relay lease", () => {
     expect((await lease(a, "instance-a-0003")).granted).toBe(true);
     expect((await lease(b, "instance-b-0001")).granted).toBe(false);
     await post("POST", "/runner/v1/relay/release", a, { instance: "instance-a-0003" });
+  });
+
+  it("/loop status names the holder from D1's copy of the lease: written on a grant, a release and a lapse, never on a renewal", async () => {
+    // Counts every write to the copy (issue 15: a renewal every 10 s must not cost a D1 row).
+    await env.DB.exec("CREATE TABLE IF NOT EXISTS test_relay_writes (op TEXT)");
+    for (const op of ["INSERT", "UPDATE", "DELETE"]) {
+      await env.DB.exec(`CREATE TRIGGER IF NOT EXISTS test_relay_${op.toLowerCase()} AFTER ${op} ON relay_holder BEGIN INSERT INTO test_relay_writes VALUES ('${op}'); END;`);
+    }
+    const writes = async () => (await env.DB.prepare("SELECT count(*) AS n FROM test_relay_writes").first<{ n: number }>())!.n;
+    const relayLine = async () => (await run("status", {}, place)).content.split("\n").find((l) => l.startsWith("📡 Relay:"));
+    const place = newPlace();
+    const before = await writes();
+    expect(await relayLine()).toMatch(/Relay: none/);
+
+    const a = await registerRunner("mirror-a");
+    const granted = await lease(a, "instance-mirror-a1");
+    expect(granted.granted).toBe(true);
+    expect(await relayLine()).toContain(`runner \`${granted.holder!.runner_name}\` holds the Gateway`);
+    expect(await writes()).toBe(before + 1);
+
+    for (let i = 0; i < 3; i++) expect((await lease(a, "instance-mirror-a1")).granted).toBe(true);
+    expect(await writes()).toBe(before + 1);
+    // The Dispatcher's alarm at the lease's expiry finds it renewed: the copy stays as it is.
+    expect(await runDurableObjectAlarm(env.DISPATCHER.getByName("default"))).toBe(true);
+    expect(await relayLine()).toContain("holds the Gateway");
+    expect(await writes()).toBe(before + 1);
+
+    await post("POST", "/runner/v1/relay/release", a, { instance: "instance-mirror-a1" });
+    expect(await relayLine()).toMatch(/Relay: none/);
+    expect(await writes()).toBe(before + 2);
+
+    // A holder that dies without a release: the alarm at its lease's expiry drops the copy.
+    const b = await registerRunner("mirror-b");
+    const second = await lease(b, "instance-mirror-b1");
+    expect(await relayLine()).toContain(`runner \`${second.holder!.runner_name}\` holds the Gateway`);
+    await runInDurableObject(env.DISPATCHER.getByName("default"), (_o, state) => {
+      state.storage.sql.exec("UPDATE relay_lease SET expires_at = ?", Date.now() - 1);
+    });
+    expect(await runDurableObjectAlarm(env.DISPATCHER.getByName("default"))).toBe(true);
+    expect(await relayLine()).toMatch(/Relay: none/);
+    expect(await writes()).toBe(before + 4);
   });
 
   it("refuses messages from a runner that does not hold the lease (409), and bad batches with 422 naming the field", async () => {

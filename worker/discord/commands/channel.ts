@@ -3,7 +3,7 @@ import { VERSION } from "../../../core/env.ts";
 import { AppError } from "../../../core/errors.ts";
 import { resetSession } from "../../../core/domain/channels.ts";
 import { addOwners, bindDirectory, removeOwner } from "../../../core/domain/discord-channels.ts";
-import { relayHolder } from "../../../core/domain/relay.ts";
+import { mirroredRelayHolder } from "../../../core/domain/relay.ts";
 import { listRuns } from "../../../core/domain/runs.ts";
 import { listTasks } from "../../../core/domain/tasks.ts";
 import { runView, taskView } from "../../../core/domain/views.ts";
@@ -22,15 +22,13 @@ export const status: CommandSpec<"status"> = {
   async run({ access }) {
     const { ctx, channel } = access;
     const parent = channel.parentId ? access.holder : null;
-    // Read with the channel, in its one D1 round trip (resolveAccess's preloadStatus); the
-    // relay's holder lives in the Dispatcher. A channel runs in order, so its running and
-    // waiting runs are among its newest.
-    const [[recent, tasks], relay] = await Promise.all([
-      access.status
-        ? [access.status.active.map(runView), access.status.tasks.map(taskView)]
-        : Promise.all([listRuns(ctx, { channel_id: channel, limit: 200 }), listTasks(ctx, channel)]),
-      relayHolder(ctx.env),
-    ]);
+    // Read with the channel, in its one D1 round trip (resolveAccess's preloadStatus), the
+    // relay's holder included: D1 mirrors the Dispatcher's lease whenever its holder changes,
+    // so no call to the Dispatcher waits beside it (issue 15). A channel runs in order, so its
+    // running and waiting runs are among its newest.
+    const [recent, tasks, relay] = access.status
+      ? [access.status.active.map(runView), access.status.tasks.map(taskView), access.status.relay]
+      : await Promise.all([listRuns(ctx, { channel_id: channel, limit: 200 }), listTasks(ctx, channel), mirroredRelayHolder(ctx.db)]);
     const running = recent.filter((r) => r.status === "running");
     const queued = recent.filter((r) => r.status === "queued");
     // A run waiting for approval holds the channel: what is queued waits behind it.
@@ -48,7 +46,7 @@ export const status: CommandSpec<"status"> = {
         : `▶️ Runs: ${running[0] ? `#${running[0].id} running since ${discordTime(running[0].started_at)}` : "none running"}${queued.length ? ` · ${queued.length} waiting` : ""}`,
       `🛡️ Policy: ${policyOf(channel.permissionPolicy).mode} (\`/loop policy\` shows it)`,
       `⏰ Tasks: ${enabled} on, ${tasks.length - enabled} paused`,
-      `📡 Relay: ${relay ? `runner ${inlineCode(relay.runner_name ?? relay.runner_id)} holds the Gateway (@mentions, replies, \`!loop\`, DMs)` : "none — only slash commands reach Loop (a runner with `discord_gateway: true` relays messages)"}`,
+      `📡 Relay: ${relay ? `runner ${inlineCode(relay.runnerName ?? relay.runnerId)} holds the Gateway (@mentions, replies, \`!loop\`, DMs)` : "none — only slash commands reach Loop (a runner with `discord_gateway: true` relays messages)"}`,
       `-# Loop ${VERSION}`,
     ];
     return ephemeral(lines.join("\n"));

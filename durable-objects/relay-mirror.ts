@@ -1,0 +1,70 @@
+/**
+ * Keeps D1's `relay_holder` in step with the relay lease (relay-lease.ts, the truth), for
+ * the Dispatcher: /loop status reads the holder with the channel in its one D1 round trip
+ * instead of calling the Dispatcher beside it (issue 15).
+ *
+ * D1 is written only when the holder changes: a grant to a new holder, a release, and a lapse
+ * the Dispatcher's alarm finds at the lease's expiry. A renewal (every third of the TTL, the
+ * relay's only steady traffic) writes nothing, so the mirror costs a few D1 rows a day, not
+ * one per renewal. Storage key "relayMirrored": the holder last written to D1 ("" for none),
+ * so an evicted object does not write again what D1 already has.
+ */
+import type { RelayHolder } from "../protocol/relay.ts";
+import type { Db } from "../core/db/client.ts";
+import { mirrorRelayHolder } from "../core/domain/relay.ts";
+import { log } from "../core/log.ts";
+
+const MIRRORED = "relayMirrored";
+
+/** What a sync did: D1 already matched, was written now, or could not be written (retry later). */
+export type MirrorSync = "same" | "written" | "failed";
+
+/** The same holder (runner process and grant) is the same key; a renewal does not change it. */
+const keyOf = (h: RelayHolder | null) => (h ? `${h.runner_id}\n${h.instance}\n${h.acquired_at}` : "");
+
+export class RelayMirror {
+  readonly #storage: DurableObjectStorage;
+  readonly #db: Db;
+  readonly #current: () => RelayHolder | null;
+  /** Syncs run one after another, each reading the truth when it starts: never an older holder written last. */
+  #chain: Promise<unknown> = Promise.resolve();
+  #failed = false;
+
+  /** `current`: the lease's holder now (null once it lapsed or was released). */
+  constructor(storage: DurableObjectStorage, db: Db, current: () => RelayHolder | null) {
+    this.#storage = storage;
+    this.#db = db;
+    this.#current = current;
+  }
+
+  /** Whether the last sync could not write D1: the owner's alarm should retry. */
+  get behind(): boolean {
+    return this.#failed;
+  }
+
+  sync(): Promise<MirrorSync> {
+    const next = this.#chain.then(() => this.#syncOnce());
+    this.#chain = next.catch(() => undefined);
+    return next;
+  }
+
+  async #syncOnce(): Promise<MirrorSync> {
+    const holder = this.#current();
+    const key = keyOf(holder);
+    if ((await this.#storage.get<string>(MIRRORED)) === key) {
+      this.#failed = false;
+      return "same";
+    }
+    try {
+      await mirrorRelayHolder(this.#db, holder);
+      await this.#storage.put(MIRRORED, key);
+      this.#failed = false;
+      return "written";
+    } catch (err) {
+      // The lease itself is unaffected; status shows the old holder until the retry lands.
+      log.error("dispatcher: could not mirror the relay holder to D1; retrying", { runnerId: holder?.runner_id ?? null, error: String(err) });
+      this.#failed = true;
+      return "failed";
+    }
+  }
+}
