@@ -29,7 +29,7 @@
  */
 import { ChannelKind, InteractionKind, OptionType } from "../protocol/discord-constants.ts";
 import { createServer } from "node:http";
-import { startDevWorker } from "./dev-worker.ts";
+import { startDevWorker, startSplitDevWorker } from "./dev-worker.ts";
 import { startFakeDiscordProcess } from "./fake-discord-process.ts";
 import { median, percentile, report, round, type Figure } from "./lib.ts";
 import { discordSigner } from "./signer.ts";
@@ -102,20 +102,27 @@ const plainUrl = `http://127.0.0.1:${(plain.address() as { port: number }).port}
 const PATHS = [
   { key: "proxy", label: "", title: "through wrangler dev's proxy" },
   { key: "direct", label: " (direct to workerd)", title: "straight to the user worker's workerd" },
+  { key: "split", label: " (split: DOs in their own workerd)", title: "straight to the Worker's workerd, its Durable Objects in a second workerd process (as on Cloudflare: another invocation, elsewhere)" },
 ].filter((p) => !process.env.BENCH_PATHS || process.env.BENCH_PATHS.split(",").includes(p.key));
 
 // In a process of its own: the asks' live-message edits must not run on the client's event loop.
 const fake = await startFakeDiscordProcess("bench-bot-token");
-const worker = await startDevWorker({ DISCORD_PUBLIC_KEY: signer.publicKey, DISCORD_API_BASE: fake.url, DISCORD_BOT_TOKEN: "bench-bot-token", LOG_LEVEL: "error", ADMIN_TOKEN: `bench-admin-${crypto.randomUUID()}` });
+const vars = { DISCORD_PUBLIC_KEY: signer.publicKey, DISCORD_API_BASE: fake.url, DISCORD_BOT_TOKEN: "bench-bot-token", LOG_LEVEL: "error", ADMIN_TOKEN: `bench-admin-${crypto.randomUUID()}` };
+const needsOne = PATHS.some((p) => p.key !== "split");
+const worker = needsOne ? await startDevWorker(vars) : null;
+const split = PATHS.some((p) => p.key === "split") ? await startSplitDevWorker(vars).catch(async (err) => (await worker?.stop(), Promise.reject(err))) : null;
 try {
   // A channel with a few tasks, so status and autocomplete read real rows.
-  for (let i = 0; i < 5; i++) {
-    const opts = [
-      { type: OptionType.String, name: "schedule", value: `${i + 1}h` },
-      { type: OptionType.String, name: "prompt", value: `bench task ${i}` },
-      { type: OptionType.String, name: "type", value: "interval" },
-    ];
-    await signer.send(worker.url, JSON.stringify(interaction(InteractionKind.ApplicationCommand, sub("schedule", opts))));
+  for (const w of [worker, split]) {
+    if (!w) continue;
+    for (let i = 0; i < 5; i++) {
+      const opts = [
+        { type: OptionType.String, name: "schedule", value: `${i + 1}h` },
+        { type: OptionType.String, name: "prompt", value: `bench task ${i}` },
+        { type: OptionType.String, name: "type", value: "interval" },
+      ];
+      await signer.send(w.directUrl, JSON.stringify(interaction(InteractionKind.ApplicationCommand, sub("schedule", opts))), w.directHeaders);
+    }
   }
 
   const figures: Figure[] = [];
@@ -134,8 +141,9 @@ try {
 
   const floors: Record<string, number[]> = {};
   for (const path of PATHS) {
-    const url = path.key === "proxy" ? worker.url : worker.directUrl;
-    const headers = path.key === "proxy" ? {} : worker.directHeaders;
+    const w = (path.key === "split" ? split : worker)!;
+    const url = path.key === "proxy" ? w.url : w.directUrl;
+    const headers = path.key === "proxy" ? {} : w.directHeaders;
     const results: Record<string, number[]> = {};
     const noop = `no-op route${path.label}`;
     console.log(`-- ${path.title}`);
@@ -190,7 +198,8 @@ try {
   }
   report(figures);
 } finally {
-  await worker.stop();
+  await worker?.stop();
+  await split?.stop();
   await fake.close();
   plain.close();
 }
