@@ -7,8 +7,10 @@
  * A lease that runs out puts the run back once (attempt 2) and then ends it as "lost". A
  * lease that was never acknowledged (the claimer vanished before its first heartbeat) goes
  * back without using up an attempt. A runner may also hand a lease back at once (it restarted
- * or is stopping, issue 15): that ends the lease exactly as expiry would. A fresh lease runs
- * only LEASE_ACK_MS until its runner's first heartbeat: a claim can be answered after its
+ * or is stopping, issue 15): that ends the lease as expiry would, but a hand-back proves the
+ * runner got the job, so it always uses up the attempt. A fresh lease runs only LEASE_ACK_MS
+ * until its runner's first request under it (an event batch, a heartbeat or the completion,
+ * sent FIRST_CONTACT_MS after the claim's answer): a claim can be answered after its
  * runner died (nothing tells the Worker a long poll's client is gone, reliably: `wrangler
  * dev` never aborts request.signal, and a host that loses power sends no FIN), and such a
  * job must go back in seconds, not after a whole lease TTL. Every step is synchronous SQL,
@@ -16,16 +18,22 @@
  * select and the update).
  */
 import { randomId } from "../core/domain/secrets.ts";
-import type { AbandonReason } from "../protocol/runner.ts";
+import { FIRST_CONTACT_MS, type AbandonReason } from "../protocol/runner.ts";
 import type { DispatcherCancel, LeaseCheck, LeaseInfo } from "./contracts.ts";
 
 export const MAX_ATTEMPTS = 2;
 /**
- * How long a runner has to acknowledge a lease it was handed (its first heartbeat, sent the
- * moment the claim's answer arrives). An unacknowledged lease goes back without using up an
- * attempt, so this only bounds how long a job handed to a dead claim waits.
+ * Past the runner's deferred first contact, time for it to get through: a runner whose
+ * first request fails tries again every second (runner/heartbeat.ts).
  */
-export const LEASE_ACK_MS = 10_000;
+const ACK_RETRY_MARGIN_MS = 10_000;
+/**
+ * How long a runner has to acknowledge a lease it was handed: its first request under it,
+ * which it sends FIRST_CONTACT_MS after the claim's answer (protocol/runner.ts), plus the
+ * retry margin. An unacknowledged lease goes back without using up an attempt, so this only
+ * bounds how long a job handed to a dead claim waits: 14 s.
+ */
+export const LEASE_ACK_MS = FIRST_CONTACT_MS + ACK_RETRY_MARGIN_MS;
 /** Remembered completions, so a retried complete is answered as a duplicate. */
 const DONE_RETENTION_MS = 86_400_000;
 /** Events of lease n are numbered from (n-1)·SEQ_STRIDE + 1, so attempts never collide. */
@@ -119,7 +127,7 @@ export class Leases {
       .toArray()[0];
     if (!row) return null;
     const leaseId = randomId("lease_");
-    // Until the first heartbeat, the lease runs only the acknowledgement window.
+    // Until the runner's first request under it, the lease runs only the acknowledgement window.
     const expiresAt = now + Math.min(LEASE_ACK_MS, this.ttlMs);
     const leaseCount = row.lease_count + 1;
     this.#sql.exec(
@@ -203,16 +211,21 @@ export class Leases {
       .map((job) => this.#release(job, "expired"));
   }
 
-  /** The runner gives its lease back without a result: it ends now, as if it had expired. */
+  /**
+   * The runner gives its lease back without a result: it ends now, as if it had expired. The
+   * hand-back itself acknowledges the lease: the runner got the job and may have run it for
+   * up to FIRST_CONTACT_MS before saying a word, so the attempt is used up (a job that kills
+   * its runner each time still ends after MAX_ATTEMPTS).
+   */
   handBack(runnerId: string, runId: number, leaseId: string, reason: AbandonReason): Release | { outcome: "not_held"; reason: string } {
     const row = this.#held(runnerId, runId, leaseId);
-    return row ? this.#release(row, reason) : { outcome: "not_held", reason: this.#whyNotHeld(runId) };
+    return row ? this.#release({ ...row, acked: 1 }, reason) : { outcome: "not_held", reason: this.#whyNotHeld(runId) };
   }
 
   /**
    * A lease ends without a result: the run goes back for its next attempt, or ends (lost, or
-   * cancelled when a cancel was pending). A lease never acknowledged by a heartbeat did no
-   * work, so it goes back without using up an attempt.
+   * cancelled when a cancel was pending). A lease that ran out never acknowledged most likely
+   * went to a claim whose runner was gone, so it goes back without using up an attempt.
    */
   #release(job: JobRow, cause: ReleaseCause): Release {
     const base = { runId: job.run_id, channelId: job.channel_id, runnerId: job.runner_id, attempt: job.attempt, acked: job.acked === 1, cause };

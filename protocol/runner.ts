@@ -5,8 +5,8 @@
  *
  *   claim      POST /runner/v1/claim                 → 200 Job | 204 (nothing within wait_ms; may
  *              carry WORKTREE_REMOVALS_HEADER)
- *   heartbeat  POST /runner/v1/runs/:id/heartbeat    → HeartbeatResponse (extends the lease; the
- *              first acknowledges it, due within LEASE_ACK_MS of the claim's answer)
+ *   heartbeat  POST /runner/v1/runs/:id/heartbeat    → HeartbeatResponse (extends the lease; sent
+ *              only when nothing else reached the Worker for a while, see FIRST_CONTACT_MS)
  *   events     POST /runner/v1/runs/:id/events       → EventBatchResponse (dupes ignored)
  *   complete   POST /runner/v1/runs/:id/complete     → CompleteResponse (idempotent; may carry the last events)
  *   abandon    POST /runner/v1/runs/:id/abandon      → AbandonResponse (hands the lease back)
@@ -130,6 +130,19 @@ export const Job = z.object({
   monitor: MonitorSpec.nullable().default(null),
 });
 export type Job = z.infer<typeof Job>;
+
+/**
+ * The runner's first request under a fresh lease goes out this long after the claim's
+ * answer, not at once, and acknowledges the lease: the first event batch when the run has
+ * produced events by then, else a heartbeat; a run that ends sooner acknowledges it with its
+ * completion. So a short run costs claim + complete and a longer one spends no request on a
+ * bare acknowledgement (issue 15: ≤ 8 Worker requests per job). A lease shorter than three
+ * times this (tests) is first contacted after a third of its TTL instead. The Worker relies
+ * on it: an unacknowledged lease runs LEASE_ACK_MS (durable-objects/leases.ts), this plus
+ * room for the runner's retries. The price: a cancel for a just-claimed run reaches its
+ * runner with that first request, up to this long after the claim.
+ */
+export const FIRST_CONTACT_MS = 4_000;
 
 const LeaseRef = { lease_id: z.string().min(1).max(100) };
 

@@ -1,8 +1,10 @@
 /**
  * A job's events on their way to the Worker. Each event gets its seq when it is produced
  * (from job.first_seq on), so a batch retried after a timeout is harmless: the Worker
- * ignores seqs it already stored. Batches are paced: at most one per FLUSH_MS after the last
- * contact with the Worker under this lease (a batch or a heartbeat, LeaseContact), sooner at
+ * ignores seqs it already stored. Batches are paced: the first when the lease's first
+ * contact is due (FIRST_CONTACT_MS after the claim's answer: that batch acknowledges the
+ * lease, and no heartbeat is sent for it), then at most one per FLUSH_MS after the last
+ * contact with the Worker under this lease (a batch or a heartbeat, LeaseContact); sooner at
  * MAX_BATCH events, one request at a time so order holds. What is left when the run ends
  * rides on the completion (takeRest). Every request counts against the Worker's daily free
  * requests, so a 20-event run costs a handful, not twenty (issue 15). While the Worker is
@@ -19,8 +21,9 @@ import { WorkerError, type WorkerClient } from "./worker-client.ts";
 /**
  * Shortest time between two batches. Just under the longest heartbeat interval (5 s): while
  * a run produces events its batches keep the lease and carry the cancel flag, so it sends
- * no heartbeats. Watchers see events at most this late; the live Discord message is edited
- * at most every second or so anyway.
+ * no heartbeats. Watchers see events at most this late (the first ones FIRST_CONTACT_MS,
+ * also 4 s, after the claim); the live Discord message is edited at most every second or so
+ * anyway.
  */
 export const FLUSH_MS = 4_000;
 export const MAX_BATCH = 50;
@@ -155,18 +158,19 @@ export class EventUploader {
     let outage = false;
     try {
       while (this.#queue.length && !halt.aborted && !this.#holding) {
-        if (!this.#draining && this.#queue.length < MAX_BATCH && this.#contact.at) {
-          // Let what comes until FLUSH_MS after the last contact gather into one request.
-          const rest = (this.#o.flushMs ?? FLUSH_MS) - (Date.now() - this.#contact.at);
+        if (!this.#draining && this.#queue.length < MAX_BATCH) {
+          // Let what comes gather into one request: until FLUSH_MS after the last contact, or
+          // until the first contact is due (this batch will acknowledge the lease).
+          const due = this.#contact.at ? this.#contact.at + (this.#o.flushMs ?? FLUSH_MS) : this.#contact.firstDueAt;
+          const rest = due - Date.now();
           if (rest > 0) await Promise.race([sleep(rest, halt), new Promise<void>((r) => (this.#wake = r))]);
           if (halt.aborted || this.#holding) return;
         }
         const batch = this.#takeBatch();
         try {
-          const res = await this.#o.client.events(this.#o.job.run_id, this.#o.job.lease_id, batch, halt);
+          const res = await this.#contact.send(() => this.#o.client.events(this.#o.job.run_id, this.#o.job.lease_id, batch, halt));
           this.#queue.splice(0, batch.length).forEach((q) => (this.#bytes -= q.bytes));
           this.#delivered += batch.length;
-          this.#contact.touch();
           this.#releaseRoom();
           if (outage) this.#o.log.info("events delivered again after a Worker outage", { run_id: this.#o.job.run_id, pending: this.#queue.length });
           outage = false;

@@ -1,12 +1,17 @@
 /**
- * Keeps a job's lease alive. The first heartbeat goes out at once: it acknowledges the lease,
- * and the Worker takes back a lease not acknowledged within seconds (a claim answered after
- * its runner died must not hold a job for a whole TTL). After it, a heartbeat every interval
- * in which nothing else reached the Worker: an event batch extends the lease and carries the
- * cancel flag too, so while a run streams events it sends no heartbeats, each being a Worker
- * request against the free tier's daily budget (issue 15). The answer carries the cancel
- * flag; a 409 means the lease is gone. A failed beat is tried again every second until one
- * gets through: a third of the TTL leaves room for that.
+ * Keeps a job's lease alive. Nothing goes out for a fresh lease until its first contact is
+ * due (FIRST_CONTACT_MS after the claim's answer, LeaseContact.firstDueAt): that first
+ * request acknowledges the lease, and the Worker takes back a lease not acknowledged within
+ * LEASE_ACK_MS (a claim answered after its runner died must not hold a job for a whole TTL).
+ * When the first contact is due and an event batch or the completion is going out anyway,
+ * that request is the acknowledgement and no heartbeat is sent; only a run with nothing to
+ * report by then sends one. After it, a heartbeat every interval in which nothing else
+ * reached the Worker: an event batch extends the lease and carries the cancel flag too, so
+ * while a run streams events it sends no heartbeats, each being a Worker request against
+ * the free tier's daily budget (issue 15). The answer carries the cancel flag; a 409 means
+ * the lease is gone. A failed beat (or a failed first contact of any kind) is tried again
+ * every second until one gets through: the Worker's acknowledgement window leaves 10 s for
+ * that past the deferral, and a third of the TTL does later.
  */
 import type { Job } from "../protocol/runner.ts";
 import { sleep } from "./backoff.ts";
@@ -27,6 +32,8 @@ export interface HeartbeatOptions {
   log: Logger;
   /** Shared with the job's event uploader: when anything last reached the Worker for this lease. */
   contact?: LeaseContact;
+  /** Events are buffered: the uploader's batch will acknowledge the lease when it is due. */
+  eventsWaiting?: () => boolean;
   onCancel: () => void;
   onLeaseLost: (err: WorkerError) => void;
 }
@@ -41,14 +48,21 @@ export function startHeartbeats(o: HeartbeatOptions): { stop(): void } {
     while (!halt.signal.aborted) {
       // An event batch got through since the last miss: the lease is extended already.
       if (misses && contact.at > failedAt) misses = 0;
-      const since = Date.now() - contact.at;
-      if (!misses && contact.at && since < interval) {
-        await sleep(interval - since, halt.signal);
-        continue;
+      if (!misses) {
+        const wait = (contact.at ? contact.at + interval : contact.firstDueAt) - Date.now();
+        if (wait > 0) {
+          await sleep(wait, halt.signal);
+          continue;
+        }
+        // The first contact is due and another request is (about to be) on its way: it
+        // acknowledges the lease. Should it fail, the heartbeat takes over.
+        if (!contact.at && !contact.missedAt && (contact.inFlight || o.eventsWaiting?.())) {
+          await contact.settled(halt.signal);
+          continue;
+        }
       }
       try {
-        const res = await o.client.heartbeat(o.job.run_id, o.job.lease_id, halt.signal);
-        contact.touch();
+        const res = await contact.send(() => o.client.heartbeat(o.job.run_id, o.job.lease_id, halt.signal));
         if (misses) o.log.info("heartbeat delivered again", { run_id: o.job.run_id, missed: misses });
         misses = 0;
         if (res.cancel) o.onCancel();

@@ -16,7 +16,7 @@ import type { DockerDriver } from "./docker.ts";
 import { EventUploader } from "./event-uploader.ts";
 import { HAND_BACK_WINDOW_MS, handBack } from "./hand-back.ts";
 import { startHeartbeats } from "./heartbeat.ts";
-import { LeaseContact } from "./lease-contact.ts";
+import { firstContactDelay, LeaseContact } from "./lease-contact.ts";
 import { errorText, type Logger } from "./log.ts";
 import { effectiveLimits } from "./limits.ts";
 import { decide, type Decision } from "./outcome.ts";
@@ -38,6 +38,8 @@ export interface JobContext {
   /** Aborted when the runner stops waiting for running jobs at shutdown. */
   shutdown: AbortSignal;
   killGraceMs?: number;
+  /** How long the first request under a lease waits (default FIRST_CONTACT_MS; tests). */
+  firstContactMs?: number;
 }
 
 export interface JobEnd {
@@ -71,17 +73,26 @@ export async function runJob(job: Job, ctx: JobContext): Promise<JobEnd> {
     if (kind !== "lease_lost") log.info(kind === "cancel" ? "cancel requested: stopping the container" : "runner shutting down: stopping the container", fields);
     halt.abort(kind);
   };
-  // Batches and heartbeats both extend the lease: neither is sent when the other just was.
-  const contact = new LeaseContact();
+  // Batches, heartbeats and the completion all extend the lease: none is sent when another
+  // just was, and the first of them, not before the first contact is due, acknowledges it.
+  const contact = new LeaseContact(started + firstContactDelay(job.lease_ttl_ms, ctx.firstContactMs));
   const uploader = new EventUploader({ client: ctx.client, job, log, contact, onCancel: () => stop("cancel"), onLeaseLost: (e) => stop("lease_lost", e) });
-  const beats = startHeartbeats({ client: ctx.client, job, log, contact, onCancel: () => stop("cancel"), onLeaseLost: (e) => stop("lease_lost", e) });
+  const beats = startHeartbeats({
+    client: ctx.client,
+    job,
+    log,
+    contact,
+    eventsWaiting: () => uploader.pending > 0,
+    onCancel: () => stop("cancel"),
+    onLeaseLost: (e) => stop("lease_lost", e),
+  });
   const onShutdown = () => stop("shutdown");
   ctx.shutdown.addEventListener("abort", onShutdown, { once: true });
   if (ctx.shutdown.aborted) onShutdown();
 
   let decision: Decision;
   try {
-    decision = await execute(job, ctx, { uploader, halt: halt.signal, stoppedBy: () => stoppedBy, started });
+    decision = await execute(job, ctx, { uploader, contact, halt: halt.signal, stoppedBy: () => stoppedBy, started });
   } catch (err) {
     const userFacing = err instanceof SetupError || err instanceof UserError;
     if (!userFacing) log.error("job failed inside the runner", { ...fields, error: errorText(err), stack: err instanceof Error ? err.stack : undefined });
@@ -102,7 +113,7 @@ export async function runJob(job: Job, ctx: JobContext): Promise<JobEnd> {
     if (leaseLost) return { status: "lease_lost" };
     completing = true;
     log.debug("completing", { ...fields, events_before: uploader.delivered, events_with_completion: rest?.length ?? 0 });
-    const reported = await complete(job, decision, rest ?? [], ctx);
+    const reported = await complete(job, decision, rest ?? [], ctx, contact);
     if (reported) uploader.markDelivered(rest ?? []);
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     const usage = decision.usage ? `, ${decision.usage.input_tokens} in / ${decision.usage.output_tokens} out tokens` : "";
@@ -141,6 +152,7 @@ const reportWindowMs = (job: Pick<Job, "lease_ttl_ms">) => Math.max(3 * job.leas
 
 interface ExecState {
   uploader: EventUploader;
+  contact: LeaseContact;
   halt: AbortSignal;
   stoppedBy: () => StopKind | null;
   started: number;
@@ -263,7 +275,9 @@ async function monitorThenPrompt(job: Job, ctx: JobContext, s: ExecState, place:
   ctx.log.info("monitor command ran", { ...fields, exit_code: result.exitCode, chars: result.output.length, ms: result.durationMs });
   if (s.halt.aborted) return job.prompt;
   try {
-    const answer = await ctx.client.monitor(job.run_id, { lease_id: job.lease_id, output: result.output, exit_code: result.exitCode, duration_ms: result.durationMs }, s.halt);
+    // The Worker extends the lease on it, as on a heartbeat.
+    const report = { lease_id: job.lease_id, output: result.output, exit_code: result.exitCode, duration_ms: result.durationMs };
+    const answer = await s.contact.send(() => ctx.client.monitor(job.run_id, report, s.halt));
     return answer.prompt;
   } catch (err) {
     // A lost lease is the heartbeat's to notice (it stops the job); here only the prompt is at stake.
@@ -274,14 +288,17 @@ async function monitorThenPrompt(job: Job, ctx: JobContext, s: ExecState, place:
   }
 }
 
-/** Reports the end, retrying while the Worker is unreachable; a 409 means someone else owns it now. */
-async function complete(job: Job, decision: Decision, events: WireEvent[], ctx: JobContext): Promise<boolean> {
+/**
+ * Reports the end, retrying while the Worker is unreachable; a 409 means someone else owns it
+ * now. A run that ends before its first contact is due acknowledges its lease with this.
+ */
+async function complete(job: Job, decision: Decision, events: WireEvent[], ctx: JobContext, contact: LeaseContact): Promise<boolean> {
   const window = AbortSignal.timeout(reportWindowMs(job));
   const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
   const fields = { run_id: job.run_id, status: decision.status };
   for (;;) {
     try {
-      const res = await ctx.client.complete(job.run_id, { lease_id: job.lease_id, ...decision, events });
+      const res = await contact.send(() => ctx.client.complete(job.run_id, { lease_id: job.lease_id, ...decision, events }));
       if (backoff.failures) ctx.log.info("completion delivered after retries", { ...fields, retries: backoff.failures });
       if (res.duplicate) ctx.log.debug("completion was a duplicate", fields);
       return true;

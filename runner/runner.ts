@@ -37,6 +37,8 @@ export interface RunnerDeps {
   claimWaitMs?: number;
   /** SIGINT → SIGKILL grace when stopping a container. */
   killGraceMs?: number;
+  /** How long a job's first request under its lease waits (default FIRST_CONTACT_MS). */
+  firstContactMs?: number;
   /** How often to ask for worktrees of deleted tasks (default WORKTREE_REMOVAL_POLL_MS). */
   worktreeRemovalPollMs?: number;
 }
@@ -135,7 +137,11 @@ export async function startRunner(config: RunnerConfig, deps: RunnerDeps = {}): 
     signal: claiming.signal,
     ...(deps.claimWaitMs !== undefined ? { waitMs: deps.claimWaitMs } : {}),
     start(job) {
-      const p = runJob(job, { config, client, docker, log, runnerKey, identity, shutdown: shutdown.signal, ...(deps.killGraceMs !== undefined ? { killGraceMs: deps.killGraceMs } : {}) }).finally(() =>
+      const tuning = {
+        ...(deps.killGraceMs !== undefined ? { killGraceMs: deps.killGraceMs } : {}),
+        ...(deps.firstContactMs !== undefined ? { firstContactMs: deps.firstContactMs } : {}),
+      };
+      const p = runJob(job, { config, client, docker, log, runnerKey, identity, shutdown: shutdown.signal, ...tuning }).finally(() =>
         active.delete(job.run_id),
       );
       active.set(job.run_id, p);
