@@ -92,7 +92,7 @@ describe("event uploader", () => {
 describe("requests per run (issue 15)", () => {
   const slow = 60_000; // longer than any test: a batch that waits for the pace never goes out
 
-  it("the first batch goes at once; later events wait for the pace; what is left rides on the completion", async () => {
+  it("the first batch goes when the first contact is due (here at once); later events wait for the pace; what is left rides on the completion", async () => {
     const client = scriptedClient(() => ({ accepted: 1, cancel: false }));
     const contact = new LeaseContact();
     const up = new EventUploader({ client, job, log: memoryLogger(), onCancel: () => {}, onLeaseLost: () => {}, flushMs: slow, backoff: fastBackoff(), contact });
@@ -123,7 +123,7 @@ describe("requests per run (issue 15)", () => {
     up.close();
   });
 
-  it("heartbeats: the first at once (it acknowledges the lease), then none while batches keep reaching the Worker", async () => {
+  it("heartbeats: the first when the first contact is due (here at once), then none while batches keep reaching the Worker", async () => {
     const beats: number[] = [];
     const contact = new LeaseContact();
     const client = { heartbeat: async () => (beats.push(Date.now()), { cancel: false, lease_expires_at: 0 }) };
@@ -141,6 +141,119 @@ describe("requests per run (issue 15)", () => {
       await waitUntil(() => beats.length === 2);
     } finally {
       hb.stop();
+    }
+  });
+});
+
+/**
+ * One lease as runJob wires it: the uploader and the heartbeats share a LeaseContact whose
+ * first contact is due `deferMs` after the claim, and the completion goes through it too.
+ * `requests` lists every request in the order the scripted Worker received them.
+ */
+function lease(o: { deferMs: number; events?: (call: number) => Promise<EventBatchResponse>; heartbeat?: (call: number) => Promise<{ cancel: boolean; lease_expires_at: number }> }) {
+  const requests: string[] = [];
+  let batches = 0;
+  let beats = 0;
+  let cancels = 0;
+  const client = {
+    async events(_run: number, _lease: string, events: WireEvent[]) {
+      requests.push(`events ×${events.length}`);
+      return o.events ? o.events(++batches) : { accepted: events.length, cancel: false };
+    },
+    async heartbeat() {
+      requests.push("heartbeat");
+      return o.heartbeat ? o.heartbeat(++beats) : { cancel: false, lease_expires_at: 0 };
+    },
+  };
+  const contact = new LeaseContact(Date.now() + o.deferMs);
+  const log = memoryLogger();
+  // Slow retries of its own: a failed batch is left to the heartbeat's one-second retry.
+  const up = new EventUploader({ client, job, log, contact, onCancel: () => cancels++, onLeaseLost: () => {}, flushMs: 60_000, backoff: new Backoff({ initialMs: 60_000, maxMs: 60_000 }) });
+  // A 60 s lease: after the first contact, a heartbeat only after 5 s of silence.
+  const hb = startHeartbeats({ client, job: { run_id: 1, lease_id: "l", lease_ttl_ms: 60_000 }, log, contact, eventsWaiting: () => up.pending > 0, onCancel: () => cancels++, onLeaseLost: () => {} });
+  return {
+    requests,
+    contact,
+    up,
+    log,
+    cancels: () => cancels,
+    complete: (events: WireEvent[]) => contact.send(async () => void requests.push(`complete +${events.length}`)),
+    stop() {
+      hb.stop();
+      up.close();
+    },
+  };
+}
+
+describe("the first contact under a lease (issue 15)", () => {
+  it("is deferred: a run that ends before it is due sends its completion and nothing else", async () => {
+    const l = lease({ deferMs: 60_000 }); // longer than any test
+    try {
+      for (let i = 0; i < 20; i++) l.up.push({ type: "text", text: `e${i}` });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(l.requests).toEqual([]);
+      const rest = (await l.up.takeRest())!;
+      await l.complete(rest);
+      l.up.markDelivered(rest);
+      expect(l.requests).toEqual(["complete +20"]);
+      expect(l.contact.at).toBeGreaterThan(0);
+    } finally {
+      l.stop();
+    }
+  });
+
+  it("is one event batch when the run has events by then: it acknowledges the lease, no heartbeat goes with it, and it carries the cancel flag", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    // The Worker answers the first batch only when the test says: the heartbeat's due moment passes meanwhile.
+    const l = lease({ deferMs: 200, events: async () => (await held, { accepted: 3, cancel: true }) });
+    try {
+      for (let i = 0; i < 3; i++) l.up.push({ type: "text", text: `e${i}` });
+      await waitUntil(() => l.requests.length === 1);
+      await new Promise((r) => setTimeout(r, Math.max(0, l.contact.firstDueAt + 100 - Date.now())));
+      expect(l.requests).toEqual(["events ×3"]);
+      release();
+      await waitUntil(() => l.up.delivered === 3);
+      expect(l.contact.at).toBeGreaterThanOrEqual(l.contact.firstDueAt);
+      expect(l.cancels()).toBe(1);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(l.requests).toEqual(["events ×3"]);
+    } finally {
+      l.stop();
+    }
+  });
+
+  it("is exactly one heartbeat when the run has no events by then; the next waits a whole interval", async () => {
+    const l = lease({ deferMs: 100 });
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      expect(l.requests).toEqual([]);
+      await waitUntil(() => l.contact.at > 0);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(l.requests).toEqual(["heartbeat"]);
+    } finally {
+      l.stop();
+    }
+  });
+
+  it("that fails is taken over by the heartbeat, tried again every second until one gets through", async () => {
+    const l = lease({
+      deferMs: 100,
+      events: async () => {
+        throw new WorkerError("unreachable", "refused");
+      },
+      heartbeat: async (n) => {
+        if (n === 1) throw new WorkerError("unreachable", "refused");
+        return { cancel: false, lease_expires_at: 0 };
+      },
+    });
+    try {
+      l.up.push({ type: "text", text: "e0" });
+      await waitUntil(() => l.contact.at > 0);
+      expect(l.requests).toEqual(["events ×1", "heartbeat", "heartbeat"]);
+      expect(l.log.lines.map((x) => x.msg)).toEqual(expect.arrayContaining(["events: worker unreachable, buffering", "heartbeat failed", "heartbeat delivered again"]));
+    } finally {
+      l.stop();
     }
   });
 });

@@ -342,6 +342,49 @@ describe("leases", () => {
   });
 });
 
+// A runner's first request under a lease comes FIRST_CONTACT_MS after the claim and is
+// whatever it has to send then (protocol/runner.ts): each kind must acknowledge the lease.
+describe("the first request under a lease acknowledges it (issue 15)", () => {
+  const pastAckWindow = () => runInDurableObject(dispatcher(), (o) => o.reap(Date.now() + LEASE_ACK_MS + 1));
+
+  it("an event batch: past the acknowledgement window the lease is still held, and its answer carries a pending cancel", async () => {
+    const { channel, runner } = await setup();
+    const r = await ask(channel);
+    const job = (await claim(runner))!;
+    expect((await admin("POST", `/api/runs/${r.id}/cancel`)).body).toMatchObject({ outcome: "signalled" });
+    const first = await postEvents(runner, job, [job.first_seq]);
+    expect(first).toMatchObject({ status: 200, body: { accepted: 1, cancel: true } });
+    await pastAckWindow();
+    expect(await run(r.id)).toMatchObject({ status: "running", attempt: 1 });
+    expect((await heartbeat(runner, job)).status).toBe(200);
+    await complete(runner, job, { status: "cancelled", error: "cancelled on request" });
+    expect(await run(r.id)).toMatchObject({ status: "cancelled", attempt: 1 });
+  });
+
+  it("a completion: a run that ended before its runner said anything else is settled, with its events", async () => {
+    const { channel, runner } = await setup();
+    const r = await ask(channel);
+    const job = (await claim(runner))!;
+    const events = [0, 1].map((i) => ({ seq: job.first_seq + i, at: Date.now(), data: { type: "text", text: `event ${i}` } }));
+    expect((await complete(runner, job, { events })).body).toEqual({ ok: true, duplicate: false });
+    const done = await run(r.id);
+    expect(done).toMatchObject({ status: "succeeded", attempt: 1 });
+    expect(done.events.map((e: any) => e.payload.text)).toEqual(["event 0", "event 1"]);
+  });
+
+  it("the window only: with nothing from the runner, the lease is held until LEASE_ACK_MS and gone after it", async () => {
+    const { channel, runner } = await setup();
+    const r = await ask(channel);
+    const job = (await claim(runner))!;
+    await runInDurableObject(dispatcher(), (o) => o.reap(Date.now() + LEASE_ACK_MS - 1_000));
+    expect(await run(r.id)).toMatchObject({ status: "running", attempt: 1 });
+    await pastAckWindow();
+    expect(await run(r.id)).toMatchObject({ status: "queued", attempt: 1 });
+    expect((await heartbeat(runner, job)).status).toBe(409);
+    await complete(runner, (await claim(runner))!);
+  });
+});
+
 describe("a claim answered after its runner died", () => {
   it("goes back after the acknowledgement window, on the same attempt; the silent runner's other parked claims are let go", async () => {
     const { label, channel, runners } = await setup(2);
@@ -391,6 +434,15 @@ describe("abandon (a lease handed back)", () => {
     expect(j2).toMatchObject({ run_id: r.id, attempt: 2, first_seq: 1_000_001 });
     expect((await complete(runner, j2)).status).toBe(200);
     expect(await run(r.id)).toMatchObject({ status: "succeeded", attempt: 2 });
+  });
+
+  it("a lease handed back before any other request uses up its attempt all the same: its runner had the job", async () => {
+    const { channel, runner } = await setup();
+    const r = await ask(channel);
+    const j1 = (await claim(runner))!;
+    expect((await abandon(runner, j1, "shutdown")).body).toEqual({ outcome: "requeued", attempt: 2 });
+    expect(await run(r.id)).toMatchObject({ status: "queued", attempt: 2 });
+    await complete(runner, (await claim(runner))!);
   });
 
   it("a parked claim gets the handed-back run without waiting", async () => {
