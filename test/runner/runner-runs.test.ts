@@ -6,10 +6,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { conversationText, hasToolResult, isMainTurn, lastUserText } from "../fakes/anthropic.ts";
 import { channelDir } from "../../runner/workspace.ts";
-import { agentDir, API_KEY, containersOf, createRun, docker, makeChannel, registerRunner, runnerConfig, setRules, setupEnv, startTestRunner, waitFor, waitForRun, type Env, type TestRunner } from "./helpers.ts";
+import { postJson, type PostJson } from "../../runner/http-post.ts";
+import { agentDir, API_KEY, containersOf, createRun, docker, labelledRunner, makeChannel, registerRunner, runnerConfig, setRules, setupEnv, startTestRunner, waitFor, waitForRun, type Env, type TestRunner } from "./helpers.ts";
 
 let env: Env;
 let runner: TestRunner;
+const runners: TestRunner[] = [];
 
 beforeAll(async () => {
   env = await setupEnv();
@@ -18,6 +20,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  for (const r of runners) await r.stop();
   await runner?.stop();
   await env?.close();
 });
@@ -148,5 +151,47 @@ describe("loop runner against a real Worker and Docker", () => {
     const run = await waitForRun(env, id);
     expect(run).toMatchObject({ status: "failed", error: `the directory ${join(env.base, "no-such-project")} does not exist on this runner host; create it or fix the channel's dir_path` });
     expect(await containersOf(id)).toEqual([]);
+  });
+});
+
+// What a run costs in requests (issue 15): every request the runner sends, recorded on its
+// real HTTP transport. The first contact under a lease is deferred (FIRST_CONTACT_MS, 4 s);
+// here it is stretched to 10 s, still inside the Worker's 14 s acknowledgement window, so a
+// plain answer (about 3 s) ends before it even on a busy machine, and a 12 s reply does not.
+describe("requests per run against the real Worker", () => {
+  const FIRST_CONTACT_MS = 10_000;
+  const sent: string[] = [];
+  const recording: PostJson = (url, headers, body, signal) => {
+    sent.push(new URL(url).pathname.replace("/runner/v1/", ""));
+    return postJson(url, headers, body, signal);
+  };
+  let counted: Awaited<ReturnType<typeof labelledRunner>>;
+  const ofRun = (id: number) => sent.filter((p) => p.startsWith(`runs/${id}/`)).map((p) => p.slice(`runs/${id}/`.length));
+
+  beforeAll(async () => {
+    counted = await labelledRunner(env, "counted");
+    runners.push(await startTestRunner(runnerConfig(env, counted.token, { container_memory_mb: 768 }), { post: recording, firstContactMs: FIRST_CONTACT_MS }));
+  }, 120_000);
+
+  it("a run that ends before its first contact is due: the claim and the completion, which carries every event", async () => {
+    setRules(env, [{ match: isMainTurn, reply: { text: "Quick." } }]);
+    const id = await createRun(env, await counted.channel(agentDir(env, "counted-quick")), "Be quick");
+    const run = await waitForRun(env, id);
+    expect(run).toMatchObject({ status: "succeeded", attempt: 1, result_text: "Quick." });
+    expect(run.events.map((e: any) => e.type)).toEqual(["init", "text"]);
+    expect(ofRun(id)).toEqual(["complete"]);
+  });
+
+  it("a longer run: its first request is one event batch, which acknowledges the lease, with no heartbeat before it", async () => {
+    // 60 words, 200 ms apart: the answer takes 12 s, past the first contact.
+    setRules(env, [{ match: isMainTurn, reply: { text: Array.from({ length: 60 }, (_, i) => `w${i}`).join(" "), delayMs: 200 } }]);
+    const id = await createRun(env, await counted.channel(agentDir(env, "counted-slow")), "Take a while");
+    const run = await waitForRun(env, id);
+    expect(run).toMatchObject({ status: "succeeded", attempt: 1 });
+    const requests = ofRun(id);
+    expect(requests[0]).toBe("events");
+    expect(requests.at(-1)).toBe("complete");
+    // The init event went in that first batch; the answer rode on the completion.
+    expect(run.events.map((e: any) => e.type)).toEqual(["init", "text"]);
   });
 });
