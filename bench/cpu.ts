@@ -262,8 +262,8 @@ async function kinds(worker: TestWorker, fakeDiscordUrl: string, signer: Awaited
     {
       name: "runner events (10)",
       surface: "runner",
-      // A runner acknowledges a lease with a heartbeat the moment its claim is answered; an
-      // unacknowledged one goes back after LEASE_ACK_MS (10 s), which waiting for a quiet
+      // A runner acknowledges a lease with its first request, FIRST_CONTACT_MS after the claim; an
+      // unacknowledged one goes back after LEASE_ACK_MS (14 s), which waiting for a quiet
       // isolate on a loaded machine can outlast (the batches then got 409 lease_lost). Acked
       // here, outside the profiles, right after the claims' profile.
       prepare: () => Promise.all(jobs.map((job) => runnerCall(`/runs/${job.run_id}/heartbeat`, { lease_id: job.lease_id }).then((res) => expectStatus(res, [200], "heartbeat")))).then(() => undefined),

@@ -5,7 +5,7 @@
  *
  * Policy: a claimed job is leased for the lease TTL; heartbeats and event batches extend it.
  * A lease that runs out puts the run back once (attempt 2) and then ends it as "lost". A
- * lease that was never acknowledged (the claimer vanished before its first heartbeat) goes
+ * lease that was never acknowledged (the claimer vanished before its first request) goes
  * back without using up an attempt. A runner may also hand a lease back at once (it restarted
  * or is stopping, issue 15): that ends the lease as expiry would, but a hand-back proves the
  * runner got the job, so it always uses up the attempt. A fresh lease runs only LEASE_ACK_MS
