@@ -26,6 +26,7 @@
  * Cloudflare.
  *
  * BENCH_CPU_TOP=8 also prints each kind's heaviest functions (self time), for finding cuts.
+ * BENCH_CPU_KINDS=MCP measures only the kinds whose names start so (and the no-op).
  * Prints figures; the one thing it checks is the split (above).
  */
 import { execFile } from "node:child_process";
@@ -48,6 +49,8 @@ const ROUNDS = Number(process.env.BENCH_CPU_ROUNDS ?? 3);
 const WARMUP = 20;
 const TOP = Number(process.env.BENCH_CPU_TOP ?? 0);
 const BUILDS = (process.env.BENCH_CPU_BUILDS ?? "dev,prod").split(",");
+/** BENCH_CPU_KINDS=MCP,REST: only the kinds whose name starts with one of these (and the no-op baseline). */
+const ONLY = process.env.BENCH_CPU_KINDS?.split(",").filter(Boolean);
 /** Background work a request leaves (waitUntil, live-message edits, DO alarms) ends inside its profile. */
 const SETTLE_MS = 1_000;
 /**
@@ -112,6 +115,38 @@ async function kinds(worker: TestWorker, fakeDiscordUrl: string, signer: Awaited
       if (answer.error || answer.result?.isError) throw new Error(`MCP answered an error: ${text.slice(0, 300)}`);
     });
   const tool = (name: string, args: object) => mcp({ method: "tools/call", params: { name, arguments: args } });
+  // MCP 2026-07-28, as Claude Code sends it: no initialize; the version, client info and
+  // capabilities in every request's _meta, the version and method (and a tool's name) in headers too.
+  const MODERN = "2026-07-28";
+  const modern = (method: string, params: Record<string, unknown> = {}) =>
+    fetch(`${worker.url}${MCP_PATH}`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${worker.adminToken}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-protocol-version": MODERN,
+        "mcp-method": method,
+        ...(typeof params.name === "string" ? { "mcp-name": params.name } : {}),
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method,
+        params: {
+          ...params,
+          _meta: {
+            "io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/clientInfo": { name: "bench", version: "1" },
+            "io.modelcontextprotocol/clientCapabilities": {},
+          },
+        },
+      }),
+    }).then(async (res) => {
+      const text = await expectStatus(res, [200], "MCP");
+      const answer = JSON.parse(text) as { error?: unknown; result?: { isError?: boolean } };
+      if (answer.error || answer.result?.isError) throw new Error(`MCP answered an error: ${text.slice(0, 300)}`);
+    });
 
   // Discord: interactions as bench/interactions.ts builds them, signed with a real key.
   let ids = 0n;
@@ -241,6 +276,9 @@ async function kinds(worker: TestWorker, fakeDiscordUrl: string, signer: Awaited
     { name: "MCP tools/list", surface: "mcp", request: () => mcp({ method: "tools/list" }) },
     { name: "MCP tools/call list_tasks", surface: "mcp", request: () => tool("list_tasks", { channel_id: listed.id }) },
     { name: "MCP tools/call schedule_task", surface: "mcp", request: (i) => tool("schedule_task", { channel_id: writes.id, type: "interval", schedule: "30m", prompt: `bench task ${i}` }) },
+    { name: "MCP 2026-07-28 server/discover", surface: "mcp", request: () => modern("server/discover") },
+    { name: "MCP 2026-07-28 tools/list", surface: "mcp", request: () => modern("tools/list") },
+    { name: "MCP 2026-07-28 tools/call list_tasks", surface: "mcp", request: () => modern("tools/call", { name: "list_tasks", arguments: { channel_id: listed.id } }) },
     { name: "Discord PING", surface: "discord", request: () => signed({ id: snowflake(), application_id: "950000000000000001", type: InteractionKind.Ping, token: "ping", version: 1 }, 1) },
     { name: "Discord /loop status", surface: "discord", request: () => signed(interaction(InteractionKind.ApplicationCommand, sub("status")), 4) },
     {
@@ -430,7 +468,8 @@ async function measureBuild(build: string): Promise<BuildFigures> {
       return { label, url, modules: moduleMapper(), perRound: new Map() };
     };
     const isolates = [isolate(split.worker, "Worker"), isolate(split.dos, "Durable Objects")];
-    await profileKinds(build, isolates, await kinds(worker, fake.url, signer));
+    const all = await kinds(worker, fake.url, signer);
+    await profileKinds(build, isolates, ONLY ? all.filter((k) => k.surface === "baseline" || ONLY.some((p) => k.name.startsWith(p))) : all);
     return { worker: isolates[0]!.perRound, dos: isolates[1]!.perRound };
   } finally {
     await worker.stop();

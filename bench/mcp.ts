@@ -1,6 +1,7 @@
 /**
  * bench/mcp: tools/call latency on the stateless /mcp endpoint, against `wrangler dev`
- * (local workerd, local D1). The SDK's Client over Streamable HTTP, one call at a time.
+ * (local workerd, local D1). The SDK's Client over Streamable HTTP, one call at a time, in
+ * MCP 2026-07-28 as Claude Code speaks it (server/discover, then `_meta` on every request).
  * Baseline, measured side by side: GET /api/tasks for the same channel, i.e. the same
  * domain work over REST, so the difference is what MCP (a fresh server per request,
  * JSON-RPC, schema checks) costs.
@@ -8,8 +9,7 @@
  *   schedule_task: BENCH_MCP_SCHEDULE calls (default 200), each a D1 insert + an alarm re-arm
  * Prints figures only; nothing here asserts.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { startWorker } from "../test/support/worker.ts";
 import { client, median, percentile, report, round } from "./lib.ts";
 
@@ -36,7 +36,7 @@ try {
     await admin("POST", "/api/tasks", { channel_id: channel.id, type: "interval", schedule: `${i + 1}h`, prompt: `seeded task ${i}` });
   }
 
-  const mcp = new Client({ name: "bench", version: "1" });
+  const mcp = new Client({ name: "bench", version: "1" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
   await mcp.connect(
     new StreamableHTTPClientTransport(new URL(`${worker.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${worker.adminToken}` } } }),
   );

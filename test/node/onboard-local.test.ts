@@ -4,8 +4,7 @@
  */
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ApiToken, Channel } from "../../protocol/api.ts";
@@ -60,11 +59,12 @@ describe("loop onboard:local", () => {
     expect(file.mcpServers.loop).toEqual({ type: "http", url: `${worker.url}/mcp`, headers: { Authorization: expect.stringMatching(/^Bearer loop_api_/) } });
     expect((await stat(join(dir, ".mcp.json"))).mode & 0o777).toBe(0o600);
 
-    // What Claude Code would do with it: connect and call a tool without naming the channel.
-    const client = new Client({ name: "claude-code-stand-in", version: "1" });
+    // What Claude Code would do with it: connect (2026-07-28, server/discover first) and call a tool without naming the channel.
+    const client = new Client({ name: "claude-code-stand-in", version: "1" }, { versionNegotiation: { mode: "auto" } });
     await client.connect(
       new StreamableHTTPClientTransport(new URL(file.mcpServers.loop.url), { requestInit: { headers: { Authorization: file.mcpServers.loop.headers.Authorization } } }),
     );
+    expect(client.getNegotiatedProtocolVersion()).toBe("2026-07-28");
     const scheduled = await client.callTool({ name: "schedule_task", arguments: { schedule: "1h", type: "interval", prompt: "tidy up" } });
     expect(scheduled.isError).toBeFalsy();
     expect((scheduled.structuredContent as { channel_id: string }).channel_id).toBe(channel!.id);

@@ -8,8 +8,7 @@
 // temp paths replaced, to test/fixtures/stream-json/.
 
 import Docker from "dockerode";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -158,10 +157,25 @@ function saveFixture(name: string, r: RunResult, dirs: { workdir: string; config
   writeFileSync(join(fixturesDir, name), text);
 }
 
-/** A tiny MCP server (Streamable HTTP, stateless) offering `schedule_task`, on 127.0.0.1. */
+/**
+ * A tiny MCP server (Streamable HTTP, stateless, both protocol eras, as Loop's) offering
+ * `schedule_task`, on 127.0.0.1.
+ */
 async function startMcp() {
   const calls: Array<{ cron: string; prompt: string }> = [];
   const rpc: Array<{ method: string; auth?: string }> = [];
+  const handler = createMcpHandler(() => {
+    const server = new McpServer({ name: "loop", version: "0.0.0" }, { capabilities: { tools: { listChanged: false } } });
+    server.registerTool(
+      "schedule_task",
+      { description: "Schedule a recurring task", inputSchema: z.object({ cron: z.string(), prompt: z.string() }) },
+      async (args) => {
+        calls.push(args);
+        return { content: [{ type: "text", text: `scheduled "${args.prompt}" at ${args.cron}` }] };
+      },
+    );
+    return server;
+  });
   const http = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -169,22 +183,10 @@ async function startMcp() {
     const body = raw ? JSON.parse(raw) : undefined;
     for (const m of [body].flat()) rpc.push({ method: m?.method ?? `${req.method} (no body)`, auth: req.headers.authorization });
     if (req.url !== "/mcp") return void res.writeHead(404).end();
-    const server = new McpServer({ name: "loop", version: "0.0.0" });
-    server.registerTool(
-      "schedule_task",
-      { description: "Schedule a recurring task", inputSchema: { cron: z.string(), prompt: z.string() } },
-      async (args) => {
-        calls.push(args);
-        return { content: [{ type: "text", text: `scheduled "${args.prompt}" at ${args.cron}` }] };
-      },
-    );
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    res.on("close", () => {
-      void transport.close();
-      void server.close();
-    });
-    await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+    const headers = new Headers(Object.entries(req.headers).flatMap(([k, v]) => (typeof v === "string" ? [[k, v] as [string, string]] : [])));
+    const answer = await handler.fetch(new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers, ...(raw ? { body: raw } : {}) }));
+    res.writeHead(answer.status, Object.fromEntries(answer.headers));
+    res.end(Buffer.from(await answer.arrayBuffer()));
   });
   await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
   return {
@@ -405,9 +407,9 @@ describe("claude --print in the agent container", () => {
         expect(init.mcp_servers).toEqual([{ name: "loop", status: "connected", source: "dynamic" }]);
         expect(init.tools).toContain("mcp__loop__schedule_task");
 
-        // The CLI connected at start with our header.
+        // The CLI connected at start with our header, in MCP 2026-07-28: no initialize.
         const methods = mcp.rpc.map((c) => c.method);
-        expect(methods).toEqual(expect.arrayContaining(["initialize", "notifications/initialized", "tools/list", "tools/call"]));
+        expect(methods).toEqual(["server/discover", "tools/list", "tools/call"]);
         expect(methods.indexOf("tools/list")).toBeLessThan(methods.indexOf("tools/call"));
         expect(mcp.rpc.every((c) => c.auth === "Bearer x")).toBe(true);
         expect(mcp.calls).toEqual([{ cron: "0 9 * * 1-5", prompt: "standup" }]);

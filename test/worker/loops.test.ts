@@ -4,10 +4,8 @@
  * the test claims it, reads the prompt the Worker built, and completes it. The Dispatcher
  * is shared by every test in this file, so each test pins its channel to a label of its own.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
+import { Client, StreamableHTTPClientTransport, type CallToolResult } from "@modelcontextprotocol/client";
+import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/client/validators/cf-worker";
 import { createScheduledController, env, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { Loop, LoopWithIterations, MAX_MEMORY_CHARS, Memory } from "../../protocol/api.ts";

@@ -1,19 +1,18 @@
 /**
  * /mcp in workerd: the SDK's own Client over Streamable HTTP against the real Worker (SELF),
- * real D1 and Durable Objects. Tools are called as Claude Code would call them; what they
+ * real D1 and Durable Objects, in the 2025 era (the v2 Client's default: initialize, then
+ * requests without `_meta`; mcp-modern.test.ts covers 2026-07-28). Tools are called as Claude Code would call them; what they
  * did is checked over REST. The Dispatcher is one object shared by every test in this file,
  * so tests that need a run token pin their channel to a label of their own.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { Client, StreamableHTTPClientTransport, type CallToolResult } from "@modelcontextprotocol/client";
+import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/client/validators/cf-worker";
 import { env, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { Channel, CreatedToken, Run, RunEvent, Task, TaskWithPreview } from "../../protocol/api.ts";
 import { Job } from "../../protocol/runner.ts";
 import { config } from "../../core/env.ts";
-import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
 import { Budget, UsageReport } from "../../protocol/spend.ts";
 import { insertRun } from "./helpers.ts";
 
@@ -336,7 +335,7 @@ describe("scoping", () => {
 
     await complete();
     // The token died with the run: the next request is refused at the door.
-    await expect(client.callTool({ name: "list_tasks", arguments: {} })).rejects.toMatchObject({ code: 401 });
+    await expect(client.callTool({ name: "list_tasks", arguments: {} })).rejects.toMatchObject({ data: { status: 401 } });
   });
 });
 
@@ -457,7 +456,7 @@ describe("HTTP", () => {
       expect(res.headers.get("www-authenticate")).toMatch(/^Bearer realm="loop"/);
       expect((await res.json()) as object).toMatchObject({ error: { code: "unauthorized" } });
     }
-    await expect(connect(null)).rejects.toMatchObject({ code: 401 });
+    await expect(connect(null)).rejects.toMatchObject({ data: { status: 401 } });
   });
 
   it("refuses runner tokens", async () => {

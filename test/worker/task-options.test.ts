@@ -3,10 +3,8 @@
  * worktree tasks (origin_branch, update_before_run) and auto_delete_sec; and how a runner
  * learns that a deleted task's worktree can go.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
+import { Client, StreamableHTTPClientTransport, type CallToolResult } from "@modelcontextprotocol/client";
+import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/client/validators/cf-worker";
 import { env, runDurableObjectAlarm, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { Run, Template } from "../../protocol/api.ts";
