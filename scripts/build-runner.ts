@@ -1,5 +1,5 @@
 /**
- * Builds the runner for production: one minified ESM file, dist/loop.mjs, run by plain Node
+ * Builds the runner for production: minified ESM, dist/loop.mjs and its chunks, run by plain Node
  * (no TypeScript stripping at start-up, which alone costs ~16 MB of an idle runner's RSS).
  * Run by `npm install` (prepare) and `npm run build:runner`.
  *
@@ -9,6 +9,7 @@
  * for stand-ins (runner/dockerode-lazy/) that load the real ones on first call.
  */
 import { build, type Plugin } from "esbuild";
+import { readdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -28,9 +29,20 @@ const lazyDockerTransports: Plugin = {
   },
 };
 
+// The chunks of an earlier build (their names carry content hashes).
+for (const f of readdirSync(resolve(ROOT, "dist"), { withFileTypes: true }).filter((e) => e.isFile() && /^loop-.*\.mjs(\.map)?$/.test(e.name))) {
+  rmSync(resolve(ROOT, "dist", f.name));
+}
+
 const result = await build({
-  entryPoints: [resolve(ROOT, "runner/cli.ts")],
-  outfile: resolve(ROOT, "dist/loop.mjs"),
+  entryPoints: { loop: resolve(ROOT, "runner/cli.ts") },
+  outdir: resolve(ROOT, "dist"),
+  outExtension: { ".js": ".mjs" },
+  // Each command the CLI imports on demand is a chunk of its own, loaded only when run: a
+  // runner never parses `loop mcp`'s MCP SDK (≈ 0.6 MB of code, ≈ 4.5 MB of RSS at start).
+  // Chunks sit beside loop.mjs, so paths relative to a module's own file hold in all of them.
+  splitting: true,
+  chunkNames: "loop-[name]-[hash]",
   bundle: true,
   platform: "node",
   format: "esm",
