@@ -6,11 +6,16 @@
  */
 import { Client, type CallToolResult } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import { execFile } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { Channel, CreatedToken, Task } from "../../protocol/api.ts";
+import { hasToolResult, isMainTurn, startFakeAnthropic } from "../fakes/anthropic.ts";
+import { startRecordingProxy } from "../support/recording-proxy.ts";
 import { startWorker, type TestWorker } from "../support/worker.ts";
-import { cliEnv, LOOP, NODE, removeTempDirs, runLoop, tempDir } from "./cli.ts";
+import { cliEnv, LOOP, NODE, ROOT, removeTempDirs, runLoop, tempDir } from "./cli.ts";
 
 let worker: TestWorker;
 let home: string;
@@ -115,4 +120,47 @@ describe("loop mcp (stdio bridge)", () => {
     expect(unknown.stderr).toMatch(/GET \/api\/channels\/ch_nope refused: not_found: channel ch_nope does not exist/);
     expect(unknown.stdout).toBe("");
   });
+
+  it("the real Claude Code CLI reaches the remote tools through it, speaking 2026-07-28 end to end", async () => {
+    const channel = await api(Channel, "POST", "/api/channels", { dir_path: await tempDir("loop-proj-") });
+    const proxy = await startRecordingProxy(worker.url);
+    const fake = await startFakeAnthropic([
+      { match: (r) => isMainTurn(r) && !hasToolResult(r), reply: { toolUses: [{ name: "mcp__loop__schedule_task", input: { type: "interval", schedule: "2h", prompt: "water the plants" } }] } },
+      { match: isMainTurn, reply: { text: "Scheduled." } },
+    ]);
+    try {
+      const claudeHome = await tempDir("claude-home-");
+      const mcpConfig = join(claudeHome, "mcp.json");
+      const loopMcp = [LOOP, "mcp", "--channel-id", channel.id, "--api-url", proxy.url, "--token", worker.adminToken];
+      await writeFile(mcpConfig, JSON.stringify({ mcpServers: { loop: { command: NODE, args: loopMcp, env: { HOME: home } } } }));
+      // execFile, not spawnSync: the fake Anthropic API answers from this very process.
+      const out = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+        const child = execFile(
+          join(ROOT, "node_modules/.bin/claude"),
+          ["-p", "Water the plants every two hours.", `--mcp-config=${mcpConfig}`, "--output-format", "stream-json", "--verbose", "--allowedTools", "mcp__loop__schedule_task"],
+          {
+            cwd: claudeHome,
+            timeout: 60_000,
+            env: { ...cliEnv(claudeHome), ANTHROPIC_API_KEY: "sk-test-bridge", ANTHROPIC_BASE_URL: fake.url, ENABLE_TOOL_SEARCH: "false", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", DISABLE_AUTOUPDATER: "1" },
+          },
+          (err, stdout, stderr) => done({ code: typeof err?.code === "number" ? err.code : err ? 1 : 0, stdout, stderr }),
+        );
+        child.stdin?.end();
+      });
+      expect(out.code, out.stderr).toBe(0);
+      const events = out.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type: string; subtype?: string; mcp_servers?: unknown; message?: { content?: unknown[] } });
+      expect(events.find((e) => e.type === "system" && e.subtype === "init")?.mcp_servers).toEqual([expect.objectContaining({ name: "loop", status: "connected" })]);
+      const toolResult = events.flatMap((e) => (e.type === "user" ? (e.message?.content ?? []) : [])).find((c) => (c as { type?: string }).type === "tool_result") as { is_error?: boolean; content?: unknown };
+      expect(toolResult?.is_error, JSON.stringify(toolResult)).toBeFalsy();
+
+      const { tasks } = await api(z.object({ tasks: z.array(Task) }), "GET", `/api/tasks?channel_id=${channel.id}`);
+      expect(tasks).toEqual([expect.objectContaining({ type: "interval", schedule: "2h", prompt: "water the plants" })]);
+      // What the CLI said on stdio reached the Worker unchanged: the 2026-07-28 handshake.
+      expect(proxy.seen.map((r) => `${r.verb} ${r.method}`)).toEqual(["POST server/discover", "POST tools/list", "POST tools/call"]);
+      expect(new Set(proxy.seen.map((r) => r.version))).toEqual(new Set(["2026-07-28"]));
+    } finally {
+      await fake.close();
+      await proxy.close();
+    }
+  }, 90_000);
 });

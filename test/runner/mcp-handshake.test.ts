@@ -7,59 +7,17 @@
 // no listChanged, it needs server/discover and tools/list before its first tools/call, and
 // neither initialize, notifications/initialized, a GET stream nor subscriptions/listen
 // (issue 15: a job's Worker requests).
-import { createServer, request as forward, type IncomingHttpHeaders } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasToolResult, isMainTurn } from "../fakes/anthropic.ts";
+import { startRecordingProxy, type RecordingProxy } from "../support/recording-proxy.ts";
 import { agentDir, createRun, makeChannel, registerRunner, runnerConfig, setRules, setupEnv, startTestRunner, waitForRun, type Env, type TestRunner } from "./helpers.ts";
 
-interface Seen {
-  verb: string;
-  /** The JSON-RPC method, or "" for a body-less request. */
-  method: string;
-  version: string | undefined;
-}
-
-/** An HTTP proxy that records every /mcp request; the target is set once the Worker is up. */
-async function recordingProxy() {
-  const seen: Seen[] = [];
-  let target = 0;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      if (req.url?.startsWith("/mcp")) {
-        let method = "";
-        try {
-          method = (JSON.parse(body.toString()) as { method?: string }).method ?? "(response)";
-        } catch {}
-        seen.push({ verb: req.method!, method, version: req.headers["mcp-protocol-version"] as string | undefined });
-      }
-      const upstream = forward({ host: "127.0.0.1", port: target, method: req.method, path: req.url, headers: req.headers as IncomingHttpHeaders }, (up) => {
-        res.writeHead(up.statusCode!, up.headers);
-        up.pipe(res);
-      });
-      upstream.on("error", () => res.destroy());
-      res.on("close", () => upstream.destroy());
-      upstream.end(body);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    forwardTo: (url: string) => (target = Number(new URL(url).port)),
-    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
-  };
-}
-
-let proxy: Awaited<ReturnType<typeof recordingProxy>>;
+let proxy: RecordingProxy;
 let env: Env;
 let runner: TestRunner | undefined;
 
 beforeAll(async () => {
-  proxy = await recordingProxy();
+  proxy = await startRecordingProxy();
   env = await setupEnv({ vars: { PUBLIC_URL: proxy.url, LOG_LEVEL: "error" } });
   proxy.forwardTo(env.worker.url);
 }, 300_000);
