@@ -9,7 +9,7 @@
  * for stand-ins (runner/dockerode-lazy/) that load the real ones on first call.
  */
 import { build, type Plugin } from "esbuild";
-import { readdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -29,14 +29,16 @@ const lazyDockerTransports: Plugin = {
   },
 };
 
-// The chunks of an earlier build (their names carry content hashes).
-for (const f of readdirSync(resolve(ROOT, "dist"), { withFileTypes: true }).filter((e) => e.isFile() && /^loop-.*\.mjs(\.map)?$/.test(e.name))) {
-  rmSync(resolve(ROOT, "dist", f.name));
+// The chunks of an earlier build (their names carry content hashes); a fresh clone has no dist/.
+const DIST = resolve(ROOT, "dist");
+mkdirSync(DIST, { recursive: true });
+for (const f of readdirSync(DIST, { withFileTypes: true }).filter((e) => e.isFile() && /^loop-.*\.mjs(\.map)?$/.test(e.name))) {
+  rmSync(resolve(DIST, f.name));
 }
 
 const result = await build({
   entryPoints: { loop: resolve(ROOT, "runner/cli.ts") },
-  outdir: resolve(ROOT, "dist"),
+  outdir: DIST,
   outExtension: { ".js": ".mjs" },
   // Each command the CLI imports on demand is a chunk of its own, loaded only when run: a
   // runner never parses `loop mcp`'s MCP SDK (≈ 0.6 MB of code, ≈ 4.5 MB of RSS at start).

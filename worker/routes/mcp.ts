@@ -75,7 +75,9 @@ export const mcpRoutes = new Hono<AppEnv>()
     }
     const server = () => buildMcpServer(c.var.domain, { defaultChannelId: c.req.header(MCP_CHANNEL_HEADER) || undefined });
     if (await isLegacyRequest(request, parsedBody, { maxRequestBodySize: MAX_BODY_BYTES })) return serveLegacy(server(), request, parsedBody);
-    // legacy: "reject" — this route serves the 2025 era itself (above), in plain JSON.
+    // legacy: "reject": this route serves the 2025 era itself (above), in plain JSON. The entry
+    // is made per request so that its factory closes over this request's DomainContext; it holds
+    // nothing costly (an event bus and a router for subscriptions/listen, which Loop never serves).
     return createMcpHandler(server, { legacy: "reject", onerror: reportRejected, maxRequestBodySize: MAX_BODY_BYTES }).fetch(request, { parsedBody });
   })
   .all("/", methodNotAllowed);
