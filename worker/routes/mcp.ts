@@ -77,7 +77,8 @@ export const mcpRoutes = new Hono<AppEnv>()
     if (await isLegacyRequest(request, parsedBody, { maxRequestBodySize: MAX_BODY_BYTES })) return serveLegacy(server(), request, parsedBody);
     // legacy: "reject": this route serves the 2025 era itself (above), in plain JSON. The entry
     // is made per request so that its factory closes over this request's DomainContext; it holds
-    // nothing costly (an event bus and a router for subscriptions/listen, which Loop never serves).
+    // nothing costly (an event bus and a router for subscriptions/listen streams, which Claude
+    // Code does not open while the tools capability says listChanged: false).
     return createMcpHandler(server, { legacy: "reject", onerror: reportRejected, maxRequestBodySize: MAX_BODY_BYTES }).fetch(request, { parsedBody });
   })
   .all("/", methodNotAllowed);
