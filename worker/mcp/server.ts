@@ -53,7 +53,7 @@ const JSON_SCHEMA_TARGET = "draft-2020-12";
 let listed: Tool[] | undefined;
 
 /** The tools/list answer, converted from zod once per isolate (the conversion is the costly part). */
-export function listTools(): Tool[] {
+function listTools(): Tool[] {
   listed ??= TOOLS.map((t) => ({
     name: t.name,
     title: t.title,
