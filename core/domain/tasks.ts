@@ -41,6 +41,14 @@ const statements = preparedPer((db) => ({
     .orderBy(desc(tasks.id))
     .limit(sql.placeholder("limit"))
     .prepare(),
+  // Autocomplete's one statement: keyed by the Discord id, so no channel row is read first.
+  tasksOfDiscordChannel: db
+    .select()
+    .from(tasks)
+    .where(inArray(tasks.channelId, db.select({ id: channels.id }).from(channels).where(eq(channels.discordChannelId, sql.placeholder("discordId")))))
+    .orderBy(desc(tasks.id))
+    .limit(MAX_LIST_PAGE)
+    .prepare(),
 }));
 
 export async function loadTask(ctx: DomainContext, id: number): Promise<TaskRow> {
@@ -123,8 +131,7 @@ export async function listTasks(ctx: DomainContext, channelRefOrId?: string | Ch
  * construction: these are the tasks of the channel the interaction came from.
  */
 export async function listTasksOfDiscordChannel(db: Db, discordChannelId: string): Promise<Task[]> {
-  const channel = db.select({ id: channels.id }).from(channels).where(eq(channels.discordChannelId, discordChannelId));
-  const rows = await db.select().from(tasks).where(inArray(tasks.channelId, channel)).orderBy(desc(tasks.id)).limit(MAX_LIST_PAGE);
+  const rows = await statements(db).tasksOfDiscordChannel.all({ discordId: discordChannelId });
   return rows.map(taskView);
 }
 
