@@ -4,7 +4,7 @@
  * gives an endpoint 3 seconds; the goal is p99 ≤ 20 ms. Each request is signed with a real
  * Ed25519 key, as Discord signs it, and sent one at a time:
  *   ping:         verify + PONG (the floor: signature check and routing only)
- *   status:       verify + the channel's row, runs and tasks from D1 (one batch) + an ephemeral reply
+ *   status:       verify + the channel's row, runs, tasks and relay holder from D1 (one batch) + an ephemeral reply
  *   autocomplete: verify + the channel's tasks filtered for task_id (one statement)
  *   ask:          verify + defer, reading nothing stored; after the answer (waitUntil) one call
  *                 to the channel's ChannelSession, which queues the run and edits the live
@@ -14,13 +14,20 @@
  * the floor this machine sets (the load generator shares its 2 cores with workerd); each
  * kind's p99 is also given as a ratio to the no-op's.
  *
- * Every series runs twice, on the same Worker: through wrangler dev's proxy (what `wrangler
- * dev` serves: a second workerd whose worker queues each request in a Durable Object and
- * fetches the user worker over local HTTP), and straight to the user worker's own workerd
- * socket (bench/dev-worker.ts), which is the closer picture of Cloudflare, where no such
- * proxy exists. A plain Node HTTP server in this process, timed the same way, gives the
- * client's own round trip; the differences between the three floors are what each layer costs.
- * BENCH_PATHS=proxy or direct runs one of them.
+ * Every series runs in three setups (BENCH_PATHS=proxy,direct,split picks some):
+ *   proxy:  through wrangler dev's proxy (what `wrangler dev` serves: a second workerd whose
+ *           worker queues each request in a Durable Object and fetches the user worker over
+ *           local HTTP);
+ *   direct: the same Worker, straight to the user worker's own workerd socket
+ *           (bench/dev-worker.ts): no such proxy exists on Cloudflare. Its Durable Objects
+ *           still run in the Worker's workerd, so an ask's work in its ChannelSession (after
+ *           the answer) competes with the next request;
+ *   split:  the Worker alone in its workerd, its Durable Objects in a second workerd process
+ *           (startSplitDevWorker), as Cloudflare runs a DO call: another invocation,
+ *           elsewhere. Straight to the Worker's socket. What the Worker's path alone costs.
+ * Each setup's background work is let finish (the fake's call count settles) before the next
+ * series. A plain Node HTTP server in this process, timed the same way, gives the client's own
+ * round trip; the differences between the floors are what each layer costs.
  *
  * BENCH_INTERACTIONS requests of each kind (default 1,000), after a warm-up. The live
  * messages the asks start are edited through a fake Discord API, never the real one, served
@@ -137,6 +144,29 @@ try {
     }
     results[name] = [...(results[name] ?? []), ...times];
     console.log(`${name.padEnd(42)} ${N} requests  p50 ${round(median(times))} ms  p99 ${round(percentile(times, 99))} ms  max ${round(Math.max(...times))} ms`);
+    if (name.startsWith("ask") && !gapMs) {
+      // The asks' runs pile up (no runner drains them): if anything per ask grew with a
+      // channel's queue, the last tenth of the series would be slower than the first.
+      const tenth = Math.max(1, Math.floor(times.length / 10));
+      const [first, last] = [median(times.slice(0, tenth)), median(times.slice(-tenth))];
+      console.log(`${name.padEnd(42)} p50 of the first tenth ${round(first)} ms, of the last ${round(last)} ms (queued runs per channel grew by ${round((N / ASK_CHANNELS) * 0.9)})`);
+      figures.push({ bench: "interactions", figure: `${name} p50, last tenth ÷ first tenth (runs piling up)`, value: round(last / first, 2), unit: "×" });
+    }
+    await settle();
+  };
+
+  /**
+   * Waits until the asks' background work (their live messages' first edits, 750 ms after
+   * each ask) has reached the fake, so it is not timed as part of the next series.
+   */
+  const settle = async () => {
+    let last = -1;
+    for (let i = 0; i < 50; i++) {
+      const now = await fake.callCount();
+      if (now === last) return;
+      last = now;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
   };
 
   const floors: Record<string, number[]> = {};
@@ -147,6 +177,7 @@ try {
     const results: Record<string, number[]> = {};
     const noop = `no-op route${path.label}`;
     console.log(`-- ${path.title}`);
+    const [asksBefore, callsBefore] = [asks, await fake.callCount()];
     await measure(results, noop, () => ({}), 0, 0, () => sendNoop(url, headers));
     const send = (m: () => object) => signer.send(url, JSON.stringify(m()), headers);
     for (const [kind, make] of Object.entries(KINDS).filter(([k]) => !ONLY || ONLY.includes(k))) {
@@ -157,6 +188,12 @@ try {
     if (!ONLY || ONLY.includes("ask")) await measure(results, `ask, one per ${ASK_GAP_MS} ms${path.label}`, KINDS.ask!, EXPECT.ask!, ASK_GAP_MS, send);
     // The no-op series again at the end: the floor before and after, in case the machine's load moved.
     await measure(results, noop, () => ({}), 0, 0, () => sendNoop(url, headers));
+    if (asks > asksBefore) {
+      // Each ask's live message: the background work a later request competes with.
+      const perAsk = ((await fake.callCount()) - callsBefore) / (asks - asksBefore);
+      console.log(`Discord API calls per ask${path.label} (its live message, after the answer): ${round(perAsk, 2)}`);
+      figures.push({ bench: "interactions", figure: `Discord API calls per ask, after its answer${path.label}`, value: round(perAsk, 2), unit: "calls" });
+    }
     const floor = results[noop]!;
     floors[path.key] = floor;
     const floorP99 = percentile(floor, 99);
@@ -189,12 +226,6 @@ try {
       { bench: "interactions", figure: "wrangler dev's proxy, p50 added", value: round(median(floors.proxy) - median(floors.direct)), unit: "ms" },
       { bench: "interactions", figure: "wrangler dev's proxy, p99 added", value: round(percentile(floors.proxy, 99) - percentile(floors.direct, 99)), unit: "ms" },
     );
-  }
-  if (asks) {
-    // Each ask's live message: the background work a later request competes with.
-    const perAsk = (await fake.callCount()) / asks;
-    console.log(`Discord API calls per ask (its live message, after the answer): ${round(perAsk, 2)}`);
-    figures.push({ bench: "interactions", figure: "Discord API calls per ask, after its answer", value: round(perAsk, 2), unit: "calls" });
   }
   report(figures);
 } finally {
