@@ -10,9 +10,11 @@
  *                 to the channel's ChannelSession, which queues the run and edits the live
  *                 message through the fake, across 100 channels; measured back to back, then
  *                 again with BENCH_ASK_GAP_MS (25) between asks
- * Beside them, the no-op route (GET /discord/nope: routing and a 404) before and after, as
- * the floor this machine sets (the load generator shares its 2 cores with workerd); each
- * kind's p99 is also given as a ratio to the no-op's.
+ * Beside them, the no-op route (GET /discord/nope: routing and a 404), the floor this machine
+ * sets (the load generator shares its 2 cores with workerd, and with whatever else runs), and
+ * each kind's p99 as a ratio to the no-op's measured in the same minutes: ping, status and
+ * autocomplete interleaved with it request by request; asks in blocks of 50 after 50 no-ops,
+ * the asks' background work let finish after each block (see inBlocks).
  *
  * Every series runs in three setups (BENCH_PATHS=proxy,direct,split picks some):
  *   proxy:  through wrangler dev's proxy (what `wrangler dev` serves: a second workerd whose
@@ -86,6 +88,8 @@ let asks = 0;
 const EXPECT: Record<string, number> = { ping: 1, status: 4, autocomplete: 8, ask: 5 };
 const ONLY = process.env.BENCH_KINDS?.split(",");
 const ASK_GAP_MS = Number(process.env.BENCH_ASK_GAP_MS ?? 25);
+/** Asks per block between two waits for their background work to end (see inBlocks). */
+const ASK_BLOCK = 50;
 
 /**
  * The floor on this machine: a Worker route that does nothing (routing and the app's 404,
@@ -133,92 +137,133 @@ try {
   }
 
   const figures: Figure[] = [];
-  const measure = async (results: Record<string, number[]>, name: string, make: () => object, expected: number, gapMs: number, one: (m: () => object) => Promise<{ ms: number; type: number }>) => {
-    for (let i = 0; i < WARMUP; i++) await one(make);
-    const times: number[] = [];
-    for (let i = 0; i < N; i++) {
-      const { ms, type } = await one(make);
-      if (type !== expected) throw new Error(`${name} answered type ${type}, expected ${expected}`);
-      times.push(ms);
-      if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
+  type Send = () => Promise<{ ms: number; type: number }>;
+  interface Lane {
+    name: string;
+    send: Send;
+    expected: number;
+  }
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const sendOne = async (lane: Lane) => {
+    const { ms, type } = await lane.send();
+    if (type !== lane.expected) throw new Error(`${lane.name} answered type ${type}, expected ${lane.expected}`);
+    return ms;
+  };
+  const line = (name: string, xs: number[]) =>
+    console.log(`${name.padEnd(46)} ${xs.length} requests  p50 ${round(median(xs))} ms  p99 ${round(percentile(xs, 99))} ms  max ${round(Math.max(...xs))} ms`);
+
+  /**
+   * Waits until the asks' background work (each live message's first edit, 750 ms after its
+   * ask) has reached the fake: the fake's call count stops growing.
+   */
+  const settle = async () => {
+    let last = await fake.callCount();
+    for (let i = 0; i < 120; i++) {
+      await sleep(500);
+      const now = await fake.callCount();
+      if (now === last && i >= 1) return;
+      last = now;
     }
-    results[name] = [...(results[name] ?? []), ...times];
-    console.log(`${name.padEnd(42)} ${N} requests  p50 ${round(median(times))} ms  p99 ${round(percentile(times, 99))} ms  max ${round(Math.max(...times))} ms`);
-    if (name.startsWith("ask") && !gapMs) {
-      // The asks' runs pile up (no runner drains them): if anything per ask grew with a
-      // channel's queue, the last tenth of the series would be slower than the first.
-      const tenth = Math.max(1, Math.floor(times.length / 10));
-      const [first, last] = [median(times.slice(0, tenth)), median(times.slice(-tenth))];
-      console.log(`${name.padEnd(42)} p50 of the first tenth ${round(first)} ms, of the last ${round(last)} ms (queued runs per channel grew by ${round((N / ASK_CHANNELS) * 0.9)})`);
-      figures.push({ bench: "interactions", figure: `${name} p50, last tenth ÷ first tenth (runs piling up)`, value: round(last / first, 2), unit: "×" });
-    }
-    await settle();
   };
 
   /**
-   * Waits until the asks' background work (their live messages' first edits, 750 ms after
-   * each ask) has reached the fake, so it is not timed as part of the next series.
+   * The answers that leave no work behind, interleaved request by request with the no-op
+   * route: round i sends one of each in turn, so every kind and its floor meet the same
+   * machine (the other engineers' load moves from minute to minute) and their ratio holds.
    */
-  const settle = async () => {
-    let last = -1;
-    for (let i = 0; i < 50; i++) {
-      const now = await fake.callCount();
-      if (now === last) return;
-      last = now;
-      await new Promise((r) => setTimeout(r, 1_000));
-    }
+  const interleaved = async (lanes: Lane[]) => {
+    for (let i = 0; i < WARMUP; i++) for (const lane of lanes) await sendOne(lane);
+    const times = new Map(lanes.map((l) => [l.name, [] as number[]]));
+    for (let i = 0; i < N; i++) for (const lane of lanes) times.get(lane.name)!.push(await sendOne(lane));
+    return times;
   };
+
+  /**
+   * Asks leave work behind (their ChannelSession's), which is what back to back measures, so
+   * they cannot be interleaved one by one with their floor: blocks of ASK_BLOCK no-ops, then
+   * ASK_BLOCK asks, then the asks' work is let finish; the no-op blocks are the floor of the
+   * same minutes, with nothing left running from the asks.
+   */
+  const inBlocks = async (noop: Lane, ask: Lane, gapMs: number) => {
+    for (let i = 0; i < WARMUP; i++) await sendOne(ask);
+    await settle();
+    const floor: number[] = [];
+    const asked: number[] = [];
+    for (let done = 0; done < N; done += ASK_BLOCK) {
+      const n = Math.min(ASK_BLOCK, N - done);
+      for (let i = 0; i < n; i++) floor.push(await sendOne(noop));
+      for (let i = 0; i < n; i++) {
+        asked.push(await sendOne(ask));
+        if (gapMs) await sleep(gapMs);
+      }
+      await settle();
+    }
+    return { floor, asked };
+  };
+
+  const report1 = (name: string, xs: number[], floor: number[], floorName: string) => {
+    const ratio = percentile(xs, 99) / percentile(floor, 99);
+    console.log(`${name.padEnd(46)} p99 ÷ ${floorName} p99 = ${round(ratio, 2)}×`);
+    figures.push(
+      { bench: "interactions", figure: `${name} p50`, value: round(median(xs)), unit: "ms" },
+      { bench: "interactions", figure: `${name} p99`, value: round(percentile(xs, 99)), unit: "ms", goal: "≤ 20" },
+      { bench: "interactions", figure: `${name} p99 ÷ ${floorName} p99`, value: round(ratio, 2), unit: "×" },
+    );
+  };
+  const floorFigures = (name: string, xs: number[]) =>
+    figures.push(
+      { bench: "interactions", figure: `${name} p50 (the machine's floor)`, value: round(median(xs)), unit: "ms" },
+      { bench: "interactions", figure: `${name} p99 (the machine's floor)`, value: round(percentile(xs, 99)), unit: "ms" },
+    );
 
   const floors: Record<string, number[]> = {};
   for (const path of PATHS) {
     const w = (path.key === "split" ? split : worker)!;
     const url = path.key === "proxy" ? w.url : w.directUrl;
     const headers = path.key === "proxy" ? {} : w.directHeaders;
-    const results: Record<string, number[]> = {};
-    const noop = `no-op route${path.label}`;
     console.log(`-- ${path.title}`);
-    const [asksBefore, callsBefore] = [asks, await fake.callCount()];
-    await measure(results, noop, () => ({}), 0, 0, () => sendNoop(url, headers));
-    const send = (m: () => object) => signer.send(url, JSON.stringify(m()), headers);
-    for (const [kind, make] of Object.entries(KINDS).filter(([k]) => !ONLY || ONLY.includes(k))) {
-      await measure(results, `${kind}${path.label}`, make, EXPECT[kind]!, 0, send);
-    }
-    // Back to back, each ask's queued run and live-message edits (after the answer, in the
-    // same local workerd) compete with the next ask. Spaced out, as people type, they do not.
-    if (!ONLY || ONLY.includes("ask")) await measure(results, `ask, one per ${ASK_GAP_MS} ms${path.label}`, KINDS.ask!, EXPECT.ask!, ASK_GAP_MS, send);
-    // The no-op series again at the end: the floor before and after, in case the machine's load moved.
-    await measure(results, noop, () => ({}), 0, 0, () => sendNoop(url, headers));
-    if (asks > asksBefore) {
+    const noop: Lane = { name: `no-op route${path.label}`, send: () => sendNoop(url, headers), expected: 0 };
+    const lane = (kind: string): Lane => ({ name: `${kind}${path.label}`, send: () => signer.send(url, JSON.stringify(KINDS[kind]!()), headers), expected: EXPECT[kind]! });
+
+    const answers = ["ping", "status", "autocomplete"].filter((k) => !ONLY || ONLY.includes(k)).map(lane);
+    const times = await interleaved([noop, ...answers]);
+    const floor = times.get(noop.name)!;
+    floors[path.key] = floor;
+    line(noop.name, floor);
+    floorFigures(noop.name, floor);
+    for (const a of answers) line(a.name, times.get(a.name)!);
+    for (const a of answers) report1(a.name, times.get(a.name)!, floor, "no-op");
+
+    if (!ONLY || ONLY.includes("ask")) {
+      const [asksBefore, callsBefore] = [asks, await fake.callCount()];
+      // Back to back, each ask's queued run and live-message edit (after the answer; locally in
+      // the same workerd unless split) compete with the next ask. Spaced out, as people type, less.
+      for (const gap of [0, ASK_GAP_MS]) {
+        const name = gap ? `ask, one per ${gap} ms${path.label}` : `ask${path.label}`;
+        const { floor: blockFloor, asked } = await inBlocks(noop, lane("ask"), gap);
+        line(`${noop.name}, between the ask blocks`, blockFloor);
+        line(name, asked);
+        report1(name, asked, blockFloor, "no-op (its blocks)");
+        if (!gap) {
+          // The asks' runs pile up (no runner drains them): if anything per ask grew with a
+          // channel's queue, the last tenth of the series would be slower than the first.
+          const tenth = Math.max(1, Math.floor(asked.length / 10));
+          const [first, last] = [median(asked.slice(0, tenth)), median(asked.slice(-tenth))];
+          console.log(`${name.padEnd(46)} p50 of the first tenth ${round(first)} ms, of the last ${round(last)} ms (runs queued per channel grew by ${round((N / ASK_CHANNELS) * 0.9)})`);
+          figures.push({ bench: "interactions", figure: `${name} p50, last tenth ÷ first tenth (runs piling up)`, value: round(last / first, 2), unit: "×" });
+        }
+      }
       // Each ask's live message: the background work a later request competes with.
       const perAsk = ((await fake.callCount()) - callsBefore) / (asks - asksBefore);
       console.log(`Discord API calls per ask${path.label} (its live message, after the answer): ${round(perAsk, 2)}`);
       figures.push({ bench: "interactions", figure: `Discord API calls per ask, after its answer${path.label}`, value: round(perAsk, 2), unit: "calls" });
     }
-    const floor = results[noop]!;
-    floors[path.key] = floor;
-    const floorP99 = percentile(floor, 99);
-    for (const [kind, xs] of Object.entries(results)) {
-      if (kind === noop) {
-        figures.push(
-          { bench: "interactions", figure: `${noop} p50 (the machine's floor)`, value: round(median(xs)), unit: "ms" },
-          { bench: "interactions", figure: `${noop} p99 (the machine's floor)`, value: round(percentile(xs, 99)), unit: "ms" },
-        );
-        continue;
-      }
-      console.log(`${kind.padEnd(42)} p99 ÷ no-op p99 = ${round(percentile(xs, 99) / floorP99, 2)}×`);
-      figures.push(
-        { bench: "interactions", figure: `${kind} p50`, value: round(median(xs)), unit: "ms" },
-        { bench: "interactions", figure: `${kind} p99`, value: round(percentile(xs, 99)), unit: "ms", goal: "≤ 20" },
-        { bench: "interactions", figure: `${kind} p99 ÷ no-op p99`, value: round(percentile(xs, 99) / floorP99, 2), unit: "×" },
-      );
-    }
   }
 
   // What each layer under the no-op costs: the client's round trip, workerd with Loop's 404,
   // and wrangler dev's proxy on top.
-  const plainTimes: Record<string, number[]> = {};
-  await measure(plainTimes, "plain Node HTTP 404 (the client's floor)", () => ({}), 0, 0, () => sendNoop(plainUrl, {}));
-  const client = plainTimes["plain Node HTTP 404 (the client's floor)"]!;
+  const client = (await interleaved([{ name: "plain", send: () => sendNoop(plainUrl, {}), expected: 0 }])).get("plain")!;
+  line("plain Node HTTP 404 (the client's floor)", client);
   figures.push({ bench: "interactions", figure: "plain Node HTTP round trip p50 (the client's floor)", value: round(median(client)), unit: "ms" });
   if (floors.direct) figures.push({ bench: "interactions", figure: "workerd + Loop's 404 route, p50 over the client's floor", value: round(median(floors.direct) - median(client)), unit: "ms" });
   if (floors.direct && floors.proxy) {
