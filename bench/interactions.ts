@@ -16,7 +16,8 @@
  * autocomplete interleaved with it request by request; asks in blocks of 50 after 50 no-ops,
  * the asks' background work let finish after each block (see inBlocks).
  *
- * Every series runs in three setups (BENCH_PATHS=proxy,direct,split picks some):
+ * Every series runs in up to three setups (BENCH_PATHS, default direct,split; add proxy for
+ * wrangler dev's own front, which Cloudflare does not have):
  *   proxy:  through wrangler dev's proxy (what `wrangler dev` serves: a second workerd whose
  *           worker queues each request in a Durable Object and fetches the user worker over
  *           local HTTP);
@@ -114,7 +115,7 @@ const PATHS = [
   { key: "proxy", label: "", title: "through wrangler dev's proxy" },
   { key: "direct", label: " (direct to workerd)", title: "straight to the user worker's workerd" },
   { key: "split", label: " (split: DOs in their own workerd)", title: "straight to the Worker's workerd, its Durable Objects in a second workerd process (as on Cloudflare: another invocation, elsewhere)" },
-].filter((p) => !process.env.BENCH_PATHS || process.env.BENCH_PATHS.split(",").includes(p.key));
+].filter((p) => (process.env.BENCH_PATHS ?? "direct,split").split(",").includes(p.key));
 
 // In a process of its own: the asks' live-message edits must not run on the client's event loop.
 const fake = await startFakeDiscordProcess("bench-bot-token");
