@@ -24,7 +24,7 @@ import { endRun, isTerminal, lastEventSeq } from "../core/domain/run-state.ts";
 import { earliestDue, fireDueTasks } from "../core/domain/scheduler.ts";
 import { runView } from "../core/domain/views.ts";
 import { channelOfPlace } from "../core/domain/discord-channels.ts";
-import { insertRun } from "../core/domain/runs.ts";
+import { insertRun, type HolderState } from "../core/domain/runs.ts";
 import { discordRest } from "../core/discord/rest.ts";
 import { dueIteration, iterationEnded } from "../core/loops/iterations.ts";
 import { config, type Config, type Env } from "../core/env.ts";
@@ -36,6 +36,12 @@ import { RunWatchers } from "./run-watchers.ts";
 
 /** When firing left something due (a task that keeps failing), try again this much later. */
 const RETRY_DELAY_MS = 30_000;
+
+/** The run holding the channel and its state as read with a queued run's insert (undefined: gone). */
+interface KnownHolder {
+  runId: number;
+  state: HolderState | undefined;
+}
 
 /** The channel's running loop waiting out its `every` until `at`. */
 interface LoopWake {
@@ -137,7 +143,9 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
    */
   async queueRun(channelId: string, request: RunRequest): Promise<QueuedRun> {
     await this.#remember(channelId);
-    const { row, created } = await insertRun(this.#db, channelId, request);
+    // A busy channel: the run holding it is read with the insert, for the pump below.
+    const holderId = await this.ctx.storage.get<number>("active");
+    const { row, created, holder } = await insertRun(this.#db, channelId, request, holderId);
     if (!created) return { run: runView(row), created };
     try {
       const live = request.live;
@@ -148,7 +156,7 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
       log.error("channel: could not set up a run's live message", { channelId, runId: row.id, error: String(err) });
     }
     try {
-      await this.#pump(channelId);
+      await this.#pump(channelId, holderId !== undefined ? { runId: holderId, state: holder } : undefined);
     } catch (err) {
       // The run is stored and queued, so the caller must hear that it is: the sweep starts a
       // channel's stuck queue within a minute. Throwing would tell an asker "could not queue".
@@ -352,8 +360,9 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
     return (await this.ctx.storage.get<number>("active")) ?? null;
   }
 
-  #pump(channelId: string): Promise<number | null> {
-    return this.#serially(() => this.#pumpOnce(channelId));
+  /** `known`: the holding run's state, read moments ago (queueRun), used if it still holds the channel. */
+  #pump(channelId: string, known?: KnownHolder): Promise<number | null> {
+    return this.#serially(() => this.#pumpOnce(channelId, known));
   }
 
   /** Runs one queue move after the ones before it. */
@@ -363,10 +372,12 @@ export class ChannelSession extends DurableObject<Env> implements ChannelSession
     return next;
   }
 
-  async #pumpOnce(channelId: string): Promise<number | null> {
+  async #pumpOnce(channelId: string, known?: KnownHolder): Promise<number | null> {
     const active = await this.ctx.storage.get<number>("active");
     if (active !== undefined) {
-      const run = await this.#db.query.runs.findFirst({ where: eq(runs.id, active), columns: { status: true, deferrals: true } });
+      // A state read before this move still serves: a run's status only moves forward, and
+      // whatever ends it (finished, cancel) clears "active" and pumps again after.
+      const run = known?.runId === active ? known.state : await this.#db.query.runs.findFirst({ where: eq(runs.id, active), columns: { status: true, deferrals: true } });
       // Queued while active: a decided approval to resume (or a hand-off that was lost).
       // Enqueueing is idempotent per run, so saying it again is harmless.
       if (run?.status === "queued") await this.#handOut(channelId, active, run.deferrals > 0);

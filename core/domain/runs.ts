@@ -94,12 +94,23 @@ export async function queueRun(
   });
 }
 
+/** What the queue needs of the run holding a channel (ChannelSession's pump). */
+export type HolderState = Pick<RunRow, "status" | "deferrals">;
+
 /**
  * Inserts a queued run (ChannelSession.queueRun's first step). When the request's Discord
  * message already has its run (runs.discord_message_id is unique), that run is the answer.
+ * `holderId`: the run holding the channel, whose state is read in the same D1 round trip
+ * (`holder`; undefined if that run is gone), so queueing behind a busy channel costs one
+ * round trip, not two (issue 15).
  */
-export async function insertRun(db: Db, channelId: string, request: RunRequest): Promise<{ row: RunRow; created: boolean }> {
-  const [row] = await db
+export async function insertRun(
+  db: Db,
+  channelId: string,
+  request: RunRequest,
+  holderId?: number,
+): Promise<{ row: RunRow; created: boolean; holder?: HolderState | undefined }> {
+  const insert = db
     .insert(runs)
     .values({
       channelId,
@@ -116,9 +127,17 @@ export async function insertRun(db: Db, channelId: string, request: RunRequest):
     // puts a target's WHERE after DO NOTHING, where SQLite does not take it.
     .onConflictDoNothing()
     .returning();
-  if (row) return { row, created: true };
+  let row: RunRow | undefined;
+  let holder: HolderState | undefined;
+  if (holderId === undefined) [row] = await insert;
+  else {
+    const [inserted, held] = await db.batch([insert, db.select({ status: runs.status, deferrals: runs.deferrals }).from(runs).where(eq(runs.id, holderId))]);
+    [row] = inserted;
+    [holder] = held;
+  }
+  if (row) return { row, created: true, holder };
   const first = await db.query.runs.findFirst({ where: eq(runs.discordMessageId, request.discordMessageId!) });
-  return { row: first!, created: false };
+  return { row: first!, created: false, holder };
 }
 
 /**

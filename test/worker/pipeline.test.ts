@@ -143,6 +143,20 @@ describe("claims", () => {
     await complete(runner, j2);
   });
 
+  it("a run queued behind a holder that ended without the channel hearing of it starts at once", async () => {
+    const { channel, runner } = await setup();
+    const first = await ask(channel, "first");
+    const j1 = (await claim(runner))!;
+    expect(j1.run_id).toBe(first.id);
+    // The Dispatcher's word that the run ended is lost: D1 has it ended, the channel does not know.
+    await env.DB.prepare("UPDATE runs SET status = 'succeeded', finished_at = ? WHERE id = ?").bind(Date.now(), first.id).run();
+    // The next run reads the holder's state with its insert (one D1 round trip) and sees it ended.
+    const second = await ask(channel, "second");
+    const j2 = (await claim(runner))!;
+    expect(j2.run_id).toBe(second.id);
+    await complete(runner, j2);
+  });
+
   it("a channel pinned to a label only goes to runners with that label", async () => {
     const { channel, runner } = await setup();
     const outsider = (await admin("POST", "/api/runners", { name: `outsider-${crypto.randomUUID()}`, labels: ["elsewhere"] })).body.token;
