@@ -146,13 +146,16 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
   }
 
   override async alarm(): Promise<void> {
-    // A relay lease at its expiry: renewed (the alarm moves to the new expiry) or lapsed (the mirror drops it).
-    await this.#relayMirror.sync();
     await this.reap();
   }
 
-  /** Ends or re-queues every lease that ran out. The alarm calls it; so does the sweep. */
+  /**
+   * Ends or re-queues every lease that ran out. The alarm calls it; so does the sweep. The
+   * relay lease too: at its expiry it was renewed (the alarm moves to the new expiry) or it
+   * lapsed (D1's copy drops it); the sweep's call also retries a copy that failed.
+   */
   async reap(now = Date.now()): Promise<ReapResult> {
+    await this.#relayMirror.sync();
     return this.#reap(now, true);
   }
 
