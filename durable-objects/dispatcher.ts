@@ -70,12 +70,14 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
   }
 
   /**
-   * D1's copy of the holder (relay-mirror.ts) follows a change; the alarm then watches the
-   * lease's expiry, so a holder that dies without releasing leaves the copy when it lapses.
-   * A renewal changes nothing there, and re-arms nothing.
+   * D1's copy of the holder (relay-mirror.ts) follows a grant or a release at once. A holder
+   * that dies without releasing leaves the copy at the minute's sweep (reap): an alarm at
+   * each lease expiry would catch it sooner, but while a runner relays that is an alarm every
+   * 20–30 s (3,000–4,300 DO requests a day) to move a status line by under a minute. Only a
+   * copy that could not be written arms the alarm, to retry.
    */
   async #syncRelayMirror(): Promise<void> {
-    if ((await this.#relayMirror.sync()) !== "same") await this.#armAlarm();
+    if ((await this.#relayMirror.sync()) === "failed") await this.#armAlarm();
   }
 
   async relayHolder(): Promise<RelayHolder | null> {
@@ -150,9 +152,9 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
   }
 
   /**
-   * Ends or re-queues every lease that ran out. The alarm calls it; so does the sweep. The
-   * relay lease too: at its expiry it was renewed (the alarm moves to the new expiry) or it
-   * lapsed (D1's copy drops it); the sweep's call also retries a copy that failed.
+   * Ends or re-queues every lease that ran out. The alarm calls it; so does the minute's
+   * sweep, which is also where D1's copy of the relay holder drops a lease that lapsed (and
+   * retries a copy that failed).
    */
   async reap(now = Date.now()): Promise<ReapResult> {
     await this.#relayMirror.sync();
@@ -263,10 +265,10 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
     else log.info("dispatcher: lease handed back", { runId, runnerId, attempt, acked, cause, outcome });
   }
 
-  /** The earliest of: a run lease's expiry, the relay lease's expiry, a retry of the relay mirror. */
+  /** The earliest of: a run lease's expiry, a retry of the relay mirror. */
   async #armAlarm(): Promise<void> {
     const now = Date.now();
-    const relayAt = this.#relay.holder(now)?.expires_at ?? (this.#relayMirror.behind ? now + RELAY_MIRROR_RETRY_MS : null);
+    const relayAt = this.#relayMirror.behind ? now + RELAY_MIRROR_RETRY_MS : null;
     const wakes = [this.#leases.nextExpiry(), relayAt].filter((w): w is number => w !== null);
     if (!wakes.length) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(Math.min(...wakes));

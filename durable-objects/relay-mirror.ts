@@ -4,7 +4,8 @@
  * instead of calling the Dispatcher beside it (issue 15).
  *
  * D1 is written only when the holder changes: a grant to a new holder, a release, and a lapse
- * the Dispatcher's alarm finds at the lease's expiry. A renewal (every third of the TTL, the
+ * the minute's sweep finds (Dispatcher.reap): status may name a holder that died for up to a
+ * minute after its lease ran out. A renewal (every third of the TTL, the
  * relay's only steady traffic) writes nothing, so the mirror costs a few D1 rows a day, not
  * one per renewal. Storage key "relayMirrored": the holder last written to D1 ("" for none),
  * so an evicted object does not write again what D1 already has.
