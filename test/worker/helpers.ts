@@ -51,6 +51,13 @@ export function call(path: string, opts: CallOptions = {}): Promise<Response> {
   return SELF.fetch(`${BASE}${path}`, { method: opts.method ?? (body === undefined ? "GET" : "POST"), headers, body });
 }
 
+/** One JSON request with a bearer token, answered as its status and parsed body (null when empty). */
+export async function rest(method: string, path: string, body?: unknown, token = ADMIN): Promise<{ status: number; body: any }> {
+  const res = await call(path, { method, body, token });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
 /** Calls and parses a success body against `schema`, failing loudly on an unexpected status. */
 export async function callOk<S extends z.ZodType>(
   schema: S,

@@ -11,48 +11,38 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Loop, LoopWithIterations, MAX_MEMORY_CHARS, Memory } from "../../protocol/api.ts";
 import { Job, MONITOR_TIMEOUT_SEC } from "../../protocol/runner.ts";
 import worker from "../../worker/index.ts";
+import { ADMIN, BASE, rest } from "./helpers.ts";
 
-const BASE = "http://loop.test";
-const ADMIN = env.ADMIN_TOKEN!;
 let seq = 0;
 
-async function call(method: string, path: string, body?: unknown, token = ADMIN) {
-  const res = await SELF.fetch(`${BASE}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
 
 /** A channel on a label of its own and a runner serving only that label. */
 async function setup() {
   const label = `loop${++seq}-${crypto.randomUUID().slice(0, 8)}`;
-  const channel = (await call("POST", "/api/channels", { dir_path: `/home/me/${label}` })).body.id as string;
-  await call("PATCH", `/api/channels/${channel}`, { runner_label: label });
-  const runner = (await call("POST", "/api/runners", { name: label, labels: [label] })).body.token as string;
+  const channel = (await rest("POST", "/api/channels", { dir_path: `/home/me/${label}` })).body.id as string;
+  await rest("PATCH", `/api/channels/${channel}`, { runner_label: label });
+  const runner = (await rest("POST", "/api/runners", { name: label, labels: [label] })).body.token as string;
   const claim = async (wait_ms = 0): Promise<Job | null> => {
-    const res = await call("POST", "/runner/v1/claim", { wait_ms }, runner);
+    const res = await rest("POST", "/runner/v1/claim", { wait_ms }, runner);
     if (res.status === 204) return null;
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     return Job.parse(res.body);
   };
   const complete = (job: Job, extra: object = {}) =>
-    call("POST", `/runner/v1/runs/${job.run_id}/complete`, { lease_id: job.lease_id, status: "succeeded", result_text: "ok", session_id: `sess-${job.run_id}`, exit_code: 0, ...extra }, runner);
-  const heartbeat = (job: Job) => call("POST", `/runner/v1/runs/${job.run_id}/heartbeat`, { lease_id: job.lease_id }, runner);
+    rest("POST", `/runner/v1/runs/${job.run_id}/complete`, { lease_id: job.lease_id, status: "succeeded", result_text: "ok", session_id: `sess-${job.run_id}`, exit_code: 0, ...extra }, runner);
+  const heartbeat = (job: Job) => rest("POST", `/runner/v1/runs/${job.run_id}/heartbeat`, { lease_id: job.lease_id }, runner);
   const monitor = (job: Job, output: string, exit_code: number | null = 0) =>
-    call("POST", `/runner/v1/runs/${job.run_id}/monitor`, { lease_id: job.lease_id, output, exit_code, duration_ms: 12 }, runner);
+    rest("POST", `/runner/v1/runs/${job.run_id}/monitor`, { lease_id: job.lease_id, output, exit_code, duration_ms: 12 }, runner);
   return { channel, runner, claim, complete, heartbeat, monitor };
 }
 
 async function start(body: Record<string, unknown>): Promise<Loop> {
-  const res = await call("POST", "/api/loops", body);
+  const res = await rest("POST", "/api/loops", body);
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return Loop.parse(res.body);
 }
-const getLoop = async (id: number) => LoopWithIterations.parse((await call("GET", `/api/loops/${id}`)).body);
-const memory = async (channel: string) => Memory.parse((await call("GET", `/api/channels/${channel}/memory`)).body);
+const getLoop = async (id: number) => LoopWithIterations.parse((await rest("GET", `/api/loops/${id}`)).body);
+const memory = async (channel: string) => Memory.parse((await rest("GET", `/api/channels/${channel}/memory`)).body);
 
 const clients: Client[] = [];
 afterEach(async () => {
@@ -85,7 +75,7 @@ describe("a loop's iterations", () => {
     expect(job1).toMatchObject({ append_system_prompt: "Be terse.", session_id: null, monitor: null });
     expect(job1.prompt).toMatch(/^<loop iteration="1" max_iterations="10">\nThis is iteration 1 of at most 10 /);
     expect(job1.prompt.endsWith("\n\nMake the build green.")).toBe(true);
-    const run1 = (await call("GET", `/api/runs/${job1.run_id}`)).body;
+    const run1 = (await rest("GET", `/api/runs/${job1.run_id}`)).body;
     expect(run1).toMatchObject({ loop_id: loop.id, iteration: 1, prompt: job1.prompt, trigger: "api" });
 
     // The agent keeps notes through MCP with its run token: persistent and working memory.
@@ -120,7 +110,7 @@ describe("a loop's iterations", () => {
     ]);
     expect(await t.claim()).toBeNull();
     // The channel's own session is left alone by loop iterations.
-    expect((await call("GET", `/api/channels/${t.channel}`)).body.session_id).toBeNull();
+    expect((await rest("GET", `/api/channels/${t.channel}`)).body.session_id).toBeNull();
   });
 
   it("ends at max_iterations, or when an answer contains the until text", async () => {
@@ -146,14 +136,14 @@ describe("a loop's iterations", () => {
     const job2 = (await t.claim())!;
     expect(job2.session_id).toBe("sess-loop-a");
     await t.complete(job2);
-    expect((await call("GET", `/api/channels/${t.channel}`)).body.session_id).toBeNull();
+    expect((await rest("GET", `/api/channels/${t.channel}`)).body.session_id).toBeNull();
   });
 
   it("stop cancels the running iteration and nothing further is queued", async () => {
     const t = await setup();
     const loop = await start({ channel_id: t.channel, prompt: "work forever" });
     const job = (await t.claim())!;
-    const stopped = await call("POST", `/api/loops/${loop.id}/stop`);
+    const stopped = await rest("POST", `/api/loops/${loop.id}/stop`);
     expect(stopped.status).toBe(200);
     expect(stopped.body).toMatchObject({ outcome: "stopped", loop: { status: "stopped", end_reason: "stopped" } });
     // The runner hears the cancel at its next heartbeat and reports the run cancelled.
@@ -163,7 +153,7 @@ describe("a loop's iterations", () => {
     expect(after.status).toBe("stopped");
     expect(after.iterations.map((i) => i.status)).toEqual(["cancelled"]);
     expect(await t.claim()).toBeNull();
-    expect((await call("POST", `/api/loops/${loop.id}/stop`)).body.outcome).toBe("already_ended");
+    expect((await rest("POST", `/api/loops/${loop.id}/stop`)).body.outcome).toBe("already_ended");
     // The channel is free for a new loop.
     await start({ channel_id: t.channel, prompt: "again", max_iterations: 1 });
     await t.complete((await t.claim())!);
@@ -172,7 +162,7 @@ describe("a loop's iterations", () => {
   it("stop_loop over MCP stops the channel's running loop; a queued iteration is cancelled outright", async () => {
     const t = await setup();
     const loop = await start({ channel_id: t.channel, prompt: "wait" });
-    const token = (await call("POST", "/api/tokens", { name: "loop test", scope: [t.channel] })).body.token as string;
+    const token = (await rest("POST", "/api/tokens", { name: "loop test", scope: [t.channel] })).body.token as string;
     const result = await tool(await mcp(token), "stop_loop", {});
     expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
     expect(await getLoop(loop.id)).toMatchObject({ status: "stopped", iterations: [expect.objectContaining({ status: "cancelled" })] });
@@ -203,7 +193,7 @@ describe("a loop's iterations", () => {
     expect(reported.status).toBe(200);
     expect(reported.body.prompt).toContain('<monitor_output command="tail -n 3 app.log" exit_code="0"');
     expect(reported.body.prompt).toContain("\nERROR disk full\n</monitor_output>");
-    expect((await call("GET", `/api/runs/${job1.run_id}`)).body.prompt).toBe(reported.body.prompt);
+    expect((await rest("GET", `/api/runs/${job1.run_id}`)).body.prompt).toBe(reported.body.prompt);
     await t.complete(job1, { result_text: "Freed space." });
 
     // monitor_every 1h: iteration 2 reuses iteration 1's output instead of running it again.
@@ -221,7 +211,7 @@ describe("a loop's iterations", () => {
 
   it("a monitor report for a run that is not a loop iteration is refused", async () => {
     const t = await setup();
-    await call("POST", "/api/runs", { channel_id: t.channel, prompt: "plain" });
+    await rest("POST", "/api/runs", { channel_id: t.channel, prompt: "plain" });
     const job = (await t.claim())!;
     expect((await t.monitor(job, "x")).status).toBe(409);
     await t.complete(job);
@@ -243,14 +233,14 @@ describe("the sweep", () => {
     // A second sweep changes nothing: iteration 2 is queued, not ended.
     await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env);
     expect((await getLoop(loop.id)).iterations).toHaveLength(2);
-    await call("POST", `/api/loops/${loop.id}/stop`);
+    await rest("POST", `/api/loops/${loop.id}/stop`);
   });
 });
 
 describe("loop_done", () => {
   it("works only from a loop iteration's run token", async () => {
     const t = await setup();
-    await call("POST", "/api/runs", { channel_id: t.channel, prompt: "plain" });
+    await rest("POST", "/api/runs", { channel_id: t.channel, prompt: "plain" });
     const job = (await t.claim())!;
     const plain = await tool(await mcp(job.mcp.token), "loop_done", { summary: "x" });
     expect(plain.isError).toBe(true);
@@ -276,26 +266,26 @@ describe("bad input", () => {
       [{ colour: "red" }, "colour"],
     ];
     for (const [patch, field] of cases) {
-      const res = await call("POST", "/api/loops", { channel_id: t.channel, prompt: "p", ...patch });
+      const res = await rest("POST", "/api/loops", { channel_id: t.channel, prompt: "p", ...patch });
       expect(res.status, JSON.stringify(patch)).toBe(422);
       expect(res.body.error.field, JSON.stringify(res.body)).toBe(field);
     }
-    expect((await call("GET", `/api/loops?channel_id=${t.channel}`)).body.loops).toEqual([]);
-    expect((await call("GET", `/api/runs?channel_id=${t.channel}`)).body.runs).toEqual([]);
+    expect((await rest("GET", `/api/loops?channel_id=${t.channel}`)).body.loops).toEqual([]);
+    expect((await rest("GET", `/api/runs?channel_id=${t.channel}`)).body.runs).toEqual([]);
   });
 
   it("a second loop on a channel is a 409; another channel's loop is a 404 to a scoped token", async () => {
     const t = await setup();
     const first = await start({ channel_id: t.channel, prompt: "one" });
-    const second = await call("POST", "/api/loops", { channel_id: t.channel, prompt: "two" });
+    const second = await rest("POST", "/api/loops", { channel_id: t.channel, prompt: "two" });
     expect(second.status).toBe(409);
     expect(second.body.error.message).toContain(`loop #${first.id}`);
     const other = await setup();
-    const token = (await call("POST", "/api/tokens", { name: "other", scope: [other.channel] })).body.token as string;
-    expect((await call("GET", `/api/loops/${first.id}`, undefined, token)).status).toBe(404);
-    expect((await call("POST", `/api/loops/${first.id}/stop`, undefined, token)).status).toBe(404);
-    expect((await call("GET", "/api/loops", undefined, token)).body.loops).toEqual([]);
-    await call("POST", `/api/loops/${first.id}/stop`);
+    const token = (await rest("POST", "/api/tokens", { name: "other", scope: [other.channel] })).body.token as string;
+    expect((await rest("GET", `/api/loops/${first.id}`, undefined, token)).status).toBe(404);
+    expect((await rest("POST", `/api/loops/${first.id}/stop`, undefined, token)).status).toBe(404);
+    expect((await rest("GET", "/api/loops", undefined, token)).body.loops).toEqual([]);
+    await rest("POST", `/api/loops/${first.id}/stop`);
   });
 });
 
@@ -303,21 +293,21 @@ describe("memory", () => {
   it("is read, set, appended and cleared over REST, capped at MAX_MEMORY_CHARS", async () => {
     const t = await setup();
     expect(await memory(t.channel)).toMatchObject({ channel_id: t.channel, persistent: "", working: "", updated_at: null });
-    expect((await call("PUT", `/api/channels/${t.channel}/memory/persistent`, { text: "goal" })).status).toBe(200);
-    await call("POST", `/api/channels/${t.channel}/memory/persistent/append`, { text: "note 1" });
-    await call("POST", `/api/channels/${t.channel}/memory/working/append`, { text: "w" });
+    expect((await rest("PUT", `/api/channels/${t.channel}/memory/persistent`, { text: "goal" })).status).toBe(200);
+    await rest("POST", `/api/channels/${t.channel}/memory/persistent/append`, { text: "note 1" });
+    await rest("POST", `/api/channels/${t.channel}/memory/working/append`, { text: "w" });
     expect(await memory(t.channel)).toMatchObject({ persistent: "goal\nnote 1", working: "w" });
 
-    const full = await call("POST", `/api/channels/${t.channel}/memory/persistent/append`, { text: "x".repeat(MAX_MEMORY_CHARS - 5) });
+    const full = await rest("POST", `/api/channels/${t.channel}/memory/persistent/append`, { text: "x".repeat(MAX_MEMORY_CHARS - 5) });
     expect(full.status).toBe(422);
     expect(full.body.error).toMatchObject({ code: "memory_full", field: "text" });
     expect((await memory(t.channel)).persistent).toBe("goal\nnote 1");
-    expect((await call("PUT", `/api/channels/${t.channel}/memory/persistent`, { text: "x".repeat(MAX_MEMORY_CHARS + 1) })).body.error.field).toBe("text");
-    expect((await call("PUT", `/api/channels/${t.channel}/memory/episodic`, { text: "x" })).body.error.field).toBe("kind");
+    expect((await rest("PUT", `/api/channels/${t.channel}/memory/persistent`, { text: "x".repeat(MAX_MEMORY_CHARS + 1) })).body.error.field).toBe("text");
+    expect((await rest("PUT", `/api/channels/${t.channel}/memory/episodic`, { text: "x" })).body.error.field).toBe("kind");
 
-    expect((await call("DELETE", `/api/channels/${t.channel}/memory/persistent`)).body).toMatchObject({ persistent: "", working: "w" });
+    expect((await rest("DELETE", `/api/channels/${t.channel}/memory/persistent`)).body).toMatchObject({ persistent: "", working: "w" });
     const other = await setup();
-    const token = (await call("POST", "/api/tokens", { name: "other", scope: [other.channel] })).body.token as string;
-    expect((await call("GET", `/api/channels/${t.channel}/memory`, undefined, token)).status).toBe(404);
+    const token = (await rest("POST", "/api/tokens", { name: "other", scope: [other.channel] })).body.token as string;
+    expect((await rest("GET", `/api/channels/${t.channel}/memory`, undefined, token)).status).toBe(404);
   });
 });

@@ -5,24 +5,14 @@
  * covered by mcp.test.ts (the v1 Client).
  */
 import { Client, StreamableHTTPClientTransport, type CallToolResult } from "@modelcontextprotocol/client";
-import { env, SELF } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { Channel, CreatedToken, Task } from "../../protocol/api.ts";
+import { ADMIN, BASE, rest } from "./helpers.ts";
 
-const BASE = "http://loop.test";
-const ADMIN = env.ADMIN_TOKEN!;
 const MODERN = "2026-07-28";
 
-async function rest(method: string, path: string, body?: unknown, token = ADMIN) {
-  const res = await SELF.fetch(`${BASE}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
 
 async function newChannel(): Promise<Channel> {
   const res = await rest("POST", "/api/channels", { dir_path: `/home/me/modern-${crypto.randomUUID().slice(0, 8)}` });

@@ -14,23 +14,12 @@ import { Channel, CreatedToken, Run, RunEvent, Task, TaskWithPreview } from "../
 import { Job } from "../../protocol/runner.ts";
 import { config } from "../../core/env.ts";
 import { Budget, UsageReport } from "../../protocol/spend.ts";
-import { insertRun } from "./helpers.ts";
+import { ADMIN, BASE, insertRun, rest } from "./helpers.ts";
 
-const BASE = "http://loop.test";
-const ADMIN = env.ADMIN_TOKEN!;
 const TOOLS = ["schedule_task", "list_tasks", "show_task", "cancel_task", "toggle_task", "edit_task", "run_task", "list_runs", "get_run", "send_message", "start_loop", "loop_done", "stop_loop", "get_loop", "memory_get", "memory_set", "memory_append", "set_policy", "decide_approval", "get_usage", "get_budget", "set_budget"];
 
 // ---- REST helpers ----------------------------------------------------------------------
 
-async function rest(method: string, path: string, body?: unknown, token = ADMIN) {
-  const res = await SELF.fetch(`${BASE}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
 
 let seq = 0;
 const unique = (what: string) => `${what}-${++seq}-${crypto.randomUUID().slice(0, 8)}`;
