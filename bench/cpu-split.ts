@@ -11,7 +11,9 @@
  *   at the second worker; no migrations, so it defines no Durable Object of its own;
  * - `<name>-dos`: same bundle, serving the Durable Object classes (wrangler.toml's bindings and
  *   migrations); nothing routes requests to its fetch handler.
- * Both bind the same D1 database id in one workerd, hence the same local database.
+ * bench/cpu runs both in one workerd, where they bind the same D1 database id, hence the same
+ * local database; bench/interactions' split runs each in a session (and workerd) of its own,
+ * each with its own local D1 (bench/dev-worker.ts).
  * Left out: the dashboard's assets and its build step (no route measured here serves a file).
  *
  * wrangler's own inspector proxy (`--inspector-port`) exposes only the first worker, so the

@@ -99,14 +99,16 @@ async function kinds(worker: TestWorker, fakeDiscordUrl: string, signer: Awaited
   }
   const patchable: number[] = [];
 
-  const mcp = (body: object) =>
+  /** One JSON-RPC request to /mcp, failing on an HTTP or JSON-RPC error or a tool error. */
+  const postMcp = (version: string, body: object, headers: Record<string, string> = {}) =>
     fetch(`${worker.url}${MCP_PATH}`, {
       method: "POST",
       headers: {
         authorization: `Bearer ${worker.adminToken}`,
         "content-type": "application/json",
         accept: "application/json, text/event-stream",
-        "mcp-protocol-version": "2025-06-18",
+        "mcp-protocol-version": version,
+        ...headers,
       },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, ...body }),
     }).then(async (res) => {
@@ -114,24 +116,15 @@ async function kinds(worker: TestWorker, fakeDiscordUrl: string, signer: Awaited
       const answer = JSON.parse(text) as { error?: unknown; result?: { isError?: boolean } };
       if (answer.error || answer.result?.isError) throw new Error(`MCP answered an error: ${text.slice(0, 300)}`);
     });
+  const mcp = (body: object) => postMcp("2025-06-18", body);
   const tool = (name: string, args: object) => mcp({ method: "tools/call", params: { name, arguments: args } });
   // MCP 2026-07-28, as Claude Code sends it: no initialize; the version, client info and
   // capabilities in every request's _meta, the version and method (and a tool's name) in headers too.
   const MODERN = "2026-07-28";
   const modern = (method: string, params: Record<string, unknown> = {}) =>
-    fetch(`${worker.url}${MCP_PATH}`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${worker.adminToken}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        "mcp-protocol-version": MODERN,
-        "mcp-method": method,
-        ...(typeof params.name === "string" ? { "mcp-name": params.name } : {}),
-      },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
+    postMcp(
+      MODERN,
+      {
         method,
         params: {
           ...params,
@@ -141,12 +134,9 @@ async function kinds(worker: TestWorker, fakeDiscordUrl: string, signer: Awaited
             "io.modelcontextprotocol/clientCapabilities": {},
           },
         },
-      }),
-    }).then(async (res) => {
-      const text = await expectStatus(res, [200], "MCP");
-      const answer = JSON.parse(text) as { error?: unknown; result?: { isError?: boolean } };
-      if (answer.error || answer.result?.isError) throw new Error(`MCP answered an error: ${text.slice(0, 300)}`);
-    });
+      },
+      { "mcp-method": method, ...(typeof params.name === "string" ? { "mcp-name": params.name } : {}) },
+    );
 
   // Discord: interactions as bench/interactions.ts builds them, signed with a real key.
   let ids = 0n;

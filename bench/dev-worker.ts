@@ -72,18 +72,16 @@ async function startSession(config: string, persist: string, vars: Record<string
   };
 }
 
+/** The Worker a session serves, stopped by `stop` (which disposes of what the caller set up). */
+const served = ({ url, directUrl, directHeaders }: Omit<DevWorker, "stop">, stop: () => Promise<void>): DevWorker => ({ url, directUrl, directHeaders, stop });
+
 export async function startDevWorker(vars: Record<string, string>): Promise<DevWorker> {
   const persist = await migratedPersist();
   const session = await startSession(join(ROOT, "wrangler.toml"), persist, vars);
-  return {
-    url: session.url,
-    directUrl: session.directUrl,
-    directHeaders: session.directHeaders,
-    async stop() {
-      await session.dispose();
-      await rm(persist, { recursive: true, force: true });
-    },
-  };
+  return served(session, async () => {
+    await session.dispose();
+    await rm(persist, { recursive: true, force: true });
+  });
 }
 
 /**
@@ -102,16 +100,11 @@ export async function startSplitDevWorker(vars: Record<string, string>): Promise
   const dos = await startSession(split.paths[1], dosPersist, vars, registry);
   try {
     const worker = await startSession(split.paths[0], workerPersist, vars, registry);
-    return {
-      url: worker.url,
-      directUrl: worker.directUrl,
-      directHeaders: worker.directHeaders,
-      async stop() {
-        await worker.dispose();
-        await dos.dispose();
-        await Promise.all([workerPersist, dosPersist, dir].map((d) => rm(d, { recursive: true, force: true })));
-      },
-    };
+    return served(worker, async () => {
+      await worker.dispose();
+      await dos.dispose();
+      await Promise.all([workerPersist, dosPersist, dir].map((d) => rm(d, { recursive: true, force: true })));
+    });
   } catch (err) {
     await dos.dispose();
     throw err;

@@ -10,7 +10,7 @@ import type { Figure } from "./lib.ts";
 const DIR = resolve(import.meta.dirname);
 const only = process.argv.slice(2);
 const benches = readdirSync(DIR)
-  .filter((f) => f.endsWith(".ts") && !["lib.ts", "run.ts", "signer.ts", "meter-event.ts", "cpu-profile.ts", "meter-config.ts", "dev-worker.ts", "fake-discord-process.ts"].includes(f))
+  .filter((f) => f.endsWith(".ts") && !["lib.ts", "run.ts", "signer.ts", "meter-event.ts", "cpu-profile.ts", "meter-config.ts", "dev-worker.ts", "fake-discord-process.ts", "cpu-split.ts"].includes(f))
   .filter((f) => !only.length || only.includes(f.replace(/\.ts$/, "")));
 
 function runBench(file: string): Promise<{ figures: Figure[]; code: number | null }> {

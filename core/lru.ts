@@ -6,40 +6,28 @@
  */
 export class Lru<K, V> {
   readonly #entries = new Map<K, V>();
-  readonly capacity: number;
+  readonly #capacity: number;
 
   constructor(capacity: number) {
     if (!(capacity >= 1)) throw new Error(`Lru capacity must be at least 1, got ${capacity}`);
-    this.capacity = capacity;
+    this.#capacity = capacity;
   }
 
   get size(): number {
     return this.#entries.size;
   }
 
-  has(key: K): boolean {
-    return this.#entries.has(key);
-  }
-
-  get(key: K): V | undefined {
-    if (!this.#entries.has(key)) return undefined;
-    const value = this.#entries.get(key) as V;
-    this.#entries.delete(key);
-    this.#entries.set(key, value);
-    return value;
-  }
-
-  set(key: K, value: V): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, value);
-    if (this.#entries.size > this.capacity) this.#entries.delete(this.#entries.keys().next().value as K);
-  }
-
   /** The value for `key`, computed by `make` (and kept) on a miss. */
   getOrSet(key: K, make: () => V): V {
-    if (this.#entries.has(key)) return this.get(key) as V;
+    if (this.#entries.has(key)) {
+      const value = this.#entries.get(key) as V;
+      this.#entries.delete(key);
+      this.#entries.set(key, value);
+      return value;
+    }
     const value = make();
-    this.set(key, value);
+    this.#entries.set(key, value);
+    if (this.#entries.size > this.#capacity) this.#entries.delete(this.#entries.keys().next().value as K);
     return value;
   }
 }

@@ -77,7 +77,8 @@ export class Dispatcher extends DurableObject<Env> implements DispatcherApi {
    * copy that could not be written arms the alarm, to retry.
    */
   async #syncRelayMirror(): Promise<void> {
-    if ((await this.#relayMirror.sync()) === "failed") await this.#armAlarm();
+    await this.#relayMirror.sync();
+    if (this.#relayMirror.behind) await this.#armAlarm();
   }
 
   async relayHolder(): Promise<RelayHolder | null> {

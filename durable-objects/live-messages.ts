@@ -62,10 +62,10 @@ export class LiveMessages {
    * before its pump): it has not been handed to a runner, so it has no events and has not
    * ended, and its prompt is in the row at hand. One storage write and nothing read from D1:
    * attach's three reads were half of each /loop ask's D1 statements in the channel's object
-   * (bench/interactions, issue 15).
+   * (bench/interactions, issue 15). Nothing can be attached to it yet: a retried request finds
+   * its run inserted already and attaches nothing (queueRun's `created`).
    */
   async attachNew(run: Pick<RunRow, "id" | "prompt">, target: Target, userId: string | null): Promise<void> {
-    if (await this.#get(run.id)) return; // attached already: a retried request
     const rec = newRecord(run.id, target, { userId, prompt: run.prompt, now: Date.now() });
     rec.pending = null; // no backlog to read
     await this.#put(rec);

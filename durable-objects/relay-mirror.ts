@@ -17,9 +17,6 @@ import { log } from "../core/log.ts";
 
 const MIRRORED = "relayMirrored";
 
-/** What a sync did: D1 already matched, was written now, or could not be written (retry later). */
-export type MirrorSync = "same" | "written" | "failed";
-
 /** The same holder (runner process and grant) is the same key; a renewal does not change it. */
 const keyOf = (h: RelayHolder | null) => (h ? `${h.runner_id}\n${h.instance}\n${h.acquired_at}` : "");
 
@@ -28,7 +25,9 @@ export class RelayMirror {
   readonly #db: Db;
   readonly #current: () => RelayHolder | null;
   /** Syncs run one after another, each reading the truth when it starts: never an older holder written last. */
-  #chain: Promise<unknown> = Promise.resolve();
+  #chain: Promise<void> = Promise.resolve();
+  /** The key D1 holds (storage MIRRORED, read once per object); undefined until read. */
+  #mirrored: string | undefined;
   #failed = false;
 
   /** `current`: the lease's holder now (null once it lapsed or was released). */
@@ -43,29 +42,30 @@ export class RelayMirror {
     return this.#failed;
   }
 
-  sync(): Promise<MirrorSync> {
+  /** Writes the holder to D1 if it changed since the last write; `behind` tells whether that failed. */
+  sync(): Promise<void> {
     const next = this.#chain.then(() => this.#syncOnce());
     this.#chain = next.catch(() => undefined);
     return next;
   }
 
-  async #syncOnce(): Promise<MirrorSync> {
+  async #syncOnce(): Promise<void> {
     const holder = this.#current();
     const key = keyOf(holder);
-    if ((await this.#storage.get<string>(MIRRORED)) === key) {
+    this.#mirrored ??= (await this.#storage.get<string>(MIRRORED)) ?? undefined;
+    if (this.#mirrored === key) {
       this.#failed = false;
-      return "same";
+      return;
     }
     try {
       await mirrorRelayHolder(this.#db, holder);
       await this.#storage.put(MIRRORED, key);
+      this.#mirrored = key;
       this.#failed = false;
-      return "written";
     } catch (err) {
       // The lease itself is unaffected; status shows the old holder until the retry lands.
       log.error("dispatcher: could not mirror the relay holder to D1; retrying", { runnerId: holder?.runner_id ?? null, error: String(err) });
       this.#failed = true;
-      return "failed";
     }
   }
 }

@@ -7,7 +7,7 @@
  * its own, the parent's directory (see run-state.ts startRun).
  */
 import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
-import type { Channel } from "../../protocol/api.ts";
+import { MAX_LIST_PAGE, type Channel, type Task } from "../../protocol/api.ts";
 import type { AskPlace } from "../../durable-objects/contracts.ts";
 import type { Db } from "../db/client.ts";
 import { batchPrepared, preparedPer } from "../db/prepared.ts";
@@ -17,7 +17,7 @@ import { conflict, invalid } from "../errors.ts";
 import { loadChannel, normalizeDir } from "./channels.ts";
 import type { DomainContext } from "./context.ts";
 import { scheduleThreadDeletion } from "./thread-deletions.ts";
-import { channelView } from "./views.ts";
+import { channelView, taskView } from "./views.ts";
 
 export interface DiscordPlace {
   /** The Discord channel (or thread) id. */
@@ -103,11 +103,22 @@ const discordChannelQueries = preparedPer((db) => {
       .orderBy(desc(runs.id))
       .limit(200)
       .prepare(),
-    tasks: db.select().from(tasks).where(inArray(tasks.channelId, ids)).orderBy(desc(tasks.id)).limit(500).prepare(),
+    tasks: db.select().from(tasks).where(inArray(tasks.channelId, ids)).orderBy(desc(tasks.id)).limit(MAX_LIST_PAGE).prepare(),
     // The Dispatcher's relay holder, as D1 mirrors it (durable-objects/relay-mirror.ts).
     relay: db.select().from(relayHolder).limit(1).prepare(),
   };
 });
+
+/**
+ * A Discord channel's tasks in one D1 statement (findDiscordChannel's, the channel found by its
+ * Discord id in a subquery), for autocomplete, which must answer within Discord's patience on
+ * one round trip (issue 15). A channel Loop has not seen yet has none. Visibility holds by
+ * construction: these are the tasks of the channel the interaction came from.
+ */
+export async function listTasksOfDiscordChannel(db: Db, discordChannelId: string): Promise<Task[]> {
+  const rows = await discordChannelQueries(db).tasks.all({ discordId: discordChannelId });
+  return rows.map(taskView);
+}
 
 /**
  * A thread a run started (its live message's thread): a Loop channel of its own under the

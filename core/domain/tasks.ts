@@ -4,9 +4,8 @@
  */
 import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import { MAX_LIST_PAGE, type CreateTask, type Task, type TaskWithPreview, type UpdateTask } from "../../protocol/api.ts";
-import type { Db } from "../db/client.ts";
 import { preparedPer } from "../db/prepared.ts";
-import { channels, tasks, type ChannelRow, type TaskRow } from "../db/schema.ts";
+import { tasks, type ChannelRow, type TaskRow } from "../db/schema.ts";
 import { conflict, invalid, notFound } from "../errors.ts";
 import { canSeeChannel, visibleChannels } from "./actor.ts";
 import { armIfMoved } from "./arm.ts";
@@ -40,14 +39,6 @@ const statements = preparedPer((db) => ({
     .where(eq(tasks.channelId, sql.placeholder("channelId")))
     .orderBy(desc(tasks.id))
     .limit(sql.placeholder("limit"))
-    .prepare(),
-  // Autocomplete's one statement: keyed by the Discord id, so no channel row is read first.
-  tasksOfDiscordChannel: db
-    .select()
-    .from(tasks)
-    .where(inArray(tasks.channelId, db.select({ id: channels.id }).from(channels).where(eq(channels.discordChannelId, sql.placeholder("discordId")))))
-    .orderBy(desc(tasks.id))
-    .limit(MAX_LIST_PAGE)
     .prepare(),
 }));
 
@@ -121,17 +112,6 @@ export async function listTasks(ctx: DomainContext, channelRefOrId?: string | Ch
   }
   if (page.before !== undefined) where = and(where, lt(tasks.id, page.before));
   const rows = await ctx.db.select().from(tasks).where(where).orderBy(desc(tasks.id)).limit(limit);
-  return rows.map(taskView);
-}
-
-/**
- * A Discord channel's tasks in one D1 statement (the channel found by its Discord id in a
- * subquery), for autocomplete, which must answer within Discord's patience on one round
- * trip (issue 15). A channel Loop has not seen yet has none. Visibility holds by
- * construction: these are the tasks of the channel the interaction came from.
- */
-export async function listTasksOfDiscordChannel(db: Db, discordChannelId: string): Promise<Task[]> {
-  const rows = await statements(db).tasksOfDiscordChannel.all({ discordId: discordChannelId });
   return rows.map(taskView);
 }
 

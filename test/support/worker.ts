@@ -49,12 +49,8 @@ const baseEnv = (): NodeJS.ProcessEnv => ({
  * `config`: another wrangler configuration (the benchmarks' metered build); default wrangler.toml.
  * Several (bench/cpu's Worker and its Durable Objects' worker) run as one multi-worker session;
  * the first is the one served on `port`, and migrations are applied with it.
- * `script`: serve this already-built Worker file as is (`--no-bundle`), e.g. the output of
- * `wrangler deploy --dry-run --outdir`; `inspectorPort`: where DevTools (bench/cpu) can attach.
  */
-export async function startWorker(
-  opts: { vars?: Record<string, string>; port?: number; config?: string | string[]; script?: string; inspectorPort?: number } = {},
-): Promise<TestWorker> {
+export async function startWorker(opts: { vars?: Record<string, string>; port?: number; config?: string | string[] } = {}): Promise<TestWorker> {
   const persistDir = await mkdtemp(join(tmpdir(), "loop-worker-"));
   const configs = opts.config === undefined ? [] : [opts.config].flat();
   const configArgs = configs.flatMap((c) => ["--config", c]);
@@ -63,8 +59,7 @@ export async function startWorker(
   const port = opts.port ?? (await freePort());
   const adminToken = `test-admin-${crypto.randomUUID()}`;
   const vars = { ADMIN_TOKEN: adminToken, LOG_LEVEL: "warn", ...opts.vars };
-  const scriptArgs = opts.script ? [opts.script, "--no-bundle"] : [];
-  const args = ["dev", ...scriptArgs, ...configArgs, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--show-interactive-dev-session=false", "--inspector-port", String(opts.inspectorPort ?? (await freePort()))];
+  const args = ["dev", ...configArgs, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--show-interactive-dev-session=false", "--inspector-port", String(await freePort())];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const child: ChildProcess = spawn(WRANGLER, args, { cwd: ROOT, env: baseEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
   let out = "";

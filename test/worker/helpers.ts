@@ -20,6 +20,7 @@ import {
 } from "../../protocol/api.ts";
 import { db } from "../../core/db/client.ts";
 import { apiTokens, channels, runEvents, runs, tasks } from "../../core/db/schema.ts";
+import { api, type Answer } from "./runner-protocol.ts";
 
 /** The ADMIN_TOKEN binding vitest.config.ts gives the test Worker. */
 export const ADMIN = "test-admin-token-0123456789";
@@ -51,12 +52,8 @@ export function call(path: string, opts: CallOptions = {}): Promise<Response> {
   return SELF.fetch(`${BASE}${path}`, { method: opts.method ?? (body === undefined ? "GET" : "POST"), headers, body });
 }
 
-/** One JSON request with a bearer token, answered as its status and parsed body (null when empty). */
-export async function rest(method: string, path: string, body?: unknown, token = ADMIN): Promise<{ status: number; body: any }> {
-  const res = await call(path, { method, body, token });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+/** runner-protocol.ts's api() with the token last, the admin's by default. */
+export const rest = (method: string, path: string, body?: unknown, token = ADMIN): Promise<Answer> => api(method, path, token, body);
 
 /** Calls and parses a success body against `schema`, failing loudly on an unexpected status. */
 export async function callOk<S extends z.ZodType>(

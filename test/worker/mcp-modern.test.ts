@@ -2,7 +2,7 @@
  * /mcp in the 2026-07-28 era (stateless: no initialize, every request carries its protocol
  * version, client info and capabilities in `_meta`), as Claude Code speaks it, with the SDK
  * v2 Client against the real Worker (SELF), real D1 and Durable Objects. The 2025 era is
- * covered by mcp.test.ts (the v1 Client).
+ * covered by mcp.test.ts (the same Client, which starts with initialize unless told otherwise).
  */
 import { Client, StreamableHTTPClientTransport, type CallToolResult } from "@modelcontextprotocol/client";
 import { SELF } from "cloudflare:test";

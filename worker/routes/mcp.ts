@@ -13,8 +13,8 @@
  *
  * Either way a request builds one Server for the caller's DomainContext (cheap: the tool
  * table is built once per isolate, mcp/server.ts), and nothing lives between requests, so any
- * isolate can answer any request. The body is read and parsed once, here, and handed to the
- * SDK as parsedBody.
+ * isolate can answer any request. The body is read (within MAX_BODY_BYTES) and parsed once,
+ * here, and handed to the SDK as parsedBody, so the SDK reads nothing itself.
  *
  * Auth is the REST API's: admin, channel-scoped or run-scoped bearer tokens (a 401 carries
  * WWW-Authenticate, set by the app's onError). GET (a server-to-client SSE stream) and
@@ -74,11 +74,11 @@ export const mcpRoutes = new Hono<AppEnv>()
       return rpcError(c, 400, -32700, "Parse error: the body is not valid JSON.");
     }
     const server = () => buildMcpServer(c.var.domain, { defaultChannelId: c.req.header(MCP_CHANNEL_HEADER) || undefined });
-    if (await isLegacyRequest(request, parsedBody, { maxRequestBodySize: MAX_BODY_BYTES })) return serveLegacy(server(), request, parsedBody);
+    if (await isLegacyRequest(request, parsedBody)) return serveLegacy(server(), request, parsedBody);
     // legacy: "reject": this route serves the 2025 era itself (above), in plain JSON. The entry
     // is made per request so that its factory closes over this request's DomainContext; it holds
     // nothing costly (an event bus and a router for subscriptions/listen streams, which Claude
     // Code does not open while the tools capability says listChanged: false).
-    return createMcpHandler(server, { legacy: "reject", onerror: reportRejected, maxRequestBodySize: MAX_BODY_BYTES }).fetch(request, { parsedBody });
+    return createMcpHandler(server, { legacy: "reject", onerror: reportRejected }).fetch(request, { parsedBody });
   })
   .all("/", methodNotAllowed);
